@@ -1,0 +1,79 @@
+# The two commands: `make run` (the app with demo data on the embedded default) and `make test`
+# (lint, checks and the whole suite; PostgreSQL when DATABASE_URL is set, SQLite otherwise).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+COMPOSE_VENV := .venv-compose
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint check-compose assets install install-dev migrate seed bench clean help
+
+help:
+	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
+	@echo "make test   - install test tools, ruff, Django checks, migrations check, pytest"
+	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+# Front-end libraries (Pico CSS, Chart.js) from npm, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.runtime node_modules/.installed
+install-dev: $(VENV)/.dev node_modules/.installed
+assets: node_modules/.installed
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+run: seed
+	@echo ""
+	@echo "BPO Innovation Portfolio: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "Sign in with one of the demo logins above."
+	@echo ""
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) runserver $(HOST):$(PORT)
+
+# docker-compose 1.29 validates compose files offline; it needs an old PyYAML, so it lives in a
+# virtual environment of its own.
+$(COMPOSE_VENV)/bin/docker-compose:
+	$(PYTHON) -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install --quiet "cython<3" wheel setuptools
+	$(COMPOSE_VENV)/bin/pip install --quiet --no-build-isolation pyyaml==5.4.1
+	$(COMPOSE_VENV)/bin/pip install --quiet docker-compose==1.29.2
+
+check-compose: $(COMPOSE_VENV)/bin/docker-compose
+	$(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml config -q
+
+lint: install-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+test: install-dev $(COMPOSE_VENV)/bin/docker-compose
+	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database = PostgreSQL ($${DATABASE_URL%%\?*})"; \
+	  else echo "make test: database = SQLite (embedded default; set DATABASE_URL for PostgreSQL)"; fi
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(MANAGE) check --fail-level WARNING
+	$(MANAGE) makemigrations --check --dry-run
+	COMPOSE_BIN=$(abspath $(COMPOSE_VENV)/bin/docker-compose) $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(COMPOSE_VENV) node_modules staticfiles .pytest_cache .ruff_cache

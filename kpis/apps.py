@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class KpisConfig(AppConfig):
+    name = "kpis"
+    verbose_name = "KPIs and scores"
+
+    def ready(self):
+        # Listen to the projects layer: cascade deletions and schedule score recomputes.
+        from kpis import receivers  # noqa: F401

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from kpis.demo import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo portfolio (KPI catalogue, published cases, generated relationships, users). "
+        "Idempotent."
+    )
+
+    def handle(self, *args, **options):
+        created = DemoSeeder(stdout=self.stdout).run()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} records created)."))
+        self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
+        for demo in DEMO_USERS:
+            self.stdout.write(f"  {demo.username:<10} {demo.role.label}")

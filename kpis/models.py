@@ -1,0 +1,209 @@
+"""The KPI catalogue, KPIs tracked on projects, their measurements, and monthly relationship scores."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kpis import scoring
+from projects.models import InnovationProject, Relationship, SyncedModel
+
+VALUE = {"max_digits": 20, "decimal_places": 4}
+
+
+class Unit(models.TextChoices):
+    PERCENT = "percent", "%"
+    HOURS = "hours", "hours"
+    DAYS = "days", "days"
+    CURRENCY = "currency", "currency"
+    COUNT = "count", "count"
+    RATIO = "ratio", "ratio"
+    INDEX = "index", "index"
+    SCORE = "score", "score"
+
+
+def _percent_in_range(*fields: str) -> Q:
+    """Values of a percent KPI lie within 0–100; other units are unconstrained."""
+    condition = ~Q(unit=Unit.PERCENT)
+    in_range = Q()
+    for field in fields:
+        in_range &= Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": 100})
+    return condition | in_range
+
+
+class KPI(SyncedModel):
+    """A catalogue entry: what is measured, in which unit, and which way is better."""
+
+    class Direction(models.TextChoices):
+        HIGHER_IS_BETTER = "higher_is_better", "Higher is better"
+        LOWER_IS_BETTER = "lower_is_better", "Lower is better"
+
+    code = models.SlugField(max_length=60)
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=10, choices=Unit.choices)
+    direction = models.CharField(max_length=20, choices=Direction.choices)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "KPI"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(deleted_at__isnull=True),
+                name="kpi_code_unique",
+                violation_error_message="A KPI with this code already exists.",
+            ),
+            models.CheckConstraint(condition=Q(unit__in=Unit.values), name="kpi_unit_valid"),
+            models.CheckConstraint(
+                condition=Q(direction__in=["higher_is_better", "lower_is_better"]), name="kpi_direction_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.direction == self.Direction.HIGHER_IS_BETTER else -1
+
+
+class ProjectKPI(SyncedModel):
+    """A KPI tracked on one project, with its baseline and an optional target."""
+
+    project = models.ForeignKey(InnovationProject, on_delete=models.PROTECT, related_name="project_kpis")
+    kpi = models.ForeignKey(KPI, on_delete=models.PROTECT, related_name="project_kpis")
+    # Copied from the KPI when the row is written (a KPI's unit cannot change once in use), so the
+    # database itself can keep percent values within 0–100.
+    unit = models.CharField(max_length=10, choices=Unit.choices, editable=False)
+    baseline_value = models.DecimalField(**VALUE)
+    baseline_date = models.DateField()
+    target_value = models.DecimalField(**VALUE, null=True, blank=True)
+
+    SCOPE_PATH = "project__relationship"
+
+    class Meta:
+        ordering = ["project_id", "kpi__name", "id"]
+        verbose_name = "project KPI"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kpi"],
+                condition=Q(deleted_at__isnull=True),
+                name="project_kpi_unique",
+                violation_error_message="This KPI is already tracked on this project.",
+            ),
+            models.CheckConstraint(
+                condition=_percent_in_range("baseline_value", "target_value"),
+                name="project_kpi_percent_range",
+                violation_error_message="Percent values must be between 0 and 100.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} on {self.project}"
+
+    # The figures below read `latest_value`, annotated by kpis.selectors.with_latest_values().
+    @property
+    def improvement_pct(self):
+        return scoring.improvement_pct(
+            baseline=self.baseline_value,
+            latest=self.latest_value,
+            higher_is_better=self.kpi.direction == KPI.Direction.HIGHER_IS_BETTER,
+        )
+
+    @property
+    def target_achievement_pct(self):
+        return scoring.target_achievement_pct(
+            baseline=self.baseline_value, latest=self.latest_value, target=self.target_value
+        )
+
+
+class Measurement(SyncedModel):
+    """A dated value of a project KPI; the latest one is the project's 'after' value."""
+
+    project_kpi = models.ForeignKey(ProjectKPI, on_delete=models.PROTECT, related_name="measurements")
+    measured_on = models.DateField()
+    value = models.DecimalField(**VALUE)
+    unit = models.CharField(max_length=10, choices=Unit.choices, editable=False)
+
+    SCOPE_PATH = "project_kpi__project__relationship"
+
+    class Meta:
+        ordering = ["project_kpi_id", "-measured_on", "-id"]
+        indexes = [
+            models.Index(fields=["project_kpi", "measured_on"], name="measurement_latest_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_kpi", "measured_on"],
+                condition=Q(deleted_at__isnull=True),
+                name="measurement_one_per_date",
+                violation_error_message="This KPI already has a measurement on this date.",
+            ),
+            models.CheckConstraint(
+                condition=_percent_in_range("value"),
+                name="measurement_percent_range",
+                violation_error_message="Percent values must be between 0 and 100.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_kpi}: {self.value} on {self.measured_on}"
+
+
+class Tier(models.TextChoices):
+    HIGH_PERFORMING = "high_performing", "High-performing"
+    STEADY = "steady", "Steady"
+    AT_RISK = "at_risk", "At risk"
+
+
+class RelationshipScore(models.Model):
+    """A relationship's performance score for one calendar month, and what it was computed from."""
+
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="scores")
+    period = models.DateField(help_text="The first day of the month scored.")
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    tier = models.CharField(max_length=20, choices=Tier.choices)
+    # Each component in 0–1, or null when it had no data and was left out of the score.
+    impact = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    attainment = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    realisation = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    continuity = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    # The components the score rests on, e.g. ["impact", "continuity"].
+    basis = models.JSONField(default=list)
+    # The inputs behind each component (means, sums, quarters), for "why this score".
+    components = models.JSONField(default=dict)
+    projects_delivered = models.PositiveIntegerField(default=0)
+    kpis_measured = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    SCOPE_PATH = "relationship"
+
+    class Meta:
+        ordering = ["relationship_id", "-period"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["relationship", "period"], name="relationship_score_one_per_month"
+            ),
+            models.CheckConstraint(condition=Q(period__day=1), name="relationship_score_period_month_start"),
+            models.CheckConstraint(
+                condition=Q(score__gte=0, score__lte=100), name="relationship_score_range"
+            ),
+            models.CheckConstraint(condition=Q(tier__in=Tier.values), name="relationship_score_tier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship} {self.period:%Y-%m}: {self.score}"
+
+
+class PendingScoreRecompute(models.Model):
+    """A relationship whose current score may be out of date (its recompute was not yet confirmed).
+
+    Written in the same transaction as the change that made the score stale, so that a lost broker
+    message is caught up by the periodic job instead of being lost.
+    """
+
+    relationship = models.OneToOneField(Relationship, on_delete=models.CASCADE, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.relationship} stale since {self.requested_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,219 @@
+"""The scoring maths of DESIGN.md §4, as pure functions on Decimal (no database access here).
+
+Percentages are returned as percentages (41.666…, not 0.41666…) at full Decimal precision; code
+that shows them rounds them for display. Weights, caps and cut-offs come from
+settings.BPO_SCORING, the single place they are defined.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+
+COMPONENTS = ("impact", "attainment", "realisation", "continuity")
+
+
+def _config() -> dict:
+    return settings.BPO_SCORING
+
+
+def weights() -> dict[str, Decimal]:
+    return {name: Decimal(value) for name, value in _config()["WEIGHTS"].items()}
+
+
+def level_weight(level: str) -> Decimal:
+    return Decimal(_config()["LEVEL_WEIGHTS"][level])
+
+
+def clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    return max(low, min(high, value))
+
+
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+# --- One KPI ----------------------------------------------------------------------------------
+
+
+def improvement_pct(*, baseline, latest, higher_is_better: bool) -> Decimal | None:
+    """d × (a − b) / |b| as a percentage; None (shown "—", never 0) for a zero baseline or no value."""
+    baseline, latest = _decimal(baseline), _decimal(latest)
+    if latest is None or baseline is None or baseline == 0:
+        return None
+    direction = ONE if higher_is_better else -ONE
+    return direction * (latest - baseline) / abs(baseline) * HUNDRED
+
+
+def target_achievement_pct(*, baseline, latest, target) -> Decimal | None:
+    """(a − b) / (t − b) as a percentage, unclamped; None without a value or a target ≠ baseline."""
+    baseline, latest, target = _decimal(baseline), _decimal(latest), _decimal(target)
+    if latest is None or target is None or baseline is None or target == baseline:
+        return None
+    return (latest - baseline) / (target - baseline) * HUNDRED
+
+
+# --- One project ------------------------------------------------------------------------------
+
+
+def capped_improvement(improvement: Decimal) -> Decimal:
+    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])
+    return clamp(improvement, -cap, cap)
+
+
+def project_impact_pct(improvements: Iterable[Decimal | None]) -> Decimal | None:
+    """The mean of the project's KPI improvements that exist, each capped to ±100 %."""
+    capped = [capped_improvement(value) for value in improvements if value is not None]
+    if not capped:
+        return None
+    return sum(capped, ZERO) / len(capped)
+
+
+def gain_share(*, share_pct, realised_benefit, baseline) -> Decimal | None:
+    """share % × (realised − agreed baseline), never below 0; None where no gain-share is agreed."""
+    share_pct, realised_benefit = _decimal(share_pct), _decimal(realised_benefit)
+    if share_pct is None or realised_benefit is None:
+        return None
+    gain = realised_benefit - (_decimal(baseline) or ZERO)
+    return max(ZERO, share_pct / HUNDRED * gain)
+
+
+# --- The window -------------------------------------------------------------------------------
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after the month of `day`."""
+    index = day.year * 12 + (day.month - 1) + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(day: dt.date) -> dt.date:
+    return add_months(day, 1) - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The 12 calendar months ending with the scored month, as four 3-month quarters."""
+
+    period: dt.date  # first day of the scored month
+    start: dt.date  # first day of the window
+    end: dt.date  # last day of the scored month, inclusive
+    quarters: tuple[tuple[dt.date, dt.date], ...]  # (first day, last day) each, oldest first
+
+    def contains(self, day: dt.date | None) -> bool:
+        return day is not None and self.start <= day <= self.end
+
+    def quarter_of(self, day: dt.date) -> int | None:
+        for index, (first, last) in enumerate(self.quarters):
+            if first <= day <= last:
+                return index
+        return None
+
+
+def score_window(period: dt.date) -> Window:
+    months = _config()["WINDOW_MONTHS"]
+    quarter_count = _config()["QUARTERS"]
+    quarter_months = months // quarter_count
+    period = month_start(period)
+    start = add_months(period, -(months - 1))
+    quarters = tuple(
+        (
+            add_months(start, index * quarter_months),
+            add_months(start, (index + 1) * quarter_months) - dt.timedelta(days=1),
+        )
+        for index in range(quarter_count)
+    )
+    return Window(period=period, start=start, end=month_end(period), quarters=quarters)
+
+
+# --- Components -------------------------------------------------------------------------------
+
+
+def impact_component(projects: Sequence[tuple[str, Decimal | None]]) -> tuple[Decimal | None, Decimal | None]:
+    """(component 0–1, level-weighted mean impact %) over (level, impact %) pairs that have an impact."""
+    weighted = [(level_weight(level), impact) for level, impact in projects if impact is not None]
+    if not weighted:
+        return None, None
+    total_weight = sum((w for w, _ in weighted), ZERO)
+    mean = sum((w * impact for w, impact in weighted), ZERO) / total_weight
+    full = Decimal(_config()["IMPACT_FULL_PCT"])
+    return clamp(mean / full, ZERO, ONE), mean
+
+
+def attainment_component(achievements_pct: Iterable[Decimal | None]) -> Decimal | None:
+    """The mean target achievement (each clamped to 0–1) of KPIs that have a target and a value."""
+    clamped = [clamp(value / HUNDRED, ZERO, ONE) for value in achievements_pct if value is not None]
+    if not clamped:
+        return None
+    return sum(clamped, ZERO) / len(clamped)
+
+
+def realisation_component(
+    benefits: Iterable[tuple[Decimal | None, Decimal | None]],
+) -> tuple[Decimal | None, Decimal, Decimal]:
+    """(component, realised sum, expected sum) over (expected, realised) of projects expecting > 0."""
+    expected_total, realised_total = ZERO, ZERO
+    for expected, realised in benefits:
+        if expected is None or Decimal(expected) <= 0:
+            continue
+        expected_total += Decimal(expected)
+        realised_total += Decimal(realised) if realised is not None else ZERO
+    if expected_total == 0:
+        return None, realised_total, expected_total
+    return min(ONE, realised_total / expected_total), realised_total, expected_total
+
+
+def continuity_component(delivered_quarters: Iterable[int], quarter_count: int | None = None) -> Decimal:
+    """The share of the window's quarters with at least one delivery."""
+    quarter_count = quarter_count or _config()["QUARTERS"]
+    return Decimal(len(set(delivered_quarters))) / Decimal(quarter_count)
+
+
+# --- The score --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    score: Decimal  # 0–100, one decimal
+    tier: str
+    components: dict[str, Decimal | None]  # each 0–1, None when left out
+    basis: list[str] = field(default_factory=list)  # components the score rests on
+    weights_used: dict[str, Decimal] = field(default_factory=dict)  # rescaled to sum to 1
+
+
+def combine(components: dict[str, Decimal | None]) -> ScoreResult:
+    """100 × Σ wᵢ·cᵢ / Σ wᵢ over the components that have data (the weights are rescaled)."""
+    all_weights = weights()
+    basis = [name for name in COMPONENTS if components.get(name) is not None]
+    total_weight = sum((all_weights[name] for name in basis), ZERO)
+    if total_weight == 0:
+        raw = ZERO
+    else:
+        raw = HUNDRED * sum((all_weights[name] * components[name] for name in basis), ZERO) / total_weight
+    # Scores are stated to one decimal and the tier follows the stated figure, so a page never
+    # shows "70.0" next to a lower tier.
+    score = raw.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return ScoreResult(
+        score=score,
+        tier=tier_for(score),
+        components={name: components.get(name) for name in COMPONENTS},
+        basis=basis,
+        weights_used={name: all_weights[name] / total_weight for name in basis} if total_weight else {},
+    )
+
+
+def tier_for(score: Decimal) -> str:
+    for tier, cut_off in _config()["TIERS"]:
+        if score >= Decimal(cut_off):
+            return tier
+    return _config()["TIERS"][-1][0]

@@ -1,0 +1,85 @@
+"""Reads of KPIs, measurements and scores, scoped, with the computed figures pages and API show.
+
+Latest values come from one correlated subquery per list (not per row); improvements, target
+achievement and project impact are then computed exactly in Python by kpis.scoring from those
+annotated values, so a page of any length costs a fixed number of queries.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.utils import timezone
+
+from kpis import scoring
+from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
+from projects.access import scope
+from projects.models import InnovationProject, Relationship
+
+
+def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
+    """The KPI catalogue is shared reference data: every signed-in user may read it."""
+    kpis = KPI.objects.all()
+    return kpis if include_deleted else kpis.filter(deleted_at__isnull=True)
+
+
+def _latest_measurement(as_of: dt.date | None = None) -> QuerySet[Measurement]:
+    measurements = Measurement.objects.filter(project_kpi=OuterRef("pk"), deleted_at__isnull=True)
+    if as_of is not None:
+        measurements = measurements.filter(measured_on__lte=as_of)
+    return measurements.order_by("-measured_on", "-id")
+
+
+def with_latest_values(
+    project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date | None = None
+) -> QuerySet[ProjectKPI]:
+    """Annotate `latest_value` and `latest_measured_on` (as of a date, or now)."""
+    latest = _latest_measurement(as_of)
+    return project_kpis.annotate(
+        latest_value=Subquery(latest.values("value")[:1]),
+        latest_measured_on=Subquery(latest.values("measured_on")[:1]),
+    )
+
+
+def project_kpi_list(*, user, include_deleted: bool = False) -> QuerySet[ProjectKPI]:
+    project_kpis = scope(user, ProjectKPI.objects.all()).select_related("kpi", "project")
+    if not include_deleted:
+        project_kpis = project_kpis.filter(deleted_at__isnull=True, project__deleted_at__isnull=True)
+    return with_latest_values(project_kpis)
+
+
+def measurement_list(*, user, include_deleted: bool = False) -> QuerySet[Measurement]:
+    measurements = scope(user, Measurement.objects.all()).select_related("project_kpi")
+    if include_deleted:
+        return measurements
+    return measurements.filter(deleted_at__isnull=True, project_kpi__deleted_at__isnull=True)
+
+
+def with_kpi_stats(projects: QuerySet[InnovationProject]) -> QuerySet[InnovationProject]:
+    """Prefetch each project's live KPIs with latest values, so `project_impact_pct` costs no query."""
+    live_kpis = with_latest_values(ProjectKPI.objects.filter(deleted_at__isnull=True).select_related("kpi"))
+    return projects.prefetch_related(Prefetch("project_kpis", queryset=live_kpis, to_attr="live_kpis"))
+
+
+def project_impact_pct(project: InnovationProject) -> Decimal | None:
+    """The project's impact from KPIs prefetched by `with_kpi_stats`."""
+    return scoring.project_impact_pct(project_kpi.improvement_pct for project_kpi in project.live_kpis)
+
+
+def with_current_score(relationships: QuerySet[Relationship], *, today: dt.date | None = None) -> QuerySet:
+    """Prefetch each relationship's latest stored score up to this month; read it with current_score()."""
+    this_month = scoring.month_start(today or timezone.localdate())
+    # A sliced prefetch: Django picks the newest row per relationship with a window function.
+    latest = RelationshipScore.objects.filter(period__lte=this_month).order_by("-period")[:1]
+    return relationships.prefetch_related(Prefetch("scores", queryset=latest, to_attr="latest_scores"))
+
+
+def current_score(relationship: Relationship) -> RelationshipScore | None:
+    latest = getattr(relationship, "latest_scores", None)
+    if latest is None:
+        raise AttributeError("Use kpis.selectors.with_current_score() before current_score().")
+    return latest[0] if latest else None
+
+
+def score_list(*, user) -> QuerySet[RelationshipScore]:
+    return scope(user, RelationshipScore.objects.all()).select_related("relationship")

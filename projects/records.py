@@ -1,0 +1,228 @@
+"""Versioned, audited writes shared by every service in both apps.
+
+Every change to a synced record goes through `record_create`, `record_update` or
+`record_soft_delete`: each validates the row (`full_clean()`, which includes the database
+constraints' own messages), bumps `version`, stamps `updated_at` and `change_stamp`, and writes an
+`AuditEntry` with the values before and after, in the caller's transaction. Domain services wrap
+these with their own rules (stage machine, parent checks, follow-up work).
+"""
+
+import contextlib
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from projects.models import AuditEntry, SyncClock, SyncedModel
+
+M = TypeVar("M", bound=SyncedModel)
+
+
+class VersionConflict(Exception):
+    """The record changed since the caller read it (its version no longer matches)."""
+
+    def __init__(self, current: SyncedModel):
+        super().__init__(f"{current._meta.verbose_name} {current.pk} is now at version {current.version}.")
+        self.current = current
+
+
+def current_change_stamp() -> int:
+    """A number that orders this write transaction against every other one.
+
+    On PostgreSQL it is the transaction id: a reader that remembers the oldest transaction still
+    running in its snapshot (`pg_snapshot_xmin`) can later ask for everything stamped at or above
+    it and miss nothing, even when transactions commit out of order. SQLite serialises writers, so
+    a counter bumped inside the write transaction commits in the same order as it counts.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+            return cursor.fetchone()[0]
+        cursor.execute(
+            f"UPDATE {SyncClock._meta.db_table} SET value = value + 1 WHERE id = 1 RETURNING value"
+        )
+        row = cursor.fetchone()
+        if row is None:
+            SyncClock.objects.create(id=1, value=1)
+            return 1
+        return row[0]
+
+
+def json_value(value: Any) -> Any:
+    """A value as it is stored in an audit entry: JSON-safe and exact (Decimals as text)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (list, tuple, set)):
+        return sorted(json_value(v) for v in value)
+    return value
+
+
+def _m2m_names(instance: models.Model) -> list[str]:
+    return [f.name for f in instance._meta.many_to_many]
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The audited fields of a row: concrete fields (foreign keys as ids) and many-to-many ids."""
+    values = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in {"change_stamp", "updated_at", "version"}:
+            continue
+        value = getattr(instance, field.attname)
+        if isinstance(field, models.DecimalField) and isinstance(value, Decimal) and value.is_finite():
+            # Compare and record at the column's scale: 250 and 250.00 are the same stored value.
+            with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
+                value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+        values[field.name] = json_value(value)
+    if instance.pk:
+        for name in _m2m_names(instance):
+            values[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
+    return values
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in after.keys() | before.keys()
+        if before.get(key) != after.get(key)
+    }
+
+
+def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_id=instance.pk,
+        object_repr=str(instance)[:300],
+        action=action,
+        changes=changes,
+        version=getattr(instance, "version", 0),
+    )
+
+
+def _split_m2m(model: type[models.Model], data: dict[str, Any]) -> tuple[dict, dict]:
+    m2m_names = {f.name for f in model._meta.many_to_many}
+    plain = {k: v for k, v in data.items() if k not in m2m_names}
+    m2m = {k: v for k, v in data.items() if k in m2m_names}
+    return plain, m2m
+
+
+def _stamp(instance: SyncedModel) -> None:
+    instance.updated_at = timezone.now()
+    instance.change_stamp = current_change_stamp()
+
+
+@transaction.atomic
+def record_create(*, actor, model: type[M], data: dict[str, Any]) -> M:
+    """Validate and insert a row (version 1) with its many-to-many values; audit it."""
+    plain, m2m = _split_m2m(model, data)
+    unknown = set(plain) - {f.name for f in model._meta.concrete_fields}
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown field."))
+    instance = model(**plain)
+    instance.full_clean()
+    now = timezone.now()
+    instance.created_at = now
+    instance.version = 1
+    _stamp(instance)
+    instance.updated_at = now
+    instance.save(force_insert=True)
+    for name, values in m2m.items():
+        getattr(instance, name).set(values)
+    audit(
+        actor=actor, instance=instance, action=AuditEntry.Action.CREATE, changes=diff({}, snapshot(instance))
+    )
+    return instance
+
+
+def lock_for_write(instance: M, *, expected_version: int | None = None) -> M:
+    """Re-read the row under a row lock and check the caller's version, as one atomic step.
+
+    Must run inside a transaction. Two writers holding the same expected version serialise on the
+    lock; the second sees the first one's new version and gets a VersionConflict.
+    """
+    current = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise VersionConflict(current)
+    return current
+
+
+@transaction.atomic
+def record_update(
+    *,
+    actor,
+    instance: M,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    action: str = AuditEntry.Action.UPDATE,
+) -> M:
+    """Apply `data` to the locked row; a change bumps the version and is audited, no change is a no-op.
+
+    Returns the current row either way. Raises VersionConflict when `expected_version` is stale and
+    ValidationError (nothing written) when the result would be invalid.
+    """
+    current = lock_for_write(instance, expected_version=expected_version)
+    if current.deleted_at is not None:
+        raise ValidationError("This record has been deleted.")
+    plain, m2m = _split_m2m(type(current), data)
+    writable = {f.name for f in current._meta.concrete_fields if f.editable and not f.primary_key}
+    unknown = set(plain) - writable
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    before = snapshot(current)
+    for name, value in plain.items():
+        setattr(current, name, value)
+    after = snapshot(current)
+    for name, values in m2m.items():
+        after[name] = sorted(json_value(v) for v in values)
+    changes = diff(before, after)
+    if not changes:
+        return current
+    current.full_clean()
+    current.version += 1
+    _stamp(current)
+    current.save()
+    for name, values in m2m.items():
+        getattr(current, name).set(values)
+    audit(actor=actor, instance=current, action=action, changes=changes)
+    instance.__dict__.update(current.__dict__)
+    return current
+
+
+@transaction.atomic
+def record_touch(*, actor, instance: M, changes: dict[str, Any]) -> M:
+    """Record a change made outside the row itself (e.g. a related table): bump, stamp, audit."""
+    current = lock_for_write(instance)
+    current.version += 1
+    _stamp(current)
+    current.save(update_fields=["version", "updated_at", "change_stamp"])
+    audit(actor=actor, instance=current, action=AuditEntry.Action.UPDATE, changes=changes)
+    instance.__dict__.update(current.__dict__)
+    return current
+
+
+@transaction.atomic
+def record_soft_delete(*, actor, instance: M, expected_version: int | None = None) -> M:
+    """Mark the row deleted (a tombstone sync clients will see); deleting twice is a no-op."""
+    current = lock_for_write(instance, expected_version=expected_version)
+    if current.deleted_at is not None:
+        return current
+    current.deleted_at = timezone.now()
+    current.version += 1
+    _stamp(current)
+    current.save(update_fields=["deleted_at", "version", "updated_at", "change_stamp"])
+    audit(
+        actor=actor,
+        instance=current,
+        action=AuditEntry.Action.DELETE,
+        changes={"deleted_at": {"before": None, "after": json_value(current.deleted_at)}},
+    )
+    instance.__dict__.update(current.__dict__)
+    return current

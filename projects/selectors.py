@@ -1,0 +1,44 @@
+"""Reads of organisations, relationships and projects, always scoped to what the user may see."""
+
+from django.db.models import Count, Q, QuerySet
+
+from projects.access import scope
+from projects.models import InnovationProject, Organization, Relationship
+
+OPEN_STAGES = [str(stage) for stage in InnovationProject.OPEN_STAGES]
+
+
+def organization_list(*, user, include_deleted: bool = False) -> QuerySet[Organization]:
+    organizations = scope(user, Organization.objects.all())
+    return organizations if include_deleted else organizations.filter(deleted_at__isnull=True)
+
+
+def relationship_list(*, user, include_deleted: bool = False) -> QuerySet[Relationship]:
+    """Relationships with their parties, process areas and a count of projects in flight."""
+    relationships = (
+        scope(user, Relationship.objects.all())
+        .select_related("client", "provider")
+        .prefetch_related("process_areas")
+        .annotate(
+            projects_in_flight=Count(
+                "projects",
+                filter=Q(projects__deleted_at__isnull=True, projects__stage__in=OPEN_STAGES),
+            )
+        )
+    )
+    return relationships if include_deleted else relationships.filter(deleted_at__isnull=True)
+
+
+def relationship_get(*, user, pk) -> Relationship:
+    """One visible, live relationship with its parties, areas, managers and leadership history."""
+    return relationship_list(user=user).prefetch_related("account_managers", "leadership_pairs").get(pk=pk)
+
+
+def project_list(*, user, include_deleted: bool = False) -> QuerySet[InnovationProject]:
+    """Projects of visible relationships; deleted projects (or of deleted relationships) left out."""
+    projects = scope(user, InnovationProject.objects.all()).select_related(
+        "relationship", "relationship__client", "relationship__provider", "owner"
+    )
+    if include_deleted:
+        return projects
+    return projects.filter(deleted_at__isnull=True, relationship__deleted_at__isnull=True)

@@ -1,0 +1,283 @@
+"""Writes for organisations, relationships and innovation projects.
+
+Every function is atomic, checks the actor's rights, validates, bumps the version and audits
+(through projects.records), and announces project changes with `project_changed` so that the kpis
+app can follow up (cascade, score recompute) without this app knowing about it.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from projects import access
+from projects.models import AuditEntry, InnovationProject, LeadershipPair, Organization, Relationship
+from projects.records import record_create, record_soft_delete, record_touch, record_update
+from projects.signals import project_changed
+
+Stage = InnovationProject.Stage
+
+# Fields only an admin may change on a relationship; an assigned account manager may edit the rest.
+_RELATIONSHIP_ADMIN_FIELDS = {"client", "provider", "account_managers", "external_id"}
+
+
+# --- Organisations ----------------------------------------------------------------------------
+
+
+def organization_create(*, actor, data: dict[str, Any]) -> Organization:
+    access.ensure_can_manage(actor)
+    return record_create(actor=actor, model=Organization, data=data)
+
+
+def organization_update(
+    *, actor, organization: Organization, data: dict[str, Any], expected_version: int | None = None
+) -> Organization:
+    access.ensure_can_manage(actor)
+    if "kind" in data and data["kind"] != organization.kind and _organization_in_use(organization):
+        raise ValidationError({"kind": "An organisation that is part of a relationship cannot change kind."})
+    return record_update(actor=actor, instance=organization, data=data, expected_version=expected_version)
+
+
+@transaction.atomic
+def organization_delete(
+    *, actor, organization: Organization, expected_version: int | None = None
+) -> Organization:
+    access.ensure_can_manage(actor)
+    if _organization_in_use(organization):
+        raise ValidationError("This organisation is part of a relationship; delete the relationship first.")
+    return record_soft_delete(actor=actor, instance=organization, expected_version=expected_version)
+
+
+def _organization_in_use(organization: Organization) -> bool:
+    return (
+        Relationship.objects.filter(deleted_at__isnull=True).filter(client=organization).exists()
+        or Relationship.objects.filter(deleted_at__isnull=True, provider=organization).exists()
+    )
+
+
+# --- Relationships ----------------------------------------------------------------------------
+
+
+def _check_parties_live(data: dict[str, Any]) -> None:
+    errors = {
+        field: "This organisation has been deleted."
+        for field in ("client", "provider")
+        if isinstance(data.get(field), Organization) and data[field].deleted_at is not None
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def relationship_create(*, actor, data: dict[str, Any]) -> Relationship:
+    access.ensure_can_manage(actor)
+    _check_parties_live(data)
+    return record_create(actor=actor, model=Relationship, data=data)
+
+
+@transaction.atomic
+def relationship_update(
+    *, actor, relationship: Relationship, data: dict[str, Any], expected_version: int | None = None
+) -> Relationship:
+    access.ensure_can_write(actor, relationship)
+    if actor is not None and not access.can_manage_portfolio(actor):
+        restricted = sorted(_RELATIONSHIP_ADMIN_FIELDS & set(data))
+        current = {name: _comparable(relationship, name) for name in restricted}
+        changed = [name for name in restricted if _as_comparable(data[name]) != current[name]]
+        if changed:
+            raise ValidationError(dict.fromkeys(changed, "Only an admin may change this."))
+    _check_parties_live(data)
+    return record_update(actor=actor, instance=relationship, data=data, expected_version=expected_version)
+
+
+def _comparable(relationship: Relationship, name: str):
+    if name == "account_managers":
+        return sorted(relationship.account_managers.values_list("pk", flat=True))
+    value = getattr(relationship, f"{name}_id" if name in ("client", "provider") else name)
+    return value
+
+
+def _as_comparable(value):
+    if isinstance(value, (list, tuple, set)) or hasattr(value, "model"):
+        return sorted(getattr(v, "pk", v) for v in value)
+    return getattr(value, "pk", value)
+
+
+@transaction.atomic
+def relationship_delete(
+    *, actor, relationship: Relationship, expected_version: int | None = None
+) -> Relationship:
+    """Soft-delete a relationship and, with it, its projects (and through them their KPIs)."""
+    access.ensure_can_manage(actor)
+    relationship = record_soft_delete(actor=actor, instance=relationship, expected_version=expected_version)
+    for project in relationship.projects.filter(deleted_at__isnull=True):
+        project_delete(actor=actor, project=project)
+    return relationship
+
+
+@transaction.atomic
+def relationship_set_leadership(
+    *, actor, relationship: Relationship, client_leader: str, provider_leader: str, started_on: dt.date
+) -> LeadershipPair:
+    """Hand the relationship to a new leadership pair; the current pair's term ends the day before."""
+    access.ensure_can_write(actor, relationship)
+    relationship = Relationship.objects.select_for_update().get(pk=relationship.pk)
+    current = relationship.leadership_pairs.filter(ended_on__isnull=True).first()
+    if current is not None:
+        if started_on <= current.started_on:
+            raise ValidationError({"started_on": "A new pair must start after the current pair started."})
+        current.ended_on = started_on - dt.timedelta(days=1)
+        current.full_clean()
+        current.save(update_fields=["ended_on"])
+    pair = LeadershipPair(
+        relationship=relationship,
+        client_leader=client_leader,
+        provider_leader=provider_leader,
+        started_on=started_on,
+    )
+    pair.full_clean()
+    pair.save()
+    record_touch(
+        actor=actor,
+        instance=relationship,
+        changes={
+            "leadership_pair": {
+                "before": str(current) if current else None,
+                "after": f"{pair} (from {pair.started_on.isoformat()})",
+            }
+        },
+    )
+    return pair
+
+
+# --- Innovation projects ----------------------------------------------------------------------
+
+
+def _stage_dates(project_data: dict[str, Any], stage: str, today: dt.date) -> dict[str, Any]:
+    """Dates a stage implies, filled in (never later than the dates after them) when left empty."""
+    filled: dict[str, Any] = {}
+    delivered_on, started_on = project_data.get("delivered_on"), project_data.get("started_on")
+    if stage == Stage.DELIVERED and not delivered_on:
+        delivered_on = filled["delivered_on"] = today
+    if stage in (Stage.IN_PROGRESS, Stage.DELIVERED) and not started_on:
+        started_on = filled["started_on"] = min(today, delivered_on or today)
+    if stage in (Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED) and not project_data.get(
+        "proposed_on"
+    ):
+        filled["proposed_on"] = min(today, started_on or today)
+    return filled
+
+
+def _check_relationship_writable(actor, relationship: Relationship) -> None:
+    if relationship.deleted_at is not None:
+        raise ValidationError({"relationship": "This relationship has been deleted."})
+    access.ensure_can_write(actor, relationship)
+
+
+@transaction.atomic
+def project_create(*, actor, data: dict[str, Any]) -> InnovationProject:
+    """Create a project. It may start in any stage (historic imports arrive delivered); the dates a
+    stage implies are filled in when missing."""
+    relationship = data.get("relationship")
+    if not isinstance(relationship, Relationship):
+        raise ValidationError({"relationship": "This field is required."})
+    _check_relationship_writable(actor, relationship)
+    data = dict(data)
+    stage = data.get("stage") or Stage.IDEA
+    if stage == Stage.DELIVERED and not data.get("delivered_on"):
+        # A delivered project's date cannot be invented as "today" on import; ask for it.
+        raise ValidationError({"delivered_on": "A delivered project needs a delivered date."})
+    if stage != Stage.CANCELLED:
+        data.update(_stage_dates(data, stage, timezone.localdate()))
+    project = record_create(actor=actor, model=InnovationProject, data=data)
+    _announce(project, AuditEntry.Action.CREATE, actor)
+    return project
+
+
+@transaction.atomic
+def project_update(
+    *, actor, project: InnovationProject, data: dict[str, Any], expected_version: int | None = None
+) -> InnovationProject:
+    """Change a project's fields; a changed `stage` must be an allowed transition."""
+    _check_relationship_writable(actor, project.relationship)
+    data = dict(data)
+    new_relationship = data.get("relationship")
+    if new_relationship is not None and new_relationship.pk != project.relationship_id:
+        _check_relationship_writable(actor, new_relationship)
+    previous_relationship_id = project.relationship_id
+    action = AuditEntry.Action.UPDATE
+    if "stage" in data and data["stage"] != project.stage:
+        _check_transition(project.stage, data["stage"])
+        action = AuditEntry.Action.TRANSITION
+        merged = {
+            "proposed_on": data.get("proposed_on", project.proposed_on),
+            "started_on": data.get("started_on", project.started_on),
+            "delivered_on": data.get("delivered_on", project.delivered_on),
+        }
+        if data["stage"] != Stage.CANCELLED:
+            data.update(_stage_dates(merged, data["stage"], timezone.localdate()))
+    project = record_update(
+        actor=actor, instance=project, data=data, expected_version=expected_version, action=action
+    )
+    _announce(project, action, actor)
+    if project.relationship_id != previous_relationship_id:
+        _announce(project, action, actor, relationship_id=previous_relationship_id)
+    return project
+
+
+def _check_transition(current: str, target: str) -> None:
+    if target not in Stage.values:
+        raise ValidationError({"stage": f"Unknown stage '{target}'."})
+    allowed = InnovationProject.allowed_next_stages(current)
+    if target not in allowed:
+        allowed_text = ", ".join(Stage(s).label for s in allowed) or "none (the project is closed)"
+        raise ValidationError(
+            {
+                "stage": f"A project cannot move from {Stage(current).label} to {Stage(target).label}. "
+                f"Allowed next stages: {allowed_text}."
+            }
+        )
+
+
+def project_transition(
+    *,
+    actor,
+    project: InnovationProject,
+    to_stage: str,
+    on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> InnovationProject:
+    """Move a project to its next stage (or cancel it); `on` dates the step (default today)."""
+    data: dict[str, Any] = {"stage": to_stage}
+    if on is not None:
+        date_field = {
+            Stage.PROPOSED: "proposed_on",
+            Stage.IN_PROGRESS: "started_on",
+            Stage.DELIVERED: "delivered_on",
+        }.get(to_stage)
+        if date_field:
+            data[date_field] = on
+    return project_update(actor=actor, project=project, data=data, expected_version=expected_version)
+
+
+@transaction.atomic
+def project_delete(
+    *, actor, project: InnovationProject, expected_version: int | None = None
+) -> InnovationProject:
+    access.ensure_can_write(actor, project.relationship)
+    project = record_soft_delete(actor=actor, instance=project, expected_version=expected_version)
+    _announce(project, AuditEntry.Action.DELETE, actor)
+    return project
+
+
+def _announce(project: InnovationProject, action: str, actor, relationship_id: int | None = None) -> None:
+    """Tell listeners (the kpis app) inside the transaction; they defer their own work to commit."""
+    project_changed.send(
+        sender=InnovationProject,
+        project=project,
+        action=action,
+        actor=actor,
+        relationship_id=relationship_id or project.relationship_id,
+    )

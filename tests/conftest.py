@@ -1,0 +1,86 @@
+"""Shared fixtures. In CI (CI=true) the suite refuses to run without real PostgreSQL and Redis."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from projects.access import Role
+from tests.factories import ClientFactory, ProviderFactory, RelationshipFactory, UserFactory
+
+
+def pytest_report_header(config):
+    vendor = settings.DATABASE_VENDOR
+    broker = settings.CELERY_BROKER_URL if not settings.CELERY_TASK_ALWAYS_EAGER else "eager (in-process)"
+    return [
+        f"database: {'PostgreSQL' if vendor == 'postgresql' else 'SQLite (embedded default)'}",
+        f"celery: {broker}",
+    ]
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        return
+    problems = []
+    if settings.DATABASE_VENDOR != "postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    else:
+        from django.db import connection
+
+        try:
+            connection.ensure_connection()
+        except Exception as error:
+            problems.append(f"PostgreSQL unreachable: {error}")
+    if not settings.REDIS_URL:
+        problems.append("REDIS_URL is not set")
+    elif not _redis_reachable():
+        problems.append(f"Redis unreachable at {settings.REDIS_URL}")
+    if problems:
+        pytest.exit("CI needs real services: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin-user", role=Role.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def executive(db):
+    return UserFactory(username="exec-user", role=Role.EXECUTIVE)
+
+
+@pytest.fixture
+def account_manager(db):
+    return UserFactory(username="am-user", role=Role.ACCOUNT_MANAGER)
+
+
+@pytest.fixture
+def other_account_manager(db):
+    return UserFactory(username="am-other", role=Role.ACCOUNT_MANAGER)
+
+
+@pytest.fixture
+def portfolio(db, account_manager):
+    """Two clients served by one provider; the account manager looks after the first only."""
+    provider = ProviderFactory(name="Shared Provider")
+    client_a = ClientFactory(name="Client A")
+    client_b = ClientFactory(name="Client B")
+    rel_a = RelationshipFactory(
+        name="A with provider", client=client_a, provider=provider, account_managers=[account_manager]
+    )
+    rel_b = RelationshipFactory(name="B with provider", client=client_b, provider=provider)
+    return {"provider": provider, "client_a": client_a, "client_b": client_b, "rel_a": rel_a, "rel_b": rel_b}
+
+
+@pytest.fixture
+def client_viewer_a(portfolio):
+    return UserFactory(username="viewer-a", role=Role.CLIENT_VIEWER, organization=portfolio["client_a"])
