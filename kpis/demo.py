@@ -19,6 +19,7 @@ from kpis.models import KPI, Measurement, ProjectKPI
 from projects import services as project_services
 from projects.access import Role
 from projects.models import InnovationProject, Organization, ProcessArea, Relationship, UserProfile
+from projects.reference_data import ensure_reference_data
 
 DEMO_PASSWORD = "portfolio-demo"
 
@@ -598,6 +599,7 @@ class DemoSeeder:
 
     @transaction.atomic
     def run(self) -> int:
+        ensure_reference_data()
         self.catalogue()
         users = self.users()
         self.published_cases(users)

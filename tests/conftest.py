@@ -48,6 +48,16 @@ def pytest_sessionstart(session):
         pytest.exit("CI needs real services: " + "; ".join(problems), returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    """Roles and process areas; transactional tests flush the rows the migration created."""
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        from projects.reference_data import ensure_reference_data
+
+        request.getfixturevalue("transactional_db")
+        ensure_reference_data()
+
+
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="admin-user", role=Role.ADMIN, is_staff=True)

@@ -2,31 +2,15 @@
 
 from django.db import migrations
 
-ROLES = ["admin", "executive", "account_manager", "client_viewer"]
-
-PROCESS_AREAS = [
-    ("finance_accounting", "Finance and accounting"),
-    ("human_resources", "Human resources"),
-    ("procurement", "Procurement"),
-    ("claims", "Claims processing"),
-    ("supply_chain", "Supply chain"),
-    ("customer_service", "Customer service"),
-    ("it_services", "IT services"),
-    ("logistics", "Logistics"),
-    ("vendor_management", "Vendor management"),
-    ("analytics", "Analytics"),
-]
+from projects.reference_data import PROCESS_AREAS, ROLES, ensure_reference_data
 
 
 def create(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    ProcessArea = apps.get_model("projects", "ProcessArea")
-    SyncClock = apps.get_model("projects", "SyncClock")
-    for name in ROLES:
-        Group.objects.get_or_create(name=name)
-    for code, name in PROCESS_AREAS:
-        ProcessArea.objects.get_or_create(code=code, defaults={"name": name})
-    SyncClock.objects.get_or_create(id=1, defaults={"value": 0})
+    ensure_reference_data(
+        group_model=apps.get_model("auth", "Group"),
+        process_area_model=apps.get_model("projects", "ProcessArea"),
+        clock_model=apps.get_model("projects", "SyncClock"),
+    )
 
 
 def remove(apps, schema_editor):
