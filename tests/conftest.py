@@ -34,11 +34,19 @@ def pytest_sessionstart(session):
     if settings.DATABASE_VENDOR != "postgresql":
         problems.append("DATABASE_URL does not point at PostgreSQL")
     else:
-        from django.db import connection
+        import psycopg2
 
+        database = settings.DATABASES["default"]
         try:
-            connection.ensure_connection()
-        except Exception as error:
+            psycopg2.connect(
+                dbname=database["NAME"] or "postgres",
+                user=database.get("USER") or None,
+                password=database.get("PASSWORD") or None,
+                host=database.get("HOST") or None,
+                port=database.get("PORT") or None,
+                connect_timeout=5,
+            ).close()
+        except psycopg2.Error as error:
             problems.append(f"PostgreSQL unreachable: {error}")
     if not settings.REDIS_URL:
         problems.append("REDIS_URL is not set")
