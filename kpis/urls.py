@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401 - routes are added by the page modules in kpis/views/
+from django.urls import path
 
-urlpatterns: list = []
+from kpis.views import dashboards
+
+urlpatterns: list = [
+    path("", dashboards.portfolio, name="home"),
+    path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
+]

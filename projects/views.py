@@ -3,17 +3,12 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from projects import selectors
 from projects.models import Relationship
 
 PAGE_SIZE = 50
-
-
-@login_required
-def home(request):
-    return redirect("relationship-list")
 
 
 @login_required
