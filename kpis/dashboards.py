@@ -242,6 +242,9 @@ class PortfolioStats:
     tier_counts: dict[str, int] = field(default_factory=dict)
     unscored: int = 0
     bins: list[dict] = field(default_factory=list)
+    # The relationships covered, so that project figures filter by a list rather than re-running
+    # the relationships' score subqueries inside every project query.
+    relationship_ids: list[int] = field(default_factory=list)
 
 
 def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> PortfolioStats:
@@ -251,12 +254,13 @@ def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> Portf
         was_active=Case(
             When(active_on(as_of.earlier_day, today=as_of.today), then=Value(1)), default=Value(0)
         ),
-    ).values_list("current_score", "current_tier", "earlier_score", "is_active_now", "was_active")
+    ).values_list("pk", "current_score", "current_tier", "earlier_score", "is_active_now", "was_active")
     stats = PortfolioStats(tier_counts=dict.fromkeys(TIER_ORDER, 0))
     scores_now, scores_earlier = [], []
     bin_counts = defaultdict(int)
-    for score, tier, earlier, is_active_now, was_active in rows:
+    for pk, score, tier, earlier, is_active_now, was_active in rows:
         stats.relationships += 1
+        stats.relationship_ids.append(pk)
         stats.active_now += is_active_now
         stats.active_earlier += was_active
         if earlier is not None:
@@ -285,8 +289,8 @@ def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> Portf
 # --- Projects: delivered per month, the funnel, the largest KPI improvements ------------------
 
 
-def _portfolio_projects(*, user, relationships: QuerySet[Relationship]) -> QuerySet[InnovationProject]:
-    return project_selectors.project_list(user=user).filter(relationship__in=relationships.values("pk"))
+def _portfolio_projects(*, user, relationship_ids: list[int]) -> QuerySet[InnovationProject]:
+    return project_selectors.project_list(user=user).filter(relationship_id__in=relationship_ids)
 
 
 @dataclass
@@ -379,7 +383,7 @@ def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
 
 
 def top_improvements(
-    *, user, relationships: QuerySet[Relationship], window: scoring.Window, limit: int = TOP_IMPROVEMENTS
+    *, user, relationship_ids: list[int], window: scoring.Window, limit: int = TOP_IMPROVEMENTS
 ) -> list[ProjectKPI]:
     """The largest KPI improvements of projects delivered in the window, largest first (one query).
 
@@ -394,7 +398,8 @@ def top_improvements(
             project__stage=Stage.DELIVERED,
             project__delivered_on__gte=window.start,
             project__delivered_on__lte=window.end,
-            project__relationship__in=relationships.values("pk"),
+            project__relationship_id__in=relationship_ids,
+            project__relationship__deleted_at__isnull=True,
         )
     )
     sign = Case(
@@ -474,7 +479,7 @@ def portfolio_dashboard(
     page = Paginator(relationships.order_by(*ordering), page_size).get_page(page_number)
     lines = sparklines(user=user, relationship_ids=[r.pk for r in page], as_of=as_of)
     stats = portfolio_stats(relationships, as_of)
-    projects = _portfolio_projects(user=user, relationships=relationships)
+    projects = _portfolio_projects(user=user, relationship_ids=stats.relationship_ids)
     delivered = deliveries(projects=projects, as_of=as_of)
     figures = [
         Figure("active", "Active relationships", stats.active_now, stats.active_earlier),
@@ -511,7 +516,9 @@ def portfolio_dashboard(
         realised=realised,
         deliveries=delivered,
         funnel=funnel(projects=projects),
-        improvements=top_improvements(user=user, relationships=relationships, window=as_of.window),
+        improvements=top_improvements(
+            user=user, relationship_ids=stats.relationship_ids, window=as_of.window
+        ),
     )
 
 
