@@ -665,6 +665,7 @@ def explain(score: RelationshipScore) -> dict:
     continuity = components.get("continuity") or {}
     return {
         "components": rows,
+        "terms": [row for row in rows if row["value"] is not None],
         "basis": basis,
         "weight_total": weight_total,
         "points_total": sum((row["points"] for row in rows if row["points"] is not None), Decimal(0)),
