@@ -622,9 +622,12 @@ def explain(score: RelationshipScore) -> dict:
     for name in scoring.COMPONENTS:
         value, used = values[name], None
         if value is not None:
-            used = weights_used.get(name)
-            if used is None and weight_total:
-                used = (weights.get(name) or Decimal(0)) / weight_total
+            # The exact rescaled weight, as the score was combined (the stored weights_used are
+            # rounded), so that the points add up to the unrounded score.
+            if weight_total and weights.get(name) is not None:
+                used = weights[name] / weight_total
+            else:
+                used = weights_used.get(name)
         rows.append(
             {
                 "name": name,
