@@ -1,0 +1,427 @@
+"""Monthly relationship scores: gather the inputs set-wise, compute them exactly, store snapshots.
+
+A roll-up for one month reads its inputs with a fixed number of queries whatever the number of
+relationships (live relationships; projects delivered in the window; their live KPIs; the latest
+measurement of each as of the month's end, picked by a window function), computes every figure in
+Python with `Decimal` through kpis.scoring, and upserts one `RelationshipScore` per relationship in
+the same transaction. Rows whose figures did not change are left alone, so running a roll-up twice
+changes nothing, and a worker killed half-way leaves the old rows or the new ones, never a mix.
+
+On PostgreSQL a transaction-scoped advisory lock per relationship makes a second roll-up of the same
+relationship wait for the first, so two never compute and write the same rows at once; on SQLite
+write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from kpis import scoring
+from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.scoring import COMPONENT_PLACES, PERCENT_PLACES, quantize
+from projects.models import InnovationProject, Relationship
+
+# Advisory-lock keys of score roll-ups: this prefix in the high bits, the relationship id below.
+LOCK_PREFIX = 0x5C02E << 40
+
+SCORE_FIELDS = (
+    "score",
+    "tier",
+    "impact",
+    "attainment",
+    "realisation",
+    "continuity",
+    "basis",
+    "components",
+    "projects_delivered",
+    "kpis_measured",
+)
+
+
+def _options() -> dict:
+    return settings.BPO_SCORE_ROLLUP
+
+
+# --- Inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectInput:
+    id: int
+    relationship_id: int
+    title: str
+    level: str
+    delivered_on: dt.date
+    expected_benefit: Decimal | None
+    realised_benefit: Decimal | None
+
+
+@dataclass(frozen=True)
+class KPIInput:
+    project_kpi_id: int
+    project_id: int
+    kpi: str
+    unit: str
+    direction: str
+    baseline: Decimal
+    target: Decimal | None
+    latest: Decimal | None = None
+    latest_measured_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    window: scoring.Window
+    relationship_ids: list[int]
+    projects: list[ProjectInput]
+    kpis: list[KPIInput]
+
+
+def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix: str = "") -> dict:
+    """Filter arguments for the projects a month's score counts: delivered in its window, not deleted.
+
+    Cancelled projects never have a delivered date (a database constraint), so `stage=delivered`
+    with a date in the window is exactly "delivered in the window".
+    """
+    return {
+        f"{prefix}relationship_id__in": relationship_ids,
+        f"{prefix}stage": InnovationProject.Stage.DELIVERED,
+        f"{prefix}deleted_at__isnull": True,
+        f"{prefix}delivered_on__gte": window.start,
+        f"{prefix}delivered_on__lte": window.end,
+    }
+
+
+def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -> QuerySet[Measurement]:
+    """The latest live measurement of each of `project_kpis` dated on or before `as_of`, in one query.
+
+    A window function ranks each KPI's measurements newest first (ties on a date cannot happen
+    among live rows; the id breaks them anyway) and keeps the first.
+    """
+    ranked = Measurement.objects.filter(
+        project_kpi__in=project_kpis, deleted_at__isnull=True, measured_on__lte=as_of
+    ).annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("project_kpi_id")],
+            order_by=[F("measured_on").desc(), F("id").desc()],
+        )
+    )
+    return ranked.filter(rank=1).order_by()
+
+
+def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> ScoreInputs:
+    """Everything a month's scores rest on, for these relationships, in three queries."""
+    projects = [
+        ProjectInput(*row)
+        for row in InnovationProject.objects.filter(**_window_projects(window, relationship_ids))
+        .order_by("relationship_id", "delivered_on", "id")
+        .values_list(
+            "id",
+            "relationship_id",
+            "title",
+            "level",
+            "delivered_on",
+            "expected_annual_benefit",
+            "realised_annual_benefit",
+        )
+    ]
+    project_kpis = ProjectKPI.objects.filter(
+        deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
+    )
+    latest = {
+        project_kpi_id: (value, measured_on)
+        for project_kpi_id, value, measured_on in latest_measurements(
+            project_kpis, as_of=window.end
+        ).values_list("project_kpi_id", "value", "measured_on")
+    }
+    kpis = [
+        KPIInput(*row, *latest.get(row[0], (None, None)))
+        for row in project_kpis.order_by("project_id", "kpi__name", "id").values_list(
+            "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
+        )
+    ]
+    return ScoreInputs(window=window, relationship_ids=relationship_ids, projects=projects, kpis=kpis)
+
+
+# --- The pure computation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComputedScore:
+    """The figures of one RelationshipScore row."""
+
+    relationship_id: int
+    period: dt.date
+    score: Decimal
+    tier: str
+    impact: Decimal | None
+    attainment: Decimal | None
+    realisation: Decimal | None
+    continuity: Decimal | None
+    basis: list[str]
+    components: dict
+    projects_delivered: int
+    kpis_measured: int
+
+    def matches(self, row: RelationshipScore) -> bool:
+        return all(getattr(row, name) == getattr(self, name) for name in SCORE_FIELDS)
+
+    def as_model(self, *, computed_at: dt.datetime) -> RelationshipScore:
+        return RelationshipScore(
+            relationship_id=self.relationship_id,
+            period=self.period,
+            computed_at=computed_at,
+            **{name: getattr(self, name) for name in SCORE_FIELDS},
+        )
+
+
+def _text(value: Decimal | None, places: Decimal | None = None) -> str | None:
+    if value is None:
+        return None
+    return str(quantize(value, places) if places is not None else value)
+
+
+def _day(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _compute_one(
+    relationship_id: int, window: scoring.Window, projects: list[ProjectInput], kpis_by_project: dict
+) -> ComputedScore:
+    achievements: list[Decimal] = []
+    kpis_measured = 0
+    impacts: list[tuple[str, Decimal | None]] = []
+    quarter_deliveries = [0] * len(window.quarters)
+    project_entries = []
+    for project in projects:
+        improvements, kpi_entries = [], []
+        for kpi in kpis_by_project.get(project.id, ()):
+            improvement = scoring.improvement_pct(
+                baseline=kpi.baseline,
+                latest=kpi.latest,
+                higher_is_better=kpi.direction == "higher_is_better",
+            )
+            achievement = scoring.target_achievement_pct(
+                baseline=kpi.baseline, latest=kpi.latest, target=kpi.target
+            )
+            improvements.append(improvement)
+            if achievement is not None:
+                achievements.append(achievement)
+            if kpi.latest is not None:
+                kpis_measured += 1
+            kpi_entries.append(
+                {
+                    "project_kpi_id": kpi.project_kpi_id,
+                    "kpi": kpi.kpi,
+                    "unit": kpi.unit,
+                    "direction": kpi.direction,
+                    "baseline": _text(kpi.baseline),
+                    "latest": _text(kpi.latest),
+                    "latest_measured_on": _day(kpi.latest_measured_on),
+                    "improvement_pct": _text(improvement, PERCENT_PLACES),
+                    "target": _text(kpi.target),
+                    "target_achievement_pct": _text(achievement, PERCENT_PLACES),
+                }
+            )
+        impact_pct = scoring.project_impact_pct(improvements)
+        impacts.append((project.level, impact_pct))
+        quarter = window.quarter_of(project.delivered_on)
+        if quarter is not None:
+            quarter_deliveries[quarter] += 1
+        project_entries.append(
+            {
+                "id": project.id,
+                "title": project.title,
+                "level": project.level,
+                "level_weight": int(scoring.level_weight(project.level)),
+                "delivered_on": _day(project.delivered_on),
+                "impact_pct": _text(impact_pct, PERCENT_PLACES),
+                "kpis": kpi_entries,
+            }
+        )
+
+    impact, mean_impact_pct = scoring.impact_component(impacts)
+    attainment = scoring.attainment_component(achievements)
+    benefits = [(project.expected_benefit, project.realised_benefit) for project in projects]
+    realisation, realised_sum, expected_sum = scoring.realisation_component(benefits)
+    continuity = scoring.continuity_component(
+        [index for index, count in enumerate(quarter_deliveries) if count], len(window.quarters)
+    )
+    # The score is combined from the components as stored (6 decimal places), so anyone can
+    # recompute it from the row and the weights shown beside it.
+    values = {
+        "impact": quantize(impact, COMPONENT_PLACES),
+        "attainment": quantize(attainment, COMPONENT_PLACES),
+        "realisation": quantize(realisation, COMPONENT_PLACES),
+        "continuity": quantize(continuity, COMPONENT_PLACES),
+    }
+    result = scoring.combine(values)
+    components = {
+        "weights": {name: str(weight) for name, weight in scoring.weights().items()},
+        "weights_used": {
+            name: _text(weight, COMPONENT_PLACES) for name, weight in result.weights_used.items()
+        },
+        "window": {"start": _day(window.start), "end": _day(window.end)},
+        "impact": {
+            "value": _text(values["impact"]),
+            "mean_impact_pct": _text(mean_impact_pct, PERCENT_PLACES),
+            "projects": project_entries,
+        },
+        "attainment": {"value": _text(values["attainment"]), "kpis_with_target": len(achievements)},
+        "realisation": {
+            "value": _text(values["realisation"]),
+            "realised_sum": _text(realised_sum, PERCENT_PLACES),
+            "expected_sum": _text(expected_sum, PERCENT_PLACES),
+            "projects_counted": sum(1 for expected, _ in benefits if expected is not None and expected > 0),
+        },
+        "continuity": {
+            "value": _text(values["continuity"]),
+            "quarters": [
+                {"start": _day(first), "end": _day(last), "delivered": count}
+                for (first, last), count in zip(window.quarters, quarter_deliveries, strict=True)
+            ],
+        },
+    }
+    return ComputedScore(
+        relationship_id=relationship_id,
+        period=window.period,
+        score=result.score,
+        tier=result.tier,
+        basis=result.basis,
+        components=components,
+        projects_delivered=len(projects),
+        kpis_measured=kpis_measured,
+        **values,
+    )
+
+
+def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
+    """The score of every relationship in `inputs` (pure: no database access)."""
+    projects_by_relationship: dict[int, list[ProjectInput]] = defaultdict(list)
+    for project in inputs.projects:
+        projects_by_relationship[project.relationship_id].append(project)
+    kpis_by_project: dict[int, list[KPIInput]] = defaultdict(list)
+    for kpi in inputs.kpis:
+        kpis_by_project[kpi.project_id].append(kpi)
+    return [
+        _compute_one(
+            relationship_id, inputs.window, projects_by_relationship[relationship_id], kpis_by_project
+        )
+        for relationship_id in inputs.relationship_ids
+    ]
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def _lock(relationship_ids: list[int]) -> None:
+    """Wait for any other roll-up of these relationships to finish (PostgreSQL; until commit).
+
+    Locks are taken in id order, so two roll-ups of overlapping sets cannot deadlock; a wait longer
+    than LOCK_TIMEOUT_SECONDS fails with a (transient, retried) database error.
+    """
+    if connection.vendor != "postgresql" or not relationship_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true), count(pg_advisory_xact_lock(%s + id)) "
+            "FROM unnest(%s::bigint[]) AS id",
+            [f"{int(_options()['LOCK_TIMEOUT_SECONDS'] * 1000)}ms", LOCK_PREFIX, sorted(relationship_ids)],
+        )
+
+
+def _rollup_batch(window: scoring.Window, relationship_ids: list[int], *, clear_stale: bool) -> int:
+    with transaction.atomic():
+        _lock(relationship_ids)
+        if clear_stale:
+            # Deleted inside this transaction and before the reads: a change committed after this
+            # point marks the relationship stale again (and is picked up), one committed before is
+            # read below. Either way no change is lost.
+            PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
+        computed = compute_scores(gather_inputs(window=window, relationship_ids=relationship_ids))
+        stored = {
+            row.relationship_id: row
+            for row in RelationshipScore.objects.filter(
+                relationship_id__in=relationship_ids, period=window.period
+            ).order_by()
+        }
+        now = timezone.now()
+        changed = [
+            score.as_model(computed_at=now)
+            for score in computed
+            if score.relationship_id not in stored or not score.matches(stored[score.relationship_id])
+        ]
+        if changed:
+            RelationshipScore.objects.bulk_create(
+                changed,
+                update_conflicts=True,
+                unique_fields=["relationship", "period"],
+                update_fields=[*SCORE_FIELDS, "computed_at"],
+            )
+        return len(changed)
+
+
+def rollup_scores(
+    *,
+    period: dt.date,
+    relationship_ids: Iterable[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Compute and upsert the scores for the month containing `period`; return the rows written.
+
+    `relationship_ids=None` means every live relationship; ids of deleted or unknown relationships
+    are skipped quietly. A roll-up of the current month also clears the relationships' "stale" marks
+    (kpis.models.PendingScoreRecompute). Rows whose figures are unchanged are not rewritten (their
+    `computed_at` stays), so a second run returns 0. `progress(done, total)` is called after each
+    batch of BATCH_SIZE relationships.
+    """
+    window = scoring.score_window(period)
+    clear_stale = window.period == scoring.month_start(timezone.localdate())
+    live = Relationship.objects.filter(deleted_at__isnull=True)
+    requested = None
+    if relationship_ids is not None:
+        requested = sorted(set(relationship_ids))
+        live = live.filter(pk__in=requested)
+    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    if clear_stale and (requested is None or len(ids) < len(requested)):
+        # Marks of relationships deleted since would otherwise stay forever.
+        gone = PendingScoreRecompute.objects.filter(relationship__deleted_at__isnull=False)
+        if requested is not None:
+            gone = gone.filter(relationship_id__in=requested)
+        gone.delete()
+    batch_size = _options()["BATCH_SIZE"]
+    written = 0
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        written += _rollup_batch(window, batch, clear_stale=clear_stale)
+        if progress is not None:
+            progress(start + len(batch), len(ids))
+    return written
+
+
+def rollup_history(
+    *,
+    months: int,
+    today: dt.date | None = None,
+    relationship_ids: Iterable[int] | None = None,
+    progress: Callable[[dt.date, int, int], None] | None = None,
+) -> int:
+    """Roll up the last `months` months up to the current one, oldest first; return rows written."""
+    this_month = scoring.month_start(today or timezone.localdate())
+    ids = list(relationship_ids) if relationship_ids is not None else None
+    written = 0
+    for offset in range(months - 1, -1, -1):
+        period = scoring.add_months(this_month, -offset)
+        written += rollup_scores(period=period, relationship_ids=ids)
+        if progress is not None:
+            progress(period, months - offset, months)
+    return written
