@@ -380,3 +380,43 @@ def test_selectors_read_the_current_score_without_a_query_per_row(django_assert_
             for relationship in selectors.with_current_score(Relationship.objects.all())
         ]
     assert all(row is not None and row.tier in {"at_risk", "steady", "high_performing"} for row in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rollup_of_the_same_relationship_waits_for_the_first():
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite serialises write transactions itself")
+    import threading
+
+    from django.db import connections, transaction
+
+    relationship = RelationshipFactory()
+    holding, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def first_rollup_in_progress():
+        try:
+            with transaction.atomic():
+                rollup._lock([relationship.pk])
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def second_rollup():
+        try:
+            rollup.rollup_scores(period=NOVEMBER, relationship_ids=[relationship.pk])
+            finished.set()
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first_rollup_in_progress)
+    holder.start()
+    assert holding.wait(10)
+    waiter = threading.Thread(target=second_rollup)
+    waiter.start()
+    assert not finished.wait(1.0), "the second roll-up ran beside the first"
+    release.set()
+    assert finished.wait(10), "the second roll-up did not run after the first finished"
+    holder.join()
+    waiter.join()
+    assert RelationshipScore.objects.filter(relationship=relationship).count() == 1
