@@ -13,6 +13,7 @@ write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
 """
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -143,11 +144,13 @@ def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> Sco
             project_kpis, as_of=window.end
         ).values_list("project_kpi_id", "value", "measured_on")
     }
+    rows = project_kpis.order_by().values_list(
+        "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
+    )
+    # Sorted here rather than by the database: the same order (project, KPI name, id), cheaper.
     kpis = [
         KPIInput(*row, *latest.get(row[0], (None, None)))
-        for row in project_kpis.order_by("project_id", "kpi__name", "id").values_list(
-            "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
-        )
+        for row in sorted(rows, key=lambda row: (row[1], row[2], row[0]))
     ]
     return ScoreInputs(window=window, relationship_ids=relationship_ids, projects=projects, kpis=kpis)
 
@@ -172,17 +175,6 @@ class ComputedScore:
     projects_delivered: int
     kpis_measured: int
 
-    def matches(self, row: RelationshipScore) -> bool:
-        return all(getattr(row, name) == getattr(self, name) for name in SCORE_FIELDS)
-
-    def as_model(self, *, computed_at: dt.datetime) -> RelationshipScore:
-        return RelationshipScore(
-            relationship_id=self.relationship_id,
-            period=self.period,
-            computed_at=computed_at,
-            **{name: getattr(self, name) for name in SCORE_FIELDS},
-        )
-
 
 def _text(value: Decimal | None, places: Decimal | None = None) -> str | None:
     if value is None:
@@ -195,7 +187,11 @@ def _day(value: dt.date | None) -> str | None:
 
 
 def _compute_one(
-    relationship_id: int, window: scoring.Window, projects: list[ProjectInput], kpis_by_project: dict
+    relationship_id: int,
+    window: scoring.Window,
+    projects: list[ProjectInput],
+    kpis_by_project: dict[int, list[KPIInput]],
+    level_weights: dict[str, int],
 ) -> ComputedScore:
     achievements: list[Decimal] = []
     kpis_measured = 0
@@ -242,7 +238,7 @@ def _compute_one(
                 "id": project.id,
                 "title": project.title,
                 "level": project.level,
-                "level_weight": int(scoring.level_weight(project.level)),
+                "level_weight": level_weights[project.level],
                 "delivered_on": _day(project.delivered_on),
                 "impact_pct": _text(impact_pct, PERCENT_PLACES),
                 "kpis": kpi_entries,
@@ -312,9 +308,14 @@ def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
     kpis_by_project: dict[int, list[KPIInput]] = defaultdict(list)
     for kpi in inputs.kpis:
         kpis_by_project[kpi.project_id].append(kpi)
+    level_weights = {level: int(weight) for level, weight in settings.BPO_SCORING["LEVEL_WEIGHTS"].items()}
     return [
         _compute_one(
-            relationship_id, inputs.window, projects_by_relationship[relationship_id], kpis_by_project
+            relationship_id,
+            inputs.window,
+            projects_by_relationship[relationship_id],
+            kpis_by_project,
+            level_weights,
         )
         for relationship_id in inputs.relationship_ids
     ]
@@ -348,26 +349,52 @@ def _rollup_batch(window: scoring.Window, relationship_ids: list[int], *, clear_
             # read below. Either way no change is lost.
             PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
         computed = compute_scores(gather_inputs(window=window, relationship_ids=relationship_ids))
-        stored = {
-            row.relationship_id: row
-            for row in RelationshipScore.objects.filter(
-                relationship_id__in=relationship_ids, period=window.period
-            ).order_by()
-        }
-        now = timezone.now()
-        changed = [
-            score.as_model(computed_at=now)
-            for score in computed
-            if score.relationship_id not in stored or not score.matches(stored[score.relationship_id])
+        return _upsert(computed, computed_at=timezone.now())
+
+
+def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
+    """Insert or update the rows in one statement; a row whose figures are unchanged is left alone
+    (its computed_at too). Returns the number of rows inserted or updated."""
+    if not scores:
+        return 0
+    meta = RelationshipScore._meta
+    names = ["relationship", "period", *SCORE_FIELDS, "computed_at"]
+    fields = [meta.get_field(name) for name in names]
+    columns = [field.column for field in fields]
+    json_fields = {meta.get_field("basis"), meta.get_field("components")}
+    params = []
+    for score in scores:
+        values = [
+            score.relationship_id,
+            score.period,
+            *(getattr(score, name) for name in SCORE_FIELDS),
+            computed_at,
         ]
-        if changed:
-            RelationshipScore.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["relationship", "period"],
-                update_fields=[*SCORE_FIELDS, "computed_at"],
-            )
-        return len(changed)
+        params.extend(
+            # JSON goes in compact (it is most of the statement's size); the rest as Django adapts it.
+            json.dumps(value, separators=(",", ":"))
+            if field in json_fields
+            else field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, values, strict=True)
+        )
+    compared = [meta.get_field(name).column for name in SCORE_FIELDS]
+    # Row comparison that treats NULLs as values: PostgreSQL's IS DISTINCT FROM, SQLite's IS NOT.
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    row = "(" + ", ".join(f"%s{json_cast}" if field in json_fields else "%s" for field in fields) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(column) for column in columns)}) "
+        f"VALUES {', '.join([row] * len(scores))} "
+        f"ON CONFLICT ({quote('relationship_id')}, {quote('period')}) DO UPDATE SET "
+        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in columns[2:])
+        + f" WHERE ({', '.join(f'{table}.{quote(column)}' for column in compared)}) {distinct} "
+        f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def rollup_scores(

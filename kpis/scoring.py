@@ -79,14 +79,15 @@ def target_achievement_pct(*, baseline, latest, target) -> Decimal | None:
 # --- One project ------------------------------------------------------------------------------
 
 
-def capped_improvement(improvement: Decimal) -> Decimal:
-    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])
+def capped_improvement(improvement: Decimal, cap: Decimal | None = None) -> Decimal:
+    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"]) if cap is None else cap
     return clamp(improvement, -cap, cap)
 
 
 def project_impact_pct(improvements: Iterable[Decimal | None]) -> Decimal | None:
     """The mean of the project's KPI improvements that exist, each capped to ±100 %."""
-    capped = [capped_improvement(value) for value in improvements if value is not None]
+    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])
+    capped = [clamp(value, -cap, cap) for value in improvements if value is not None]
     if not capped:
         return None
     return sum(capped, ZERO) / len(capped)
@@ -158,7 +159,8 @@ def score_window(period: dt.date) -> Window:
 
 def impact_component(projects: Sequence[tuple[str, Decimal | None]]) -> tuple[Decimal | None, Decimal | None]:
     """(component 0–1, level-weighted mean impact %) over (level, impact %) pairs that have an impact."""
-    weighted = [(level_weight(level), impact) for level, impact in projects if impact is not None]
+    level_weights = _config()["LEVEL_WEIGHTS"]
+    weighted = [(Decimal(level_weights[level]), impact) for level, impact in projects if impact is not None]
     if not weighted:
         return None, None
     total_weight = sum((w for w, _ in weighted), ZERO)

@@ -353,9 +353,9 @@ def test_query_count_does_not_grow_with_relationships():
         assert rollup.rollup_scores(period=timezone.localdate()) == 8
     assert len(large.captured_queries) == len(small.captured_queries)
     # ids, stale marks of deleted relationships, [lock], stale marks, projects, latest measurements,
-    # project KPIs, stored rows, upsert (plus savepoint statements inside the test's transaction).
+    # project KPIs, upsert (plus savepoint statements inside the test's transaction).
     statements = [q["sql"] for q in large.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == (9 if connection.vendor == "postgresql" else 8), statements
+    assert len(statements) == (8 if connection.vendor == "postgresql" else 7), statements
 
 
 def test_batches_cost_a_fixed_number_of_queries_each(settings):
