@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -119,8 +119,60 @@ def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -
     return ranked.filter(rank=1).order_by()
 
 
+# PostgreSQL: each project KPI's latest measurement through a LATERAL join, one backward probe of
+# the (project_kpi, measured_on) index per KPI; measured here faster than ranking every measurement
+# with a window function, and one statement instead of two.
+_PROJECT_KPIS_WITH_LATEST_SQL = """
+SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
+       latest.value, latest.measured_on
+FROM kpis_projectkpi pk
+JOIN projects_innovationproject p ON p.id = pk.project_id
+JOIN kpis_kpi k ON k.id = pk.kpi_id
+LEFT JOIN LATERAL (
+    SELECT m.value, m.measured_on FROM kpis_measurement m
+    WHERE m.project_kpi_id = pk.id AND m.deleted_at IS NULL AND m.measured_on <= %(end)s
+    ORDER BY m.measured_on DESC, m.id DESC
+    LIMIT 1
+) AS latest ON true
+WHERE pk.deleted_at IS NULL AND p.relationship_id = ANY(%(relationship_ids)s) AND p.stage = %(delivered)s
+  AND p.deleted_at IS NULL AND p.delivered_on BETWEEN %(start)s AND %(end)s
+"""
+
+
+def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int]) -> list[tuple]:
+    """(id, project id, KPI name, unit, direction, baseline, target, latest value, its date) of the
+    live KPIs of the projects delivered in the window, in one query."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PROJECT_KPIS_WITH_LATEST_SQL,
+                {
+                    "start": window.start,
+                    "end": window.end,
+                    "relationship_ids": relationship_ids,
+                    "delivered": InnovationProject.Stage.DELIVERED.value,
+                },
+            )
+            return cursor.fetchall()
+    # Elsewhere (SQLite): the project KPIs, and their latest measurements ranked by a window function.
+    project_kpis = ProjectKPI.objects.filter(
+        deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
+    )
+    latest = {
+        project_kpi_id: (value, measured_on)
+        for project_kpi_id, value, measured_on in latest_measurements(
+            project_kpis, as_of=window.end
+        ).values_list("project_kpi_id", "value", "measured_on")
+    }
+    rows = project_kpis.order_by().values_list(
+        "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
+    )
+    return [(*row, *latest.get(row[0], (None, None))) for row in rows]
+
+
 def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> ScoreInputs:
-    """Everything a month's scores rest on, for these relationships, in three queries."""
+    """Everything a month's scores rest on, for these relationships, in two queries (three on
+    SQLite)."""
     projects = [
         ProjectInput(*row)
         for row in InnovationProject.objects.filter(**_window_projects(window, relationship_ids))
@@ -135,23 +187,11 @@ def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> Sco
             "realised_annual_benefit",
         )
     ]
-    project_kpis = ProjectKPI.objects.filter(
-        deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
-    )
-    latest = {
-        project_kpi_id: (value, measured_on)
-        for project_kpi_id, value, measured_on in latest_measurements(
-            project_kpis, as_of=window.end
-        ).values_list("project_kpi_id", "value", "measured_on")
-    }
-    rows = project_kpis.order_by().values_list(
-        "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
-    )
     # Sorted here rather than by the database: the same order (project, KPI name, id), cheaper.
-    kpis = [
-        KPIInput(*row, *latest.get(row[0], (None, None)))
-        for row in sorted(rows, key=lambda row: (row[1], row[2], row[0]))
-    ]
+    kpis = sorted(
+        (KPIInput(*row) for row in _project_kpis_with_latest(window, relationship_ids)),
+        key=lambda kpi: (kpi.project_id, kpi.kpi, kpi.project_kpi_id),
+    )
     return ScoreInputs(window=window, relationship_ids=relationship_ids, projects=projects, kpis=kpis)
 
 
@@ -179,7 +219,7 @@ class ComputedScore:
 def _text(value: Decimal | None, places: Decimal | None = None) -> str | None:
     if value is None:
         return None
-    return str(quantize(value, places) if places is not None else value)
+    return str(value if places is None else value.quantize(places, rounding=ROUND_HALF_UP))
 
 
 def _day(value: dt.date | None) -> str | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -19,8 +21,23 @@ HUNDRED = Decimal(100)
 COMPONENTS = ("impact", "attainment", "realisation", "continuity")
 
 
+_cached_config: dict | None = None
+
+
 def _config() -> dict:
-    return settings.BPO_SCORING
+    # Read once (settings lookups dominate a roll-up's arithmetic otherwise); tests that override
+    # the setting clear the cache through `setting_changed`.
+    global _cached_config
+    if _cached_config is None:
+        _cached_config = settings.BPO_SCORING
+    return _cached_config
+
+
+@receiver(setting_changed)
+def _forget_config(*, setting, **kwargs) -> None:
+    global _cached_config
+    if setting == "BPO_SCORING":
+        _cached_config = None
 
 
 def weights() -> dict[str, Decimal]:
@@ -38,8 +55,8 @@ def clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
 def _decimal(value) -> Decimal | None:
     """A Decimal, or None. A float (a SQLite aggregate, say) goes through its shortest decimal text,
     never through its binary expansion, so 0.1 stays 0.1 and not 0.1000000000000000055…"""
-    if value is None:
-        return None
+    if value is None or type(value) is Decimal:
+        return value
     if isinstance(value, float):
         return Decimal(repr(value))
     return Decimal(value)

@@ -97,16 +97,20 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Tiers: {dict(sorted(_tier_counts(scored).items()))}")
         self.stdout.write("")
-        self.stdout.write(f"  floor (one SQL statement, median of {repeat}):   {floor_time * 1000:8.0f} ms")
-        self.stdout.write(f"  roll-up, all rows written (median of {repeat}):  {rollup_time * 1000:8.0f} ms")
-        rerun_time = statistics.median(rerun_times)
-        self.stdout.write(f"  roll-up, nothing changed (median of {repeat}):   {rerun_time * 1000:8.0f} ms")
-        self.stdout.write(f"  ratio roll-up / floor:                       {rollup_time / floor_time:8.2f}")
-        self.stdout.write(f"  roll-up peak Python memory (tracemalloc):    {peak / 2**20:8.1f} MiB")
-        verdict = "within" if rollup_time / floor_time <= 2 else "ABOVE"
-        self.stdout.write(
-            self.style.SUCCESS(f"Ratio {rollup_time / floor_time:.2f}: {verdict} the goal of 2.")
-        )
+        self.stdout.write(f"  {repeat} runs each                              median      best")
+        for label, times in (
+            ("floor (one SQL statement)", floor_times),
+            ("roll-up, all rows written", rollup_times),
+            ("roll-up, nothing changed", rerun_times),
+        ):
+            self.stdout.write(
+                f"  {label:<40} {statistics.median(times) * 1000:6.0f} ms {min(times) * 1000:6.0f} ms"
+            )
+        ratio, best_ratio = rollup_time / floor_time, min(rollup_times) / min(floor_times)
+        self.stdout.write(f"  {'ratio roll-up / floor':<40} {ratio:9.2f} {best_ratio:9.2f}")
+        self.stdout.write(f"  roll-up peak Python memory (tracemalloc): {peak / 2**20:.1f} MiB")
+        verdict = "within" if ratio <= 2 else "ABOVE"
+        self.stdout.write(self.style.SUCCESS(f"Ratio {ratio:.2f} (median): {verdict} the goal of 2."))
 
 
 def _tier_counts(scores) -> dict[str, int]:
