@@ -420,3 +420,39 @@ def test_concurrent_rollup_of_the_same_relationship_waits_for_the_first():
     holder.join()
     waiter.join()
     assert RelationshipScore.objects.filter(relationship=relationship).count() == 1
+
+
+def test_score_history_is_scoped_and_ordered(account_manager, portfolio):
+    rollup.rollup_history(months=3)
+    history = list(selectors.score_history(user=account_manager, months=2))
+    this_month = timezone.localdate().replace(day=1)
+    assert [(row.relationship, row.period) for row in history] == [
+        (portfolio["rel_a"], scoring.add_months(this_month, -1)),
+        (portfolio["rel_a"], this_month),
+    ]
+
+
+def test_project_kpi_figures_without_a_query_per_row(django_assert_num_queries):
+    _portfolio(3)
+    from kpis.models import ProjectKPI
+
+    with django_assert_num_queries(1):
+        figures = [
+            (row.latest_value, row.improvement_pct, row.target_achievement_pct)
+            for row in selectors.with_latest_values(ProjectKPI.objects.all())
+        ]
+    assert figures[0] == (Decimal("60"), Decimal("20"), Decimal("100") / 3)
+
+
+def test_project_gain_share():
+    project = ProjectFactory(
+        stage="delivered",
+        started_on=dt.date(2025, 1, 1),
+        delivered_on=dt.date(2025, 2, 1),
+        funding="gain_share",
+        gain_share_pct=Decimal("25"),
+        gain_share_baseline=Decimal("600000.00"),
+        realised_annual_benefit=Decimal("1000000.00"),
+    )
+    assert selectors.project_gain_share(project) == Decimal("100000")
+    assert selectors.project_gain_share(ProjectFactory()) is None
