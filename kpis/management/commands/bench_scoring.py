@@ -73,8 +73,11 @@ class Command(BaseCommand):
         problems = benchmark.mismatches(floor_rows, today)
         if problems:
             raise CommandError("The roll-up disagrees with the floor:\n  " + "\n  ".join(problems[:20]))
-        floor_times = [floor()[0] for _ in range(repeat)]
-        rollup_times = [fresh_rollup()[0] for _ in range(repeat)]
+        # Interleaved, so that each pair of runs sees the same load on the machine.
+        floor_times, rollup_times = [], []
+        for _ in range(repeat):
+            floor_times.append(floor()[0])
+            rollup_times.append(fresh_rollup()[0])
         rerun_times = []
         for _ in range(repeat):
             started = time.perf_counter()
