@@ -5,8 +5,8 @@ call per row (which would take minutes): the generator builds only rows that sat
 rules and the database's constraints (which still check every insert), gives every synced record
 version 1, timestamps and the write transaction's change stamp, and keys everything by
 `external_id` ("scale-…"), so running it again adds only what is missing. It does not write audit
-entries: this is generated sample data, not anyone's change. Monthly scores are then computed for
-the new relationships by the same roll-up as real data.
+entries: this is generated sample data, not anyone's change. The last 12 monthly scores of the new
+relationships are then computed by the same roll-up as real data (kpis.rollup).
 
 Everything is derived from the relationship's index and a fixed seed, so the portfolio is the same
 on every machine (dates are relative to the day it is generated).
@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kpis.demo import DemoSeeder
 from kpis.models import KPI, Measurement, ProjectKPI
+from kpis.rollup import rollup_history
 from projects.models import InnovationProject, LeadershipPair, Organization, ProcessArea, Relationship
 from projects.records import current_change_stamp
 from projects.reference_data import ensure_reference_data
@@ -86,6 +87,7 @@ class Result:
     projects: int = 0
     project_kpis: int = 0
     measurements: int = 0
+    scores: int = 0
     relationship_ids: list[int] | None = None
 
 
@@ -168,7 +170,16 @@ class ScalePortfolio:
 
     # --- generation -----------------------------------------------------------------------
     @transaction.atomic
-    def run(self) -> Result:
+    def run(self, *, scores: bool = True) -> Result:
+        """Add the missing relationships and, with `scores`, roll up their last 12 months of scores."""
+        result = self._generate()
+        if scores and result.relationship_ids:
+            result.scores = rollup_history(
+                months=12, today=self.today, relationship_ids=result.relationship_ids
+            )
+        return result
+
+    def _generate(self) -> Result:
         ensure_reference_data()
         if not KPI.objects.filter(deleted_at__isnull=True).exists():
             DemoSeeder(today=self.today).catalogue()

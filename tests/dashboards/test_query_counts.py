@@ -1,8 +1,5 @@
 """The dashboards cost the same number of queries for 10 relationships as for 1,000."""
 
-import random
-from decimal import Decimal
-
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import Count
@@ -12,7 +9,7 @@ from kpis.demo_scale import ScalePortfolio
 from kpis.models import RelationshipScore
 from projects.access import Role, role_of, visible_relationships
 from projects.models import Relationship
-from tests.dashboards.conftest import month, tier_of, worked_example_components
+from tests.dashboards.conftest import month
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,25 +26,11 @@ RELATIONSHIP_PAGE_QUERIES = 10
 
 
 def build(size: int) -> list[int]:
-    """A generated portfolio of `size` relationships with 12 months of stored scores each."""
+    """A generated portfolio of `size` relationships with 12 months of scores from the roll-up."""
     UserFactory(username="manager", role=Role.ACCOUNT_MANAGER)
-    ScalePortfolio(count=size).run()
-    ids = list(Relationship.objects.values_list("pk", flat=True))
-    rng = random.Random(size)
-    rows = []
-    for relationship_id in ids:
-        for offset in range(-11, 1):
-            score = Decimal(rng.randrange(0, 1000)) / 10
-            rows.append(
-                RelationshipScore(
-                    relationship_id=relationship_id, period=month(offset, 1),
-                    score=score, tier=tier_of(score),
-                    impact=Decimal("0.5"), continuity=Decimal("0.25"), basis=["impact", "continuity"],
-                    components=worked_example_components(), projects_delivered=1,
-                )
-            )  # fmt: skip
-    RelationshipScore.objects.bulk_create(rows, batch_size=2000)
-    return ids
+    result = ScalePortfolio(count=size).run()
+    assert result.scores == 12 * size
+    return result.relationship_ids
 
 
 @pytest.mark.parametrize("size", SIZES)

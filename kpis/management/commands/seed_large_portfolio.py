@@ -28,7 +28,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Added {result.relationships} relationships, {result.projects} projects, "
-                f"{result.project_kpis} project KPIs and {result.measurements} measurements "
-                f"in {time.monotonic() - started:.1f} s."
+                f"{result.project_kpis} project KPIs, {result.measurements} measurements and "
+                f"{result.scores} monthly scores in {time.monotonic() - started:.1f} s."
             )
         )
