@@ -167,15 +167,6 @@ class PortfolioFilterSet(RelationshipFilterSet):
     class Meta(RelationshipFilterSet.Meta):
         fields = [*RelationshipFilterSet.Meta.fields, "tier"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, empty_label in (
-            ("client", "All clients"),
-            ("provider", "All providers"),
-            ("process_area", "All process areas"),
-        ):
-            self.filters[name].extra["empty_label"] = empty_label
-
 
 def portfolio_relationships(*, user, as_of: AsOf, params: Mapping | None = None) -> tuple:
     """(filterset, the visible live relationships it selects, annotated with their scores)."""

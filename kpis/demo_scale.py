@@ -210,7 +210,8 @@ class ScalePortfolio:
             # Relationships of the same client go to different providers (their indices never
             # differ by a multiple of the provider count), so no (client, provider, name) repeats.
             provider = providers[(self._client_number(index) * 5 + index) % len(providers)]
-            start = self._days_ago(rng.randrange(200, 6 * 365))
+            # Contracts run five years; the live ones started within the last four and a half.
+            start = self._days_ago(rng.randrange(200, 4 * 365 + 180))
             status = rng.choices(["active", "renewing", "ended"], weights=[86, 9, 5])[0]
             end = start.replace(year=start.year + 5) if start.month != 2 or start.day != 29 else None
             if status == "ended":
@@ -279,8 +280,8 @@ class ScalePortfolio:
         for index, relationship in zip(indices, relationships, strict=True):
             rng = rngs[index]
             # Relationships differ in how steadily they deliver, so scores spread over the tiers.
-            cadence = rng.choices([0, 1, 2, 3, 4], weights=[12, 22, 30, 24, 12])[0]
-            for number in range(cadence * 2 + rng.randrange(0, 3)):
+            cadence = rng.choices([0, 1, 2, 3, 4], weights=[8, 17, 28, 28, 19])[0]
+            for number in range(cadence * 3 + rng.randrange(0, 3)):
                 project, plan = self._project(rng, relationship, index, number, cadence)
                 projects.append(project)
                 plans.append(plan)
@@ -344,15 +345,19 @@ class ScalePortfolio:
         )[0]
         proposed_on = started_on = delivered_on = None
         if stage != "idea":
-            proposed_on = self._days_ago(rng.randrange(60, 760))
+            proposed_on = max(relationship.contract_start, self._days_ago(rng.randrange(60, 760)))
         if stage in ("in_progress", "delivered"):
             started_on = min(self.today, proposed_on + dt.timedelta(days=rng.randrange(10, 60)))
         if stage == "delivered":
-            delivered_on = min(self.today, started_on + dt.timedelta(days=rng.randrange(30, 200)))
+            delivered_on = started_on + dt.timedelta(days=rng.randrange(30, 200))
+            if delivered_on > self.today:  # not finished yet
+                stage, delivered_on = "in_progress", None
         expected = Decimal(rng.randrange(40, 1500) * 1000)
         realised = None
         if stage == "delivered" and rng.random() < 0.85:
-            realised = (expected * Decimal(rng.randrange(30, 130)) / 100).quantize(Decimal("1"))
+            realised = (expected * Decimal(rng.randrange(40 + cadence * 10, 130)) / 100).quantize(
+                Decimal("1")
+            )
         gain_share = stage == "delivered" and rng.random() < 0.2
         project = InnovationProject(
             relationship=relationship,
@@ -383,7 +388,7 @@ class ScalePortfolio:
             if stage == "in_progress":
                 dates = dates[:1]
             # Better-run relationships (higher cadence) tend to achieve more of the typical change.
-            quality = Decimal(rng.randrange(-30, 90 + cadence * 15)) / 100
+            quality = Decimal(rng.randrange(-20 + cadence * 10, 90 + cadence * 20)) / 100
             for code in rng.sample(sorted(KPI_PATTERNS), rng.choice([1, 2, 2, 3])):
                 low, high, change = KPI_PATTERNS[code]
                 baseline = (

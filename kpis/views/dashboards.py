@@ -66,6 +66,35 @@ def _scoreboard_columns(request, sort: str) -> list[dict]:
     return columns
 
 
+def _filter_selects(request, filterset) -> list[dict]:
+    """The filter's choice fields as plain options: a select of hundreds of clients rendered from
+    (value, text) pairs instead of one widget template per option."""
+    form = filterset.form
+    selects = []
+    for name, label, empty_label, options in (
+        ("client", "Client", "All clients", form.fields["client"].queryset.values_list("pk", "name")),
+        ("provider", "Provider", "All providers", form.fields["provider"].queryset.values_list("pk", "name")),
+        (
+            "process_area",
+            "Process area",
+            "All process areas",
+            form.fields["process_area"].queryset.values_list("code", "name"),
+        ),
+        ("tier", "Tier", "All tiers", Tier.choices),
+    ):
+        selects.append(
+            {
+                "name": name,
+                "label": label,
+                "empty_label": empty_label,
+                "options": options,
+                "selected": request.GET.get(name, ""),
+                "error": bool(form.errors.get(name)),
+            }
+        )
+    return selects
+
+
 @require_GET
 @login_required
 def portfolio(request):
@@ -117,6 +146,7 @@ def portfolio(request):
         "dashboard": dashboard,
         "as_of": dashboard.as_of,
         "filterset": dashboard.filterset,
+        "filter_selects": _filter_selects(request, dashboard.filterset),
         "filtered": filtered,
         "page": dashboard.page,
         "rows": rows,
