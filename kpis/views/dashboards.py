@@ -22,7 +22,7 @@ SCOREBOARD_COLUMNS = [
     ("score", "Score", True),
     ("tier", "Tier", False),
     ("change", "Δ quarter", True),
-    (None, "Last 12 months", False),
+    (None, "12 months", False),
     ("impact", "Impact", True),
     ("attainment", "Attainment", True),
     ("realisation", "Realisation", True),
