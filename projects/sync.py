@@ -8,10 +8,11 @@ transaction that started early and committed late. The cursor therefore never mo
 transaction that may still commit:
 
 * A *pass* covers the stamps in ``[since, upper)``. ``upper`` is taken once, before the pass reads
-  anything: on PostgreSQL the oldest transaction id still running (``pg_snapshot_xmin``), on SQLite
-  the committed clock value + 1. Every transaction stamped below ``upper`` has finished, so the
-  rows of the range are fixed: no writer can add a row to it any more, and a row that is written
-  again gets a stamp ≥ ``upper`` and leaves the range for the next pass.
+  anything: on PostgreSQL the oldest transaction id still running in this database (the snapshot's
+  ``xmin``, see `_PG_STABLE_UPPER`), on SQLite the committed clock value + 1. Every transaction
+  stamped below ``upper`` has finished, so the rows of the range are fixed: no writer can add a
+  row to it any more, and a row that is written again gets a stamp ≥ ``upper`` and leaves the
+  range for the next pass.
 * Within a pass, pages are read in ``(change_stamp, id)`` order after the last key delivered. As
   the range can only lose rows (to the next pass), keyset paging over it skips nothing, however
   long the pass takes.
@@ -102,6 +103,30 @@ class SyncPage:
     reset: bool
 
 
+# The snapshot's xmin, less the transactions known to run in *other* databases of the cluster
+# (they never write our rows): every id below the result is finished, or belongs elsewhere. A
+# transaction whose database cannot be told (it just ended, or pg_stat_activity hides it) still
+# counts, so the bound only ever errs low: a change arrives a little later, never gets lost.
+# Without this refinement one long transaction in a neighbouring database would stall every sync.
+_PG_STABLE_UPPER = """
+WITH snapshot AS (SELECT pg_current_snapshot() AS snap)
+SELECT LEAST(
+    pg_snapshot_xmax(snap),
+    (
+        SELECT min(running)
+        FROM pg_snapshot_xip(snap) AS running
+        WHERE NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity AS activity
+            WHERE activity.backend_xid = xid(running)
+              AND activity.datname IS DISTINCT FROM current_database()
+              AND activity.datid IS NOT NULL
+        )
+    )
+)::text::bigint
+FROM snapshot
+"""
+
+
 class StampSyncSource:
     """Rows ordered by `change_stamp` (every SyncedModel)."""
 
@@ -111,8 +136,7 @@ class StampSyncSource:
         """A stamp below which every write transaction has finished (committed or rolled back)."""
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # Our own transaction id (if any) is not part of the snapshot's xmin.
-                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                cursor.execute(_PG_STABLE_UPPER)
                 return cursor.fetchone()[0]
             # SQLite serialises writers and we only see committed data: every stamp up to the
             # committed clock value is final.

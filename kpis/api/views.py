@@ -6,6 +6,7 @@ from kpis.api import filters, serializers
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import sync
 from projects.api import views as project_views
+from projects.api.views import ADMIN_ONLY
 from projects.api.viewsets import PortfolioReadViewSet, PortfolioViewSet
 
 
@@ -29,6 +30,7 @@ class KPIViewSet(PortfolioViewSet):
     """The KPI catalogue: every signed-in user reads it; admins manage it."""
 
     model = KPI
+    create_roles = ADMIN_ONLY
     scoped = False
     serializer_class = serializers.KPISerializer
     filterset_class = filters.KPIFilterSet

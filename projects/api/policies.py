@@ -13,7 +13,8 @@ WRITER_ROLES = (access.Role.ADMIN, access.Role.ACCOUNT_MANAGER)
 
 
 class PortfolioPermission(permissions.BasePermission):
-    """Reading needs a signed-in user (scoping does the rest); writing needs a writer role.
+    """Reading needs a signed-in user (scoping does the rest); writing needs a writer role
+    (creating, the view's `create_roles`: only admins create organisations, relationships, KPIs).
 
     Object routes check the role only after the object was found in the caller's scope, so an
     object outside it answers 404 on every method, as if absent. The services then apply the
@@ -28,7 +29,7 @@ class PortfolioPermission(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS or getattr(view, "detail", False):
             return True
-        return access.role_of(request.user) in WRITER_ROLES
+        return access.role_of(request.user) in getattr(view, "create_roles", WRITER_ROLES)
 
     def has_object_permission(self, request, view, obj):
         if request.method in permissions.SAFE_METHODS:

@@ -3,15 +3,19 @@ behaviour of projects.api.viewsets. The kpis app extends relationships and proje
 figures it computes (kpis.api.views), and those are the classes the API routes to."""
 
 from projects import selectors, services
+from projects.access import Role
 from projects.api import filters, serializers
 from projects.api.viewsets import PortfolioViewSet
 from projects.models import InnovationProject, Organization, Relationship
+
+ADMIN_ONLY = (Role.ADMIN,)
 
 
 class OrganizationViewSet(PortfolioViewSet):
     """Client and provider organisations. Admins manage them; others read those they work with."""
 
     model = Organization
+    create_roles = ADMIN_ONLY
     serializer_class = serializers.OrganizationSerializer
     filterset_class = filters.OrganizationFilterSet
     ordering_fields = ["id", "name", "created_at", "updated_at"]
@@ -38,6 +42,7 @@ class RelationshipViewSet(PortfolioViewSet):
     everything but the parties and the assignments."""
 
     model = Relationship
+    create_roles = ADMIN_ONLY
     serializer_class = serializers.RelationshipSerializer
     filterset_class = filters.ApiRelationshipFilterSet
     ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
