@@ -206,7 +206,8 @@ def scope_fingerprint(user, *, scoped: bool = True) -> str:
     if access.sees_everything(user):
         return "all"
     ids = list(access.visible_relationships(user).order_by("pk").values_list("pk", flat=True))
-    organization_id = access._user_organization_id(user)
+    # A client viewer also sees their own organisation, relationships or not.
+    organization_id = access._user_organization_id(user) if role == access.Role.CLIENT_VIEWER else None
     text = f"{role}:{organization_id}:{','.join(map(str, ids))}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

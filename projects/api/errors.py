@@ -170,7 +170,7 @@ def api_exception_handler(exc, context):
         return Response(body, status=400)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The record conflicts with another one (for example a duplicate external_id).")
-    elif isinstance(exc, (DataError, OverflowError)):
+    elif isinstance(exc, (DataError, OverflowError, UnicodeEncodeError)):
         exc = exceptions.ValidationError({NON_FIELD: ["A value is out of range."]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -44,8 +44,8 @@ class RecordField(serializers.RelatedField):
             lookup = {"pk": data}
         else:
             data = data.strip()
-            if not data or len(data) > 100 or "\x00" in data:
-                self.fail("does_not_exist", value=repr(data[:100]))
+            if not data or len(data) > 100 or "\x00" in data or not _encodable(data):
+                self.fail("does_not_exist", value=ascii(data[:100]))
             lookup = {"external_id": data}
         try:
             return queryset.get(**lookup)
@@ -57,6 +57,14 @@ class RecordField(serializers.RelatedField):
 
     def get_choices(self, cutoff=None):  # never list a scoped table in forms or OPTIONS
         return {}
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes; no database takes them
+        return False
+    return True
 
 
 class RecordFieldExtension(OpenApiSerializerFieldExtension):

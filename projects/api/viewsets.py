@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from projects import access, sync
 from projects.api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
+from projects.api.fields import _encodable
 from projects.api.filters import PortfolioFilterBackend, StableOrderingFilter
 from projects.api.pagination import SYNC_PARAM, SyncPagination
 from projects.api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
@@ -331,7 +332,7 @@ class PortfolioViewSet(
                 problems[index] = {
                     "external_id": ["Each record needs an external_id (its key in the batch)."]
                 }
-            elif len(key) > 100 or "\x00" in key:
+            elif len(key) > 100 or "\x00" in key or not _encodable(key):
                 problems[index] = {"external_id": ["Ensure this field has no more than 100 characters."]}
             else:
                 positions.setdefault(key.strip(), []).append(index)
