@@ -12,10 +12,10 @@ from projects.api.fields import ComputedDecimalField, RecordField
 from projects.api.serializers import (
     SERVER_MANAGED,
     SYNC_FIELDS,
-    ProjectSerializer,
-    RelationshipSerializer,
     SyncedSerializer,
 )
+from projects.api.serializers import ProjectSerializer as BaseProjectSerializer
+from projects.api.serializers import RelationshipSerializer as BaseRelationshipSerializer
 
 COMPONENT = {"max_digits": 7, "decimal_places": 6, "read_only": True, "allow_null": True}
 
@@ -63,14 +63,16 @@ class ScoreSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScoredRelationshipSerializer(RelationshipSerializer):
+class RelationshipSerializer(BaseRelationshipSerializer):
+    """A relationship with its current score."""
+
     current_score = serializers.SerializerMethodField(
         help_text="The latest monthly score up to this month, or null before the first one."
     )
 
-    class Meta(RelationshipSerializer.Meta):
-        fields = [*RelationshipSerializer.Meta.fields, "current_score"]
-        read_only_fields = [*RelationshipSerializer.Meta.read_only_fields, "current_score"]
+    class Meta(BaseRelationshipSerializer.Meta):
+        fields = [*BaseRelationshipSerializer.Meta.fields, "current_score"]
+        read_only_fields = [*BaseRelationshipSerializer.Meta.read_only_fields, "current_score"]
 
     @extend_schema_field(CurrentScoreSerializer(allow_null=True))
     def get_current_score(self, relationship):
@@ -78,13 +80,15 @@ class ScoredRelationshipSerializer(RelationshipSerializer):
         return CurrentScoreSerializer(score).data if score is not None else None
 
 
-class ProjectWithImpactSerializer(ProjectSerializer):
+class ProjectSerializer(BaseProjectSerializer):
+    """A project with its impact."""
+
     impact_pct = serializers.SerializerMethodField(
         help_text="Mean improvement of the project's KPIs, each capped to ±100 % (null without any)."
     )
 
-    class Meta(ProjectSerializer.Meta):
-        fields = [*ProjectSerializer.Meta.fields, "impact_pct"]
+    class Meta(BaseProjectSerializer.Meta):
+        fields = [*BaseProjectSerializer.Meta.fields, "impact_pct"]
         read_only_fields = [*SERVER_MANAGED, "impact_pct"]
 
     @extend_schema_field(ComputedDecimalField())

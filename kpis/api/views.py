@@ -12,7 +12,7 @@ from projects.api.viewsets import PortfolioReadViewSet, PortfolioViewSet
 
 class RelationshipViewSet(project_views.RelationshipViewSet):
     __doc__ = project_views.RelationshipViewSet.__doc__
-    serializer_class = serializers.ScoredRelationshipSerializer
+    serializer_class = serializers.RelationshipSerializer
 
     def base_queryset(self, *, user, include_deleted):
         return selectors.with_current_score(super().base_queryset(user=user, include_deleted=include_deleted))
@@ -20,7 +20,7 @@ class RelationshipViewSet(project_views.RelationshipViewSet):
 
 class ProjectViewSet(project_views.ProjectViewSet):
     __doc__ = project_views.ProjectViewSet.__doc__
-    serializer_class = serializers.ProjectWithImpactSerializer
+    serializer_class = serializers.ProjectSerializer
 
     def base_queryset(self, *, user, include_deleted):
         return selectors.with_kpi_stats(super().base_queryset(user=user, include_deleted=include_deleted))

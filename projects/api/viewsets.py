@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -51,7 +51,7 @@ class HistoryPagination(PageNumberPagination):
     max_page_size = 200
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class BulkUpsertSerializer(serializers.Serializer):
     records = serializers.ListField(
         child=serializers.DictField(),
         max_length=BULK_LIMIT,
@@ -59,7 +59,7 @@ class BulkRequestSerializer(serializers.Serializer):
     )
 
 
-class BulkResultSerializer(serializers.Serializer):
+class BulkRecordResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     external_id = serializers.CharField()
     id = serializers.IntegerField()
@@ -67,11 +67,11 @@ class BulkResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
 
 
-class BulkResponseSerializer(serializers.Serializer):
+class BulkUpsertResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
-    results = BulkResultSerializer(many=True)
+    results = BulkRecordResultSerializer(many=True)
 
 
 class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -86,7 +86,8 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     filter_backends = [PortfolioFilterBackend, StableOrderingFilter]
     ordering_fields = ["id", "created_at", "updated_at"]
     ordering = ["id"]
-    lookup_value_regex = r"[0-9]{1,18}"
+    # Any path segment routes here, so that a malformed id answers the JSON 404 (see get_object).
+    lookup_value_regex = r"[^/]+"
     updated_field = "updated_at"  # what updated_since compares, and orders by
 
     # --- reads --------------------------------------------------------------------------------
@@ -127,6 +128,12 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         access.role_of(request.user)  # cached on the user for the request
+
+    def get_object(self):
+        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
+            raise exceptions.NotFound()
+        return super().get_object()
 
     def retrieve(self, request, *args, **kwargs):
         return self.object_response(self.get_object())
@@ -170,7 +177,13 @@ class PortfolioViewSet(
             tag = tag.strip()
             if tag.startswith("W/"):  # proxies weaken ETags; the version is what counts
                 tag = tag[2:]
-            if len(tag) >= 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and len(tag) < 20:
+            if (
+                len(tag) >= 2
+                and tag[0] == tag[-1] == '"'
+                and tag[1:-1].isascii()
+                and tag[1:-1].isdigit()
+                and len(tag) < 20
+            ):
                 versions.add(int(tag[1:-1]))
         if instance.version not in versions:
             raise VersionConflict(instance)
@@ -239,8 +252,8 @@ class PortfolioViewSet(
             "duplicate keys or more than 1,000 records answer 4xx naming each offending record. "
             "Replaying a batch changes nothing (`unchanged`, no new version, no audit entry)."
         ),
-        request=BulkRequestSerializer,
-        responses={200: BulkResponseSerializer},
+        request=BulkUpsertSerializer,
+        responses={200: BulkUpsertResultSerializer},
         filters=False,
     )
     @action(detail=False, methods=["post"], url_path="bulk", pagination_class=None, filter_backends=[])
