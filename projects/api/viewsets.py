@@ -284,6 +284,7 @@ class PortfolioViewSet(
         problems: dict[int, dict] = {}
         conflicts: set[int] = set()
         results = []
+        self.record_cache = {}
         with transaction.atomic():
             for index, record in enumerate(records):
                 key = record["external_id"].strip()
@@ -367,14 +368,20 @@ class PortfolioViewSet(
             )
         return list(positions)
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "record_cache", None) is not None:
+            context["record_cache"] = self.record_cache
+        return context
+
     def _bulk_one(self, record, instance):
+        # Each service call is atomic (a savepoint here): a failed record rolls back alone, and
+        # the batch as a whole is rolled back by the caller when any record failed.
         actor = self.request.user
         if instance is None:
             serializer = self.get_serializer(data=record)
             serializer.is_valid(raise_exception=True)
-            with transaction.atomic():
-                obj = self.service_create(actor=actor, data=dict(serializer.validated_data))
-            return obj, "created"
+            return self.service_create(actor=actor, data=dict(serializer.validated_data)), "created"
         if instance.deleted_at is not None:
             raise Conflict("A deleted record holds this external_id; it cannot be written again.")
         serializer = self.get_serializer(instance, data=record, partial=True)
@@ -383,8 +390,7 @@ class PortfolioViewSet(
         if not _would_change(instance, data):
             return instance, "unchanged"
         before = instance.version
-        with transaction.atomic():
-            obj = self.service_update(actor=actor, instance=instance, data=data, expected_version=None)
+        obj = self.service_update(actor=actor, instance=instance, data=data, expected_version=None)
         return obj, "updated" if obj.version != before else "unchanged"
 
 
