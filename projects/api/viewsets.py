@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from projects import access, sync
+from projects import sync
 from projects.api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
 from projects.api.fields import _encodable
 from projects.api.filters import PortfolioFilterBackend, StableOrderingFilter
@@ -124,10 +124,6 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         ):
             return "sync"
         return "api"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        access.role_of(request.user)  # cached on the user for the request
 
     def get_object(self):
         value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))

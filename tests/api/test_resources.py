@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
+from projects import services
 from projects.models import AuditEntry, InnovationProject, Organization, Relationship
 
 pytestmark = pytest.mark.django_db
@@ -72,13 +73,14 @@ def test_organizations_crud(admin_user, api_as, db):
 
 
 def test_relationships_crud(admin_user, account_manager, world, api_as):
+    services.organization_update(actor=None, organization=world["provider"], data={"external_id": "prov-ext"})
     body = crud(
         api_as(admin_user),
         "relationships",
         {
             "name": "New deal",
             "client": world["client_a"].pk,
-            "provider": "prov-ext" if world["provider"].external_id else world["provider"].pk,
+            "provider": "prov-ext",  # parents may be named by external_id
             "process_areas": ["claims", "analytics"],
             "contract_start": "2024-01-01",
             "contract_end": "2026-12-31",
@@ -90,6 +92,7 @@ def test_relationships_crud(admin_user, account_manager, world, api_as):
     )
     assert sorted(body["process_areas"]) == ["analytics", "claims"]
     assert body["account_managers"] == ["am-user"] and body["current_score"] is None
+    assert body["provider"] == world["provider"].pk
 
 
 def test_projects_crud(admin_user, world, api_as):
@@ -97,7 +100,7 @@ def test_projects_crud(admin_user, world, api_as):
         api_as(admin_user),
         "projects",
         {
-            "relationship": "",
+            "relationship": world["rel_a"].pk,
             "title": "Forecasting tools",
             "level": "process",
             "investment": "120000.00",
@@ -105,8 +108,7 @@ def test_projects_crud(admin_user, world, api_as):
             "funding": "gain_share",
             "gain_share_pct": "20.00",
             "owner": "admin-user",
-        }
-        | {"relationship": world["rel_a"].pk},
+        },
         {"title": "Forecasting tools v2"},
         InnovationProject,
     )
