@@ -164,8 +164,24 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "projects.api.schema.PortfolioAutoSchema",
+    # One JSON error shape (projects.api.errors); JSON in and out; bodies capped (413 beyond).
+    "EXCEPTION_HANDLER": "projects.api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["projects.api.policies.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Scoped rates, counted in the default cache (Redis when REDIS_URL is set): issuing tokens,
+    # bulk upserts, sync reads (lists with ?sync= or ?updated_since=), everything else.
+    "DEFAULT_THROTTLE_CLASSES": ["projects.api.policies.PortfolioThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_THROTTLE_TOKEN", default="20/min"),
+        "bulk": env.str("API_THROTTLE_BULK", default="60/min"),
+        "sync": env.str("API_THROTTLE_SYNC", default="1200/min"),
+        "api": env.str("API_THROTTLE_API", default="6000/min"),
+    },
 }
+# Largest JSON body the API reads (a bulk upsert of 1,000 records fits comfortably).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "BPO Innovation Portfolio API",
     "VERSION": "1.0.0",
@@ -173,6 +189,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "DESCRIPTION": (
+        "Keep a copy of the innovation portfolio in step: token auth, scoped access, incremental sync "
+        "with cursors (`next_sync`), optimistic concurrency (`ETag` / `If-Match`), idempotent bulk "
+        "upserts by `external_id`. Every error has one JSON shape (`Error`). See docs/api.md."
+    ),
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Request bodies get their own components: related records are named by id or external_id.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStageEnum": "projects.models.InnovationProject.Stage",
+        "ProjectLevelEnum": "projects.models.InnovationProject.Level",
+        "OriginatorEnum": "projects.models.InnovationProject.Originator",
+        "FundingEnum": "projects.models.InnovationProject.Funding",
+        "OrganizationKindEnum": "projects.models.Organization.Kind",
+        "RelationshipStatusEnum": "projects.models.Relationship.Status",
+        "KpiUnitEnum": "kpis.models.Unit",
+        "KpiDirectionEnum": "kpis.models.KPI.Direction",
+        "ScoreTierEnum": "kpis.models.Tier",
+    },
 }
 
 # --- Internationalisation -------------------------------------------------------------------

@@ -1,0 +1,27 @@
+"""The REST API: `/api/v1/` resources, token issue, the OpenAPI schema and interactive docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from kpis.api import views as kpi_views
+from projects.api import views as project_views
+from projects.api.auth import TokenView
+
+router = DefaultRouter()
+router.register("organizations", project_views.OrganizationViewSet, basename="organization")
+router.register("relationships", kpi_views.RelationshipViewSet, basename="relationship")
+router.register("projects", kpi_views.ProjectViewSet, basename="project")
+router.register("kpis", kpi_views.KPIViewSet, basename="kpi")
+router.register("project-kpis", kpi_views.ProjectKPIViewSet, basename="project-kpi")
+router.register("measurements", kpi_views.MeasurementViewSet, basename="measurement")
+router.register("scores", kpi_views.ScoreViewSet, basename="score")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/auth/token/", TokenView.as_view(), name="token"),
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/", include(router.urls)),
+]
