@@ -41,7 +41,7 @@ def role_of(user) -> Role | None:
     return user._portfolio_role
 
 
-def _user_organization_id(user) -> int | None:
+def user_organization_id(user) -> int | None:
     """The organisation a user belongs to, cached on the user object like the role."""
     if not hasattr(user, "_portfolio_organization_id"):
         profile = (
@@ -64,7 +64,7 @@ def visible_relationships(user) -> QuerySet[Relationship]:
     if role == Role.ACCOUNT_MANAGER:
         return relationships.filter(account_managers=user)
     if role == Role.CLIENT_VIEWER:
-        organization_id = _user_organization_id(user)
+        organization_id = user_organization_id(user)
         if organization_id is None:
             return relationships.none()
         return relationships.filter(Q(client_id=organization_id) | Q(provider_id=organization_id))
@@ -95,7 +95,7 @@ def _scope_organizations(user, queryset: QuerySet) -> QuerySet:
         return queryset.none()
     relationships = visible_relationships(user)
     condition = Q(pk__in=relationships.values("client_id")) | Q(pk__in=relationships.values("provider_id"))
-    organization_id = _user_organization_id(user)
+    organization_id = user_organization_id(user)
     if organization_id is not None:
         condition |= Q(pk=organization_id)
     return queryset.filter(condition)

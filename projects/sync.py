@@ -207,7 +207,7 @@ def scope_fingerprint(user, *, scoped: bool = True) -> str:
         return "all"
     ids = list(access.visible_relationships(user).order_by("pk").values_list("pk", flat=True))
     # A client viewer also sees their own organisation, relationships or not.
-    organization_id = access._user_organization_id(user) if role == access.Role.CLIENT_VIEWER else None
+    organization_id = access.user_organization_id(user) if role == access.Role.CLIENT_VIEWER else None
     text = f"{role}:{organization_id}:{','.join(map(str, ids))}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
