@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from projects.models import Organization, Relationship
+from projects.models import Organization, Relationship, UserProfile
 
 
 class Role(models.TextChoices):
@@ -42,8 +42,13 @@ def role_of(user) -> Role | None:
 
 
 def _user_organization_id(user) -> int | None:
-    profile = getattr(user, "profile", None) if hasattr(user, "profile") else None
-    return profile.organization_id if profile else None
+    """The organisation a user belongs to, cached on the user object like the role."""
+    if not hasattr(user, "_portfolio_organization_id"):
+        profile = (
+            UserProfile.objects.filter(user_id=user.pk).values_list("organization_id", flat=True).first()
+        )
+        user._portfolio_organization_id = profile
+    return user._portfolio_organization_id
 
 
 def sees_everything(user) -> bool:
