@@ -22,6 +22,11 @@ def value_field(label: str, *, required: bool = True) -> forms.DecimalField:
     )
 
 
+def plain(value):
+    """A stored value as the user typed it, for a form's initial value: 80.0000 → "80"."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else value
+
+
 def check_percent(form: forms.Form, unit: str, *names: str) -> None:
     """Percent KPIs take values within 0–100 (the database enforces the same)."""
     if unit != Unit.PERCENT:
@@ -90,7 +95,10 @@ class ProjectKPIEditForm(VersionedForm):
 
     @classmethod
     def initial_from(cls, project_kpi: ProjectKPI) -> dict:
-        return {**{name: getattr(project_kpi, name) for name in cls.FIELDS}, "version": project_kpi.version}
+        return {
+            **{name: plain(getattr(project_kpi, name)) for name in cls.FIELDS},
+            "version": project_kpi.version,
+        }
 
     def conflict_differences(self, current):
         return conflict_differences(self, current, self.FIELDS)
@@ -171,7 +179,10 @@ class MeasurementEditForm(VersionedForm):
 
     @classmethod
     def initial_from(cls, measurement: Measurement) -> dict:
-        return {**{name: getattr(measurement, name) for name in cls.FIELDS}, "version": measurement.version}
+        return {
+            **{name: plain(getattr(measurement, name)) for name in cls.FIELDS},
+            "version": measurement.version,
+        }
 
     def conflict_differences(self, current):
         return conflict_differences(self, current, self.FIELDS)

@@ -3,11 +3,13 @@ decide. A service's ValidationError is mapped back onto the form's fields (`add_
 and every edit form carries the record's `version` so a concurrent change is refused, not lost."""
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 from django.utils import timezone
 
@@ -98,6 +100,8 @@ def _shown(form, name, value) -> str:
         return str(dict(field.choices).get(value, value))
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
     return str(value)
 
 
@@ -223,6 +227,14 @@ class ProjectForm(forms.Form):
         ):
             self.fields[name].widget.attrs.update({"min": "0", "step": "0.01", "inputmode": "decimal"})
         self.fields["gain_share_pct"].widget.attrs.update({"min": "0", "max": "100", "step": "0.01"})
+        for name, field in model_fields.items():
+            # Range validators live on the model field (run by full_clean in the service); the form
+            # runs them too, so every invalid field is reported at once, not only the first.
+            field.validators.extend(
+                validator
+                for validator in InnovationProject._meta.get_field(name).validators
+                if isinstance(validator, (MinValueValidator, MaxValueValidator))
+            )
         self.fields["gain_share_pct"].label = "Gain-share %"
         self.fields["gain_share_baseline"].label = "Gain-share baseline"
         if project is not None:

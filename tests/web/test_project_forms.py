@@ -119,6 +119,28 @@ def test_invalid_project_form_shows_field_error_and_saves_nothing(
     assert not AuditEntry.objects.filter(content_type__model="innovationproject").exists()
 
 
+def test_every_invalid_field_is_reported_at_once(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    data = valid_data(
+        portfolio["rel_a"],
+        stage="delivered",
+        started_on="2024-05-01",
+        delivered_on="2024-04-01",
+        proposed_on="0001-01-01",
+        investment="-5",
+        gain_share_pct="120",
+    )
+    response = client.post(reverse("project-create"), data)
+    assert response.status_code == 422
+    assert set(response.context["form"].errors) == {
+        "proposed_on",
+        "delivered_on",
+        "investment",
+        "gain_share_pct",
+    }
+    assert not InnovationProject.objects.exists()
+
+
 def test_create_page_is_403_for_read_only_roles(client, executive, client_viewer_a):
     for user in (executive, client_viewer_a):
         client.force_login(user)
