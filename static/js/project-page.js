@@ -76,14 +76,41 @@
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     var reasons = {
       0: "The server could not be reached. Nothing was saved; check your connection and try again.",
-      403: "You may not make this change. Nothing was saved.",
+      403: "This change was refused: you may not make it, or your sign-in has expired. Nothing was saved; your entries are still here.",
       404: "This item no longer exists (someone may have deleted it). Reload the page."
     };
-    alert.textContent = reasons[status] || ("The server could not save this change (error " + status + "). Nothing was saved; reload the page and try again.");
+    alert.textContent = reasons[status] ||
+      ("The server could not save this change (error " + status + "). Nothing was saved; reload the page and try again.");
     alert.hidden = false;
     alert.setAttribute("tabindex", "-1");
     alert.focus();
   }
+
+  function showAlert(html) {
+    var alert = document.getElementById("page-alert");
+    if (!alert) { return; }
+    alert.innerHTML = html;
+    alert.hidden = false;
+    alert.setAttribute("tabindex", "-1");
+    alert.focus();
+  }
+
+  // A signed-out session answers an inline save with the sign-in page: keep what the user typed
+  // on screen instead of swapping the sign-in page in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.responseURL && xhr.responseURL.indexOf("/accounts/login/") !== -1) {
+      event.detail.shouldSwap = false;
+      showAlert("Your session has ended, so this was not saved. Your entries are still here: " +
+        "<a href=\"/accounts/login/\" target=\"_blank\" rel=\"noopener\">sign in again in a new tab</a>, then save again.");
+    }
+  });
+
+  // Plain (non-htmx) forms that need a second thought, e.g. cancelling a project.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
 
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -345,3 +345,33 @@ def test_viewer_user_sees_read_only_project(new_page, portfolio):
     assert page.get_by_role("link", name="Edit project").count() == 0
     assert page.locator("#add-kpi-form").count() == 0
     assert page.goto(f"/projects/{project.pk}/edit/").status == 403
+
+
+def test_inline_save_after_session_ended_keeps_the_entries(new_page, account_manager, portfolio, catalogue):
+    project = ProjectFactory(relationship=portfolio["rel_a"], title="Long lunch")
+    page = new_page()
+    sign_in(page, account_manager.username)
+    page.goto(f"/projects/{project.pk}/")
+    page.context.clear_cookies(name="sessionid")  # the session ends while the page is open
+    add_kpi(page, "Customer-order fill rate (%, higher is better)", "60", "2024-01-01", target="90")
+    expect(page.locator("#page-alert")).to_contain_text("Your session has ended, so this was not saved.")
+    form = page.locator("#add-kpi-form")
+    assert form.get_by_label("Baseline value").input_value() == "60"
+    assert form.get_by_label("Target value").input_value() == "90"
+    assert not ProjectKPI.objects.filter(project=project).exists()
+
+
+def test_cancelling_a_project_asks_first(new_page, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"], title="Maybe")
+    page = new_page()
+    sign_in(page, account_manager.username)
+    page.goto(f"/projects/{project.pk}/")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Cancel project").click()
+    project.refresh_from_db()
+    assert project.stage == "idea"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel project").click()
+    expect(page.locator(".messages")).to_contain_text("Moved to Cancelled.")
+    project.refresh_from_db()
+    assert project.stage == "cancelled"
