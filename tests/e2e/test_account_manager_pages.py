@@ -171,7 +171,7 @@ def test_invalid_inline_kpi_shows_field_error_without_reload(new_page, account_m
         "Enter a date between 1950 and 2100."
     )
     # Focus moves to the first invalid field for keyboard and screen-reader users.
-    assert page.evaluate("document.activeElement.id") == "id_add-kpi-baseline_value"
+    expect(page.locator("#id_add-kpi-baseline_value")).to_be_focused()
     assert page.evaluate("window.__notReloaded") is True
     assert not ProjectKPI.objects.filter(project=project).exists()
 
@@ -333,13 +333,13 @@ def test_delete_with_confirmation_removes_project_from_list(new_page, account_ma
     assert titles == ["Keep me"]
 
 
-def test_viewer_user_sees_read_only_project(new_page, portfolio):
+def test_executive_sees_a_read_only_project_page(new_page, portfolio):
     from projects.access import Role
 
-    viewer = UserFactory(username="viewer-ro", role=Role.EXECUTIVE)
+    executive = UserFactory(username="exec-ro", role=Role.EXECUTIVE)
     project = ProjectFactory(relationship=portfolio["rel_a"], title="Read only")
     page = new_page()
-    sign_in(page, viewer.username)
+    sign_in(page, executive.username)
     page.goto(f"/projects/{project.pk}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Read only")
     assert page.get_by_role("link", name="Edit project").count() == 0

@@ -115,6 +115,27 @@ def test_relationship_page_shows_contract_leadership_projects_by_stage_and_score
     assert [project.title for project in idea["projects"]] == ["Vendor management"]
 
 
+def test_relationship_page_query_count_is_flat_with_many_projects(
+    client, account_manager, portfolio, django_assert_num_queries
+):
+    kpi = KPIFactory()
+    for index in range(30):
+        project = ProjectFactory(
+            relationship=portfolio["rel_a"], stage=["idea", "proposed", "approved"][index % 3]
+        )
+        MeasurementFactory(project_kpi=ProjectKPIFactory(project=project, kpi=kpi))
+    score_row(portfolio["rel_a"])
+    client.force_login(account_manager)
+    access.role_of(account_manager)
+    url = reverse("relationship-detail", args=[portfolio["rel_a"].pk])
+    client.get(url)
+    # session, user, role, relationship, process areas, managers, leadership pairs, score,
+    # projects, their KPIs with latest values, may-write check
+    with django_assert_num_queries(11):
+        response = client.get(url)
+    assert response.context["project_count"] == 30
+
+
 def test_relationship_page_of_another_client_is_404(client, client_viewer_a, portfolio):
     client.force_login(client_viewer_a)
     assert client.get(reverse("relationship-detail", args=[portfolio["rel_a"].pk])).status_code == 200
