@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from projects import access, selectors, services
@@ -94,10 +95,10 @@ def project_edit(request, pk: int):
 
 
 def _conflict_message(current: InnovationProject) -> str:
-    who = current.updated_at
+    saved_at = timezone.localtime(current.updated_at)
     return (
         "Someone else saved this project while you were editing it "
-        f"(now version {current.version}, saved {who:%d %b %Y %H:%M}). Nothing you entered was saved. "
+        f"(now version {current.version}, saved {saved_at:%d %b %Y %H:%M}). Nothing you entered was saved. "
         "The form shows the current values; re-enter your changes if they are still needed."
     )
 

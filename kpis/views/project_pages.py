@@ -213,6 +213,7 @@ def project_list(request):
         form.fields[name].widget = _checkboxes(form.fields[name])
     for name in ("delivered_after", "delivered_before"):
         form.fields[name].widget.input_type = "date"
+    form.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
     context = {
         "page": page,
         "rows": rows,
