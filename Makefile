@@ -77,3 +77,17 @@ test: install-dev $(COMPOSE_VENV)/bin/docker-compose
 
 clean:
 	rm -rf $(VENV) $(COMPOSE_VENV) node_modules staticfiles .pytest_cache .ruff_cache
+
+# Scoring roll-up benchmark: generates a portfolio (1,000 relationships, 50,000 projects,
+# 1,000,000 measurements by default) in its own PostgreSQL database and times the current-month
+# roll-up against one hand-written SQL statement (the floor). See docs/BENCHMARKS.md.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_bench
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -c "import psycopg2, urllib.parse as u; p = u.urlparse('$(BENCH_DATABASE_URL)'); \
+	  c = psycopg2.connect(host=p.hostname, port=p.port or 5432, user=p.username, password=p.password, dbname='postgres'); \
+	  c.autocommit = True; cur = c.cursor(); name = p.path.lstrip('/'); \
+	  cur.execute('SELECT 1 FROM pg_database WHERE datname = %s', [name]); \
+	  cur.fetchone() or cur.execute('CREATE DATABASE \"%s\"' % name)"
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_scoring $(BENCH_ARGS)

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,4 +232,36 @@ BPO_SCORING = {
     "WINDOW_MONTHS": 12,
     "QUARTERS": 4,
     "TIERS": [("high_performing", "70"), ("steady", "40"), ("at_risk", "0")],
+}
+
+# --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------
+BPO_SCORE_ROLLUP = {
+    # Relationships rolled up per transaction: bounds memory and lock count; queries per batch are
+    # fixed, so a full roll-up of up to this many relationships costs the same number of queries.
+    "BATCH_SIZE": env.int("BPO_SCORE_ROLLUP_BATCH_SIZE", default=1000),
+    # How long a roll-up waits for another roll-up of the same relationship before retrying.
+    "LOCK_TIMEOUT_SECONDS": 60,
+    # A change's recompute runs this long after its commit; changes in between ride along with it.
+    "RECOMPUTE_DELAY_SECONDS": env.float("BPO_SCORE_RECOMPUTE_DELAY", default=2.0),
+    # How long "a recompute is queued" is remembered (it is forgotten as soon as the task starts).
+    "QUEUED_TTL_SECONDS": 300,
+    # Stale marks older than this are caught up by the periodic job (the broker lost the message,
+    # or was down when the change was saved).
+    "STALE_GRACE_SECONDS": 120,
+}
+# Late acknowledgement plus a worker killed mid-task: the message goes back to the queue and the
+# task (idempotent) runs again; a task still running when the connection drops is cancelled so the
+# redelivered copy does not run beside it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE = {
+    # Every relationship's current month, nightly (and, on the 1st, the month that just ended).
+    "nightly-score-rollup": {
+        "task": "kpis.tasks.rollup_current_month",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    # Relationships marked stale whose recompute never ran.
+    "catch-up-stale-scores": {
+        "task": "kpis.tasks.catch_up_stale_scores",
+        "schedule": crontab(minute="*/5"),
+    },
 }

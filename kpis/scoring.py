@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -19,8 +21,23 @@ HUNDRED = Decimal(100)
 COMPONENTS = ("impact", "attainment", "realisation", "continuity")
 
 
+_cached_config: dict | None = None
+
+
 def _config() -> dict:
-    return settings.BPO_SCORING
+    # Read once (settings lookups dominate a roll-up's arithmetic otherwise); tests that override
+    # the setting clear the cache through `setting_changed`.
+    global _cached_config
+    if _cached_config is None:
+        _cached_config = settings.BPO_SCORING
+    return _cached_config
+
+
+@receiver(setting_changed)
+def _forget_config(*, setting, **kwargs) -> None:
+    global _cached_config
+    if setting == "BPO_SCORING":
+        _cached_config = None
 
 
 def weights() -> dict[str, Decimal]:
@@ -36,7 +53,24 @@ def clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
 
 
 def _decimal(value) -> Decimal | None:
-    return None if value is None else Decimal(value)
+    """A Decimal, or None. A float (a SQLite aggregate, say) goes through its shortest decimal text,
+    never through its binary expansion, so 0.1 stays 0.1 and not 0.1000000000000000055…"""
+    if value is None or type(value) is Decimal:
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+# Stored figures: components (0–1) to 6 decimal places, percentages shown to 2, scores to 1.
+COMPONENT_PLACES = Decimal("0.000001")
+PERCENT_PLACES = Decimal("0.01")
+SCORE_PLACES = Decimal("0.1")
+
+
+def quantize(value: Decimal | None, places: Decimal) -> Decimal | None:
+    """Round half up (the rounding people expect on a report); None stays None."""
+    return None if value is None else value.quantize(places, rounding=ROUND_HALF_UP)
 
 
 # --- One KPI ----------------------------------------------------------------------------------
@@ -62,14 +96,15 @@ def target_achievement_pct(*, baseline, latest, target) -> Decimal | None:
 # --- One project ------------------------------------------------------------------------------
 
 
-def capped_improvement(improvement: Decimal) -> Decimal:
-    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])
+def capped_improvement(improvement: Decimal, cap: Decimal | None = None) -> Decimal:
+    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"]) if cap is None else cap
     return clamp(improvement, -cap, cap)
 
 
 def project_impact_pct(improvements: Iterable[Decimal | None]) -> Decimal | None:
     """The mean of the project's KPI improvements that exist, each capped to ±100 %."""
-    capped = [capped_improvement(value) for value in improvements if value is not None]
+    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])
+    capped = [clamp(value, -cap, cap) for value in improvements if value is not None]
     if not capped:
         return None
     return sum(capped, ZERO) / len(capped)
@@ -141,7 +176,8 @@ def score_window(period: dt.date) -> Window:
 
 def impact_component(projects: Sequence[tuple[str, Decimal | None]]) -> tuple[Decimal | None, Decimal | None]:
     """(component 0–1, level-weighted mean impact %) over (level, impact %) pairs that have an impact."""
-    weighted = [(level_weight(level), impact) for level, impact in projects if impact is not None]
+    level_weights = _config()["LEVEL_WEIGHTS"]
+    weighted = [(Decimal(level_weights[level]), impact) for level, impact in projects if impact is not None]
     if not weighted:
         return None, None
     total_weight = sum((w for w, _ in weighted), ZERO)
@@ -161,22 +197,29 @@ def attainment_component(achievements_pct: Iterable[Decimal | None]) -> Decimal 
 def realisation_component(
     benefits: Iterable[tuple[Decimal | None, Decimal | None]],
 ) -> tuple[Decimal | None, Decimal, Decimal]:
-    """(component, realised sum, expected sum) over (expected, realised) of projects expecting > 0."""
+    """(component, realised sum, expected sum) over (expected, realised) of projects expecting > 0.
+
+    A realised benefit not yet recorded counts as 0; the ratio is capped at 1.
+    """
     expected_total, realised_total = ZERO, ZERO
     for expected, realised in benefits:
-        if expected is None or Decimal(expected) <= 0:
+        expected, realised = _decimal(expected), _decimal(realised)
+        if expected is None or expected <= 0:
             continue
-        expected_total += Decimal(expected)
-        realised_total += Decimal(realised) if realised is not None else ZERO
+        expected_total += expected
+        realised_total += realised if realised is not None else ZERO
     if expected_total == 0:
         return None, realised_total, expected_total
     return min(ONE, realised_total / expected_total), realised_total, expected_total
 
 
-def continuity_component(delivered_quarters: Iterable[int], quarter_count: int | None = None) -> Decimal:
-    """The share of the window's quarters with at least one delivery."""
+def continuity_component(
+    delivered_quarters: Iterable[int | None], quarter_count: int | None = None
+) -> Decimal:
+    """The share of the window's quarters with at least one delivery (indices outside it are ignored)."""
     quarter_count = quarter_count or _config()["QUARTERS"]
-    return Decimal(len(set(delivered_quarters))) / Decimal(quarter_count)
+    covered = {index for index in delivered_quarters if index is not None and 0 <= index < quarter_count}
+    return Decimal(len(covered)) / Decimal(quarter_count)
 
 
 # --- The score --------------------------------------------------------------------------------
@@ -194,6 +237,9 @@ class ScoreResult:
 def combine(components: dict[str, Decimal | None]) -> ScoreResult:
     """100 × Σ wᵢ·cᵢ / Σ wᵢ over the components that have data (the weights are rescaled)."""
     all_weights = weights()
+    for name, value in components.items():
+        if value is not None and not ZERO <= value <= ONE:
+            raise ValueError(f"The {name} component must lie within 0–1, not {value}.")
     basis = [name for name in COMPONENTS if components.get(name) is not None]
     total_weight = sum((all_weights[name] for name in basis), ZERO)
     if total_weight == 0:
@@ -202,7 +248,7 @@ def combine(components: dict[str, Decimal | None]) -> ScoreResult:
         raw = HUNDRED * sum((all_weights[name] * components[name] for name in basis), ZERO) / total_weight
     # Scores are stated to one decimal and the tier follows the stated figure, so a page never
     # shows "70.0" next to a lower tier.
-    score = raw.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    score = quantize(raw, SCORE_PLACES)
     return ScoreResult(
         score=score,
         tier=tier_for(score),

@@ -35,7 +35,8 @@ def with_latest_values(
 ) -> QuerySet[ProjectKPI]:
     """Annotate `latest_value` and `latest_measured_on` (as of a date, or now)."""
     latest = _latest_measurement(as_of)
-    return project_kpis.annotate(
+    # improvement_pct reads the KPI's direction: joined here, so a list costs no query per row.
+    return project_kpis.select_related("kpi").annotate(
         latest_value=Subquery(latest.values("value")[:1]),
         latest_measured_on=Subquery(latest.values("measured_on")[:1]),
     )
@@ -83,6 +84,31 @@ def current_score(relationship: Relationship) -> RelationshipScore | None:
 
 def score_list(*, user) -> QuerySet[RelationshipScore]:
     return scope(user, RelationshipScore.objects.all()).select_related("relationship")
+
+
+def score_history(*, user, months: int = 12, today: dt.date | None = None) -> QuerySet[RelationshipScore]:
+    """The monthly scores of the last `months` months up to this one, oldest first, of the
+    relationships the user may see (live ones only) — the data of a trend chart."""
+    this_month = scoring.month_start(today or timezone.localdate())
+    return (
+        score_list(user=user)
+        .filter(
+            period__gte=scoring.add_months(this_month, -(months - 1)),
+            period__lte=this_month,
+            relationship__deleted_at__isnull=True,
+        )
+        .order_by("relationship_id", "period")
+    )
+
+
+def project_gain_share(project: InnovationProject) -> Decimal | None:
+    """The provider's gain-share of a project (share % × (realised − agreed baseline), never below
+    0), or None where none is agreed or nothing is realised yet."""
+    return scoring.gain_share(
+        share_pct=project.gain_share_pct,
+        realised_benefit=project.realised_annual_benefit,
+        baseline=project.gain_share_baseline,
+    )
 
 
 def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet[AuditEntry]:

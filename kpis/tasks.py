@@ -1,16 +1,188 @@
-"""Score recompute scheduling and Celery tasks."""
+"""Score recompute scheduling and the Celery tasks that roll scores up.
 
+A change that can move a relationship's score calls `request_score_recompute(relationship_id)`
+inside its transaction. That does two things:
+
+1. It marks the relationship stale (a `PendingScoreRecompute` row) in the same transaction, so the
+   mark commits or rolls back with the change. The roll-up that brings the score up to date clears
+   it; the periodic `catch_up_stale_scores` job recomputes whatever is still marked after a grace
+   period — the broker was down, a message was lost. Nothing is lost.
+2. It asks for a recompute after the commit (`transaction.on_commit`): one callback per transaction
+   for all the relationships it touched. Across transactions a burst is collapsed too: a
+   relationship already queued (a short-lived cache key, cleared when the task starts) is not
+   queued again, and the task runs RECOMPUTE_DELAY_SECONDS after the first change, picking up the
+   ones after it. Without a broker (the embedded default, or eager tests) the task runs in-process
+   right after the commit, so the score is current as soon as the save returns.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from kpis.models import PendingScoreRecompute
+from kpis.rollup import rollup_scores
+from kpis.scoring import month_start
+
+logger = logging.getLogger(__name__)
+
+# Worth retrying: a dropped connection, a lock wait that timed out, a deadlock or serialisation
+# failure. Anything else (a bug, bad data) fails at once and shows up in the worker log.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY = {
+    "autoretry_for": TRANSIENT_DATABASE_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+def _options() -> dict:
+    return settings.BPO_SCORE_ROLLUP
+
+
+def _queued_key(relationship_id: int) -> str:
+    return f"kpis:score-recompute-queued:{relationship_id}"
+
+
+# --- Asking for a recompute -------------------------------------------------------------------
+
+
+class _PendingRecomputes:
+    """The relationships one transaction asked to recompute, flushed once after it commits."""
+
+    def __init__(self) -> None:
+        self.relationship_ids: set[int] = set()
+        self.flushed = False
+
+
+class _RecomputeAfterCommit:
+    """An on-commit callback. Each request registers one (so that every savepoint and test
+    capture of callbacks sees its own), but they share the transaction's pending set and the
+    first to run flushes it all, in one task: a transaction touching 1,000 rows publishes once,
+    and a broker that is down costs one failed attempt, not 1,000."""
+
+    def __init__(self, pending: _PendingRecomputes) -> None:
+        self.pending = pending
+
+    def __call__(self) -> None:
+        if self.pending.flushed:
+            return
+        self.pending.flushed = True
+        enqueue_score_recompute(self.pending.relationship_ids)
+
+
+def _pending_recomputes() -> _PendingRecomputes:
+    """The current transaction's pending set (the newest of our callbacks holds it), or a new one."""
+    for _savepoints, callback, _robust in reversed(transaction.get_connection().run_on_commit):
+        if isinstance(callback, _RecomputeAfterCommit):
+            if not callback.pending.flushed:
+                return callback.pending
+            break
+    return _PendingRecomputes()
 
 
 def request_score_recompute(relationship_id: int) -> None:
-    """Mark a relationship's current score stale, inside the caller's transaction.
+    """Mark a relationship's current score stale and recompute it once the transaction commits.
 
     The mark commits (or rolls back) with the change that caused it, so a recompute that never runs
-    — broker down, worker killed — is still known and caught up by the periodic job.
+    — broker down, worker killed — is still known and caught up by the periodic job. A transaction
+    that rolls back asks for nothing.
     """
     PendingScoreRecompute.objects.update_or_create(
         relationship_id=relationship_id, defaults={"requested_at": timezone.now()}
     )
+    pending = _pending_recomputes()
+    pending.relationship_ids.add(relationship_id)
+    # robust: a failing recompute is logged, never turned into an error of a save that committed.
+    transaction.on_commit(_RecomputeAfterCommit(pending), robust=True)
+
+
+def enqueue_score_recompute(relationship_ids: Iterable[int]) -> None:
+    """Queue one recompute of these relationships' current scores, skipping those already queued.
+
+    Never raises for a broker or cache that is down: the stale marks stay, and the periodic job
+    catches the scores up.
+    """
+    relationship_ids = sorted(set(relationship_ids))
+    if not relationship_ids:
+        return
+    if recompute_relationship_scores.app.conf.task_always_eager:
+        recompute_relationship_scores.delay(relationship_ids)
+        return
+    options = _options()
+    try:
+        fresh = [
+            rid for rid in relationship_ids if cache.add(_queued_key(rid), 1, options["QUEUED_TTL_SECONDS"])
+        ]
+    except Exception:  # The cache is the same Redis as the broker: try to publish all the same.
+        logger.warning("Score recompute: cache unreachable, not deduplicating", exc_info=True)
+        fresh = relationship_ids
+    if not fresh:
+        return
+    try:
+        recompute_relationship_scores.apply_async(args=(fresh,), countdown=options["RECOMPUTE_DELAY_SECONDS"])
+    except Exception:  # Whatever the transport raises: the stale marks make a lost publish safe.
+        logger.warning(
+            "Score recompute of relationships %s not queued (broker unreachable); "
+            "they stay marked stale for the periodic catch-up.",
+            fresh,
+            exc_info=True,
+        )
+        try:
+            cache.delete_many([_queued_key(rid) for rid in fresh])
+        except Exception:
+            logger.debug("Score recompute: could not clear queued keys", exc_info=True)
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+
+
+@shared_task(name="kpis.tasks.recompute_relationship_scores", **RETRY)
+def recompute_relationship_scores(relationship_ids: list[int]) -> int:
+    """Recompute these relationships' current-month scores; gone relationships are skipped quietly."""
+    try:
+        # Forget "queued" before reading anything: a change committed from now on queues a new
+        # recompute, and one committed before is read by this one.
+        cache.delete_many([_queued_key(rid) for rid in relationship_ids])
+    except Exception:
+        logger.warning("Score recompute: could not clear queued keys", exc_info=True)
+    return rollup_scores(period=timezone.localdate(), relationship_ids=relationship_ids)
+
+
+@shared_task(name="kpis.tasks.rollup_current_month", **RETRY)
+def rollup_current_month() -> int:
+    """Every live relationship's score for the current month (the nightly snapshot).
+
+    On the first day of a month, the month that just ended is rolled up once more first, so
+    changes made on its last day reach its final snapshot.
+    """
+    today = timezone.localdate()
+    yesterday = today - dt.timedelta(days=1)
+    written = 0
+    if month_start(yesterday) != month_start(today):
+        written += rollup_scores(period=yesterday)
+    return written + rollup_scores(period=today)
+
+
+@shared_task(name="kpis.tasks.catch_up_stale_scores", **RETRY)
+def catch_up_stale_scores(older_than_seconds: float | None = None) -> int:
+    """Recompute relationships still marked stale after the grace period (lost or unsent recomputes)."""
+    if older_than_seconds is None:
+        older_than_seconds = _options()["STALE_GRACE_SECONDS"]
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    stale = list(
+        PendingScoreRecompute.objects.filter(requested_at__lte=cutoff).values_list(
+            "relationship_id", flat=True
+        )
+    )
+    if not stale:
+        return 0
+    logger.info("Catching up the scores of %d stale relationships", len(stale))
+    return rollup_scores(period=timezone.localdate(), relationship_ids=stale)

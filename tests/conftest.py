@@ -102,3 +102,21 @@ def portfolio(db, account_manager):
 @pytest.fixture
 def client_viewer_a(portfolio):
     return UserFactory(username="viewer-a", role=Role.CLIENT_VIEWER, organization=portfolio["client_a"])
+
+
+@pytest.fixture(autouse=True)
+def celery_eager_outside_worker_tests(request):
+    """Tasks run in-process unless a test is marked `celery_worker` (a real broker and worker).
+
+    With REDIS_URL set the app publishes to Redis; without this, every transactional test that
+    saves a project would leave a message there for no worker to take.
+    """
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from bpo_portfolio.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -103,3 +103,98 @@ def test_window_is_twelve_months_in_four_quarters():
     assert (window.start, window.end) == (dt.date(2025, 12, 1), dt.date(2026, 11, 30))
     assert window.quarters[0] == (dt.date(2025, 12, 1), dt.date(2026, 2, 28))
     assert window.quarters[3] == (dt.date(2026, 9, 1), dt.date(2026, 11, 30))
+
+
+@pytest.mark.parametrize(
+    "missing,expected_score,basis",
+    [
+        # impact 0.5, attainment 0.25, realisation 1, continuity 0.75; weights 0.4/0.2/0.2/0.2
+        (None, "60.0", ["impact", "attainment", "realisation", "continuity"]),  # 0.6 / 1
+        ("impact", "66.7", ["attainment", "realisation", "continuity"]),  # 0.4 / 0.6
+        ("attainment", "68.8", ["impact", "realisation", "continuity"]),  # 0.55 / 0.8
+        ("realisation", "50.0", ["impact", "attainment", "continuity"]),  # 0.4 / 0.8
+    ],
+)
+def test_missing_component_is_left_out_and_weights_rescaled(missing, expected_score, basis):
+    components = {
+        "impact": Decimal("0.5"),
+        "attainment": Decimal("0.25"),
+        "realisation": Decimal("1"),
+        "continuity": Decimal("0.75"),
+    }
+    if missing:
+        components[missing] = None
+    result = scoring.combine(components)
+    assert result.basis == basis
+    assert abs(sum(result.weights_used.values()) - 1) < Decimal("1e-20")
+    expected = scoring.quantize(
+        100
+        * sum(scoring.weights()[name] * components[name] for name in basis)
+        / sum(scoring.weights()[name] for name in basis),
+        Decimal("0.1"),
+    )
+    assert result.score == expected == Decimal(expected_score)
+
+
+def test_continuity_alone_when_nothing_else_has_data():
+    result = scoring.combine({"continuity": Decimal("0.5")})
+    assert (result.score, result.tier, result.basis) == (Decimal("50.0"), "steady", ["continuity"])
+    assert scoring.combine({"continuity": Decimal(0)}).tier == "at_risk"
+
+
+def test_combine_refuses_a_component_outside_0_to_1():
+    with pytest.raises(ValueError, match="impact"):
+        scoring.combine({"impact": Decimal("1.2"), "continuity": Decimal(0)})
+
+
+@pytest.mark.parametrize(
+    "impacts,component,mean",
+    [
+        ([("process", Decimal(60))], Decimal(1), Decimal(60)),  # +50 % or better → 1
+        ([("process", Decimal(-30))], Decimal(0), Decimal(-30)),  # 0 % or worse → 0
+        ([("operational", Decimal(10)), ("strategic", Decimal(30))], Decimal("0.5"), Decimal(25)),
+        ([("process", None)], None, None),
+    ],
+)
+def test_impact_component_level_weights_and_caps(impacts, component, mean):
+    assert scoring.impact_component(impacts) == (component, mean)
+
+
+def test_attainment_clamps_each_kpi_to_0_and_1():
+    assert scoring.attainment_component([Decimal(150), Decimal(-40), Decimal(50), None]) == Decimal("0.5")
+    assert scoring.attainment_component([None]) is None
+
+
+def test_realisation_sums_projects_expecting_a_benefit_and_caps_at_1():
+    value, realised, expected = scoring.realisation_component(
+        [(Decimal(100), Decimal(50)), (Decimal(100), None), (Decimal(0), Decimal(500)), (None, Decimal(9))]
+    )
+    assert (value, realised, expected) == (Decimal("0.25"), Decimal(50), Decimal(200))
+    assert scoring.realisation_component([(Decimal(100), Decimal(300))])[0] == 1
+    assert scoring.realisation_component([(None, Decimal(300))])[0] is None
+
+
+def test_continuity_counts_quarters_not_deliveries():
+    assert scoring.continuity_component([3, 3, 3]) == Decimal("0.25")
+    assert scoring.continuity_component([0, 1, 2, 3, None, 7]) == 1
+
+
+def test_lower_is_better_improvement_and_worsening():
+    assert scoring.improvement_pct(baseline=Decimal(21), latest=Decimal(25), higher_is_better=False) < 0
+    assert pct(
+        scoring.improvement_pct(baseline=Decimal("4.10"), latest=Decimal("2.60"), higher_is_better=False)
+    ) == Decimal("36.59")
+
+
+def test_floats_are_taken_at_their_decimal_text():
+    assert scoring.improvement_pct(baseline=0.1, latest=0.3, higher_is_better=True) == Decimal(200)
+
+
+def test_weights_and_cut_offs_come_from_the_one_settings_block(settings):
+    settings.BPO_SCORING = {
+        **settings.BPO_SCORING,
+        "TIERS": [("high_performing", "50"), ("steady", "20"), ("at_risk", "0")],
+    }
+    assert scoring.tier_for(Decimal("55")) == "high_performing"
+    settings.BPO_SCORING = {**settings.BPO_SCORING, "IMPROVEMENT_CAP_PCT": "50"}
+    assert scoring.project_impact_pct([Decimal(80)]) == Decimal(50)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from kpis.demo import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
+from kpis.rollup import rollup_history
 
 
 class Command(BaseCommand):
@@ -12,6 +13,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = DemoSeeder(stdout=self.stdout).run()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} records created)."))
+        # Twelve months of score history, so dashboards have trends from the first sign-in.
+        scores = rollup_history(months=12)
+        self.stdout.write(f"Relationship scores for the last 12 months ready ({scores} rows written).")
         self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for demo in DEMO_USERS:
             self.stdout.write(f"  {demo.username:<10} {demo.role.label}")

@@ -1,0 +1,512 @@
+"""Monthly relationship scores: gather the inputs set-wise, compute them exactly, store snapshots.
+
+A roll-up for one month reads its inputs with a fixed number of queries whatever the number of
+relationships (live relationships; projects delivered in the window; their live KPIs; the latest
+measurement of each as of the month's end, picked by a window function), computes every figure in
+Python with `Decimal` through kpis.scoring, and upserts one `RelationshipScore` per relationship in
+the same transaction. Rows whose figures did not change are left alone, so running a roll-up twice
+changes nothing, and a worker killed half-way leaves the old rows or the new ones, never a mix.
+
+On PostgreSQL a transaction-scoped advisory lock per relationship makes a second roll-up of the same
+relationship wait for the first, so two never compute and write the same rows at once; on SQLite
+write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
+"""
+
+import datetime as dt
+import gc
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from kpis import scoring
+from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.scoring import COMPONENT_PLACES, PERCENT_PLACES, quantize
+from projects.models import InnovationProject, Relationship
+
+# Advisory-lock keys of score roll-ups: this prefix in the high bits, the relationship id below.
+LOCK_PREFIX = 0x5C02E << 40
+
+SCORE_FIELDS = (
+    "score",
+    "tier",
+    "impact",
+    "attainment",
+    "realisation",
+    "continuity",
+    "basis",
+    "components",
+    "projects_delivered",
+    "kpis_measured",
+)
+
+
+def _options() -> dict:
+    return settings.BPO_SCORE_ROLLUP
+
+
+# --- Inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectInput:
+    id: int
+    relationship_id: int
+    title: str
+    level: str
+    delivered_on: dt.date
+    expected_benefit: Decimal | None
+    realised_benefit: Decimal | None
+
+
+@dataclass(frozen=True)
+class KPIInput:
+    project_kpi_id: int
+    project_id: int
+    kpi: str
+    unit: str
+    direction: str
+    baseline: Decimal
+    target: Decimal | None
+    latest: Decimal | None = None
+    latest_measured_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    window: scoring.Window
+    relationship_ids: list[int]
+    projects: list[ProjectInput]
+    kpis: list[KPIInput]
+
+
+def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix: str = "") -> dict:
+    """Filter arguments for the projects a month's score counts: delivered in its window, not deleted.
+
+    Cancelled projects never have a delivered date (a database constraint), so `stage=delivered`
+    with a date in the window is exactly "delivered in the window".
+    """
+    return {
+        f"{prefix}relationship_id__in": relationship_ids,
+        f"{prefix}stage": InnovationProject.Stage.DELIVERED,
+        f"{prefix}deleted_at__isnull": True,
+        f"{prefix}delivered_on__gte": window.start,
+        f"{prefix}delivered_on__lte": window.end,
+    }
+
+
+def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -> QuerySet[Measurement]:
+    """The latest live measurement of each of `project_kpis` dated on or before `as_of`, in one query.
+
+    A window function ranks each KPI's measurements newest first (ties on a date cannot happen
+    among live rows; the id breaks them anyway) and keeps the first.
+    """
+    ranked = Measurement.objects.filter(
+        project_kpi__in=project_kpis, deleted_at__isnull=True, measured_on__lte=as_of
+    ).annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("project_kpi_id")],
+            order_by=[F("measured_on").desc(), F("id").desc()],
+        )
+    )
+    return ranked.filter(rank=1).order_by()
+
+
+# PostgreSQL: each project KPI's latest measurement through a LATERAL join, one backward probe of
+# the (project_kpi, measured_on) index per KPI; measured here faster than ranking every measurement
+# with a window function, and one statement instead of two.
+_PROJECT_KPIS_WITH_LATEST_SQL = """
+SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
+       latest.value, latest.measured_on
+FROM kpis_projectkpi pk
+JOIN projects_innovationproject p ON p.id = pk.project_id
+JOIN kpis_kpi k ON k.id = pk.kpi_id
+LEFT JOIN LATERAL (
+    SELECT m.value, m.measured_on FROM kpis_measurement m
+    WHERE m.project_kpi_id = pk.id AND m.deleted_at IS NULL AND m.measured_on <= %(end)s
+    ORDER BY m.measured_on DESC, m.id DESC
+    LIMIT 1
+) AS latest ON true
+WHERE pk.deleted_at IS NULL AND p.relationship_id = ANY(%(relationship_ids)s) AND p.stage = %(delivered)s
+  AND p.deleted_at IS NULL AND p.delivered_on BETWEEN %(start)s AND %(end)s
+"""
+
+
+def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int]) -> list[tuple]:
+    """(id, project id, KPI name, unit, direction, baseline, target, latest value, its date) of the
+    live KPIs of the projects delivered in the window, in one query."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PROJECT_KPIS_WITH_LATEST_SQL,
+                {
+                    "start": window.start,
+                    "end": window.end,
+                    "relationship_ids": relationship_ids,
+                    "delivered": InnovationProject.Stage.DELIVERED.value,
+                },
+            )
+            return cursor.fetchall()
+    # Elsewhere (SQLite): the project KPIs, and their latest measurements ranked by a window function.
+    project_kpis = ProjectKPI.objects.filter(
+        deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
+    )
+    latest = {
+        project_kpi_id: (value, measured_on)
+        for project_kpi_id, value, measured_on in latest_measurements(
+            project_kpis, as_of=window.end
+        ).values_list("project_kpi_id", "value", "measured_on")
+    }
+    rows = project_kpis.order_by().values_list(
+        "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
+    )
+    return [(*row, *latest.get(row[0], (None, None))) for row in rows]
+
+
+def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> ScoreInputs:
+    """Everything a month's scores rest on, for these relationships, in two queries (three on
+    SQLite)."""
+    projects = [
+        ProjectInput(*row)
+        for row in InnovationProject.objects.filter(**_window_projects(window, relationship_ids))
+        .order_by("relationship_id", "delivered_on", "id")
+        .values_list(
+            "id",
+            "relationship_id",
+            "title",
+            "level",
+            "delivered_on",
+            "expected_annual_benefit",
+            "realised_annual_benefit",
+        )
+    ]
+    # Sorted here rather than by the database: the same order (project, KPI name, id), cheaper.
+    kpis = sorted(
+        (KPIInput(*row) for row in _project_kpis_with_latest(window, relationship_ids)),
+        key=lambda kpi: (kpi.project_id, kpi.kpi, kpi.project_kpi_id),
+    )
+    return ScoreInputs(window=window, relationship_ids=relationship_ids, projects=projects, kpis=kpis)
+
+
+# --- The pure computation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComputedScore:
+    """The figures of one RelationshipScore row."""
+
+    relationship_id: int
+    period: dt.date
+    score: Decimal
+    tier: str
+    impact: Decimal | None
+    attainment: Decimal | None
+    realisation: Decimal | None
+    continuity: Decimal | None
+    basis: list[str]
+    components: dict
+    projects_delivered: int
+    kpis_measured: int
+
+
+def _text(value: Decimal | None, places: Decimal | None = None) -> str | None:
+    if value is None:
+        return None
+    return str(value if places is None else value.quantize(places, rounding=ROUND_HALF_UP))
+
+
+def _day(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _compute_one(
+    relationship_id: int,
+    window: scoring.Window,
+    projects: list[ProjectInput],
+    kpis_by_project: dict[int, list[KPIInput]],
+    level_weights: dict[str, int],
+) -> ComputedScore:
+    achievements: list[Decimal] = []
+    kpis_measured = 0
+    impacts: list[tuple[str, Decimal | None]] = []
+    quarter_deliveries = [0] * len(window.quarters)
+    project_entries = []
+    for project in projects:
+        improvements, kpi_entries = [], []
+        for kpi in kpis_by_project.get(project.id, ()):
+            improvement = scoring.improvement_pct(
+                baseline=kpi.baseline,
+                latest=kpi.latest,
+                higher_is_better=kpi.direction == "higher_is_better",
+            )
+            achievement = scoring.target_achievement_pct(
+                baseline=kpi.baseline, latest=kpi.latest, target=kpi.target
+            )
+            improvements.append(improvement)
+            if achievement is not None:
+                achievements.append(achievement)
+            if kpi.latest is not None:
+                kpis_measured += 1
+            kpi_entries.append(
+                {
+                    "project_kpi_id": kpi.project_kpi_id,
+                    "kpi": kpi.kpi,
+                    "unit": kpi.unit,
+                    "direction": kpi.direction,
+                    "baseline": _text(kpi.baseline),
+                    "latest": _text(kpi.latest),
+                    "latest_measured_on": _day(kpi.latest_measured_on),
+                    "improvement_pct": _text(improvement, PERCENT_PLACES),
+                    "target": _text(kpi.target),
+                    "target_achievement_pct": _text(achievement, PERCENT_PLACES),
+                }
+            )
+        impact_pct = scoring.project_impact_pct(improvements)
+        impacts.append((project.level, impact_pct))
+        quarter = window.quarter_of(project.delivered_on)
+        if quarter is not None:
+            quarter_deliveries[quarter] += 1
+        project_entries.append(
+            {
+                "id": project.id,
+                "title": project.title,
+                "level": project.level,
+                "level_weight": level_weights[project.level],
+                "delivered_on": _day(project.delivered_on),
+                "impact_pct": _text(impact_pct, PERCENT_PLACES),
+                "kpis": kpi_entries,
+            }
+        )
+
+    impact, mean_impact_pct = scoring.impact_component(impacts)
+    attainment = scoring.attainment_component(achievements)
+    benefits = [(project.expected_benefit, project.realised_benefit) for project in projects]
+    realisation, realised_sum, expected_sum = scoring.realisation_component(benefits)
+    continuity = scoring.continuity_component(
+        [index for index, count in enumerate(quarter_deliveries) if count], len(window.quarters)
+    )
+    # The score is combined from the components as stored (6 decimal places), so anyone can
+    # recompute it from the row and the weights shown beside it.
+    values = {
+        "impact": quantize(impact, COMPONENT_PLACES),
+        "attainment": quantize(attainment, COMPONENT_PLACES),
+        "realisation": quantize(realisation, COMPONENT_PLACES),
+        "continuity": quantize(continuity, COMPONENT_PLACES),
+    }
+    result = scoring.combine(values)
+    components = {
+        "weights": {name: str(weight) for name, weight in scoring.weights().items()},
+        "weights_used": {
+            name: _text(weight, COMPONENT_PLACES) for name, weight in result.weights_used.items()
+        },
+        "window": {"start": _day(window.start), "end": _day(window.end)},
+        "impact": {
+            "value": _text(values["impact"]),
+            "mean_impact_pct": _text(mean_impact_pct, PERCENT_PLACES),
+            "projects": project_entries,
+        },
+        "attainment": {"value": _text(values["attainment"]), "kpis_with_target": len(achievements)},
+        "realisation": {
+            "value": _text(values["realisation"]),
+            "realised_sum": _text(realised_sum, PERCENT_PLACES),
+            "expected_sum": _text(expected_sum, PERCENT_PLACES),
+            "projects_counted": sum(1 for expected, _ in benefits if expected is not None and expected > 0),
+        },
+        "continuity": {
+            "value": _text(values["continuity"]),
+            "quarters": [
+                {"start": _day(first), "end": _day(last), "delivered": count}
+                for (first, last), count in zip(window.quarters, quarter_deliveries, strict=True)
+            ],
+        },
+    }
+    return ComputedScore(
+        relationship_id=relationship_id,
+        period=window.period,
+        score=result.score,
+        tier=result.tier,
+        basis=result.basis,
+        components=components,
+        projects_delivered=len(projects),
+        kpis_measured=kpis_measured,
+        **values,
+    )
+
+
+def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
+    """The score of every relationship in `inputs` (pure: no database access)."""
+    projects_by_relationship: dict[int, list[ProjectInput]] = defaultdict(list)
+    for project in inputs.projects:
+        projects_by_relationship[project.relationship_id].append(project)
+    kpis_by_project: dict[int, list[KPIInput]] = defaultdict(list)
+    for kpi in inputs.kpis:
+        kpis_by_project[kpi.project_id].append(kpi)
+    level_weights = {level: int(weight) for level, weight in settings.BPO_SCORING["LEVEL_WEIGHTS"].items()}
+    return [
+        _compute_one(
+            relationship_id,
+            inputs.window,
+            projects_by_relationship[relationship_id],
+            kpis_by_project,
+            level_weights,
+        )
+        for relationship_id in inputs.relationship_ids
+    ]
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def _lock(relationship_ids: list[int]) -> None:
+    """Wait for any other roll-up of these relationships to finish (PostgreSQL; until commit).
+
+    Locks are taken in id order, so two roll-ups of overlapping sets cannot deadlock; a wait longer
+    than LOCK_TIMEOUT_SECONDS fails with a (transient, retried) database error.
+    """
+    if connection.vendor != "postgresql" or not relationship_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true), count(pg_advisory_xact_lock(%s + id)) "
+            "FROM unnest(%s::bigint[]) AS id",
+            [f"{int(_options()['LOCK_TIMEOUT_SECONDS'] * 1000)}ms", LOCK_PREFIX, sorted(relationship_ids)],
+        )
+
+
+def _rollup_batch(window: scoring.Window, relationship_ids: list[int], *, clear_stale: bool) -> int:
+    with transaction.atomic():
+        _lock(relationship_ids)
+        if clear_stale:
+            # Deleted inside this transaction and before the reads: a change committed after this
+            # point marks the relationship stale again (and is picked up), one committed before is
+            # read below. Either way no change is lost.
+            PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
+        inputs = gather_inputs(window=window, relationship_ids=relationship_ids)
+        with _without_cyclic_gc():
+            computed = compute_scores(inputs)
+        return _upsert(computed, computed_at=timezone.now())
+
+
+@contextmanager
+def _without_cyclic_gc():
+    """Building tens of thousands of small dicts triggers the cyclic garbage collector over and
+    over (a quarter of the arithmetic's time, measured); none of them form cycles, so it is paused
+    for the batch and restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
+    """Insert or update the rows in one statement; a row whose figures are unchanged is left alone
+    (its computed_at too). Returns the number of rows inserted or updated."""
+    if not scores:
+        return 0
+    meta = RelationshipScore._meta
+    names = ["relationship", "period", *SCORE_FIELDS, "computed_at"]
+    fields = [meta.get_field(name) for name in names]
+    columns = [field.column for field in fields]
+    json_fields = {meta.get_field("basis"), meta.get_field("components")}
+    params = []
+    for score in scores:
+        values = [
+            score.relationship_id,
+            score.period,
+            *(getattr(score, name) for name in SCORE_FIELDS),
+            computed_at,
+        ]
+        params.extend(
+            # JSON goes in compact (it is most of the statement's size); the rest as Django adapts it.
+            json.dumps(value, separators=(",", ":"))
+            if field in json_fields
+            else field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, values, strict=True)
+        )
+    compared = [meta.get_field(name).column for name in SCORE_FIELDS]
+    # Row comparison that treats NULLs as values: PostgreSQL's IS DISTINCT FROM, SQLite's IS NOT.
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    row = "(" + ", ".join(f"%s{json_cast}" if field in json_fields else "%s" for field in fields) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(column) for column in columns)}) "
+        f"VALUES {', '.join([row] * len(scores))} "
+        f"ON CONFLICT ({quote('relationship_id')}, {quote('period')}) DO UPDATE SET "
+        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in columns[2:])
+        + f" WHERE ({', '.join(f'{table}.{quote(column)}' for column in compared)}) {distinct} "
+        f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def rollup_scores(
+    *,
+    period: dt.date,
+    relationship_ids: Iterable[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Compute and upsert the scores for the month containing `period`; return the rows written.
+
+    `relationship_ids=None` means every live relationship; ids of deleted or unknown relationships
+    are skipped quietly. A roll-up of the current month also clears the relationships' "stale" marks
+    (kpis.models.PendingScoreRecompute). Rows whose figures are unchanged are not rewritten (their
+    `computed_at` stays), so a second run returns 0. `progress(done, total)` is called after each
+    batch of BATCH_SIZE relationships.
+    """
+    window = scoring.score_window(period)
+    clear_stale = window.period == scoring.month_start(timezone.localdate())
+    live = Relationship.objects.filter(deleted_at__isnull=True)
+    requested = None
+    if relationship_ids is not None:
+        requested = sorted(set(relationship_ids))
+        live = live.filter(pk__in=requested)
+    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    if clear_stale and (requested is None or len(ids) < len(requested)):
+        # Marks of relationships deleted since would otherwise stay forever.
+        gone = PendingScoreRecompute.objects.filter(relationship__deleted_at__isnull=False)
+        if requested is not None:
+            gone = gone.filter(relationship_id__in=requested)
+        gone.delete()
+    batch_size = _options()["BATCH_SIZE"]
+    written = 0
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        written += _rollup_batch(window, batch, clear_stale=clear_stale)
+        if progress is not None:
+            progress(start + len(batch), len(ids))
+    return written
+
+
+def rollup_history(
+    *,
+    months: int,
+    today: dt.date | None = None,
+    relationship_ids: Iterable[int] | None = None,
+    progress: Callable[[dt.date, int, int], None] | None = None,
+) -> int:
+    """Roll up the last `months` months up to the current one, oldest first; return rows written."""
+    this_month = scoring.month_start(today or timezone.localdate())
+    ids = list(relationship_ids) if relationship_ids is not None else None
+    written = 0
+    for offset in range(months - 1, -1, -1):
+        period = scoring.add_months(this_month, -offset)
+        written += rollup_scores(period=period, relationship_ids=ids)
+        if progress is not None:
+            progress(period, months - offset, months)
+    return written
