@@ -65,12 +65,16 @@ def test_account_manager_logs_a_project_through_to_delivered(new_page, account_m
     page.get_by_label("Relationship").select_option(label="A with provider (Client A ↔ Shared Provider)")
     page.get_by_label("Title").fill("Third-party vendor management")
     page.get_by_label("Level").select_option("process")
-    page.get_by_label("Expected annual benefit").fill("400000")
     screenshot(page, "project-create-form")
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Third-party vendor management")
     expect(page.locator(".messages")).to_contain_text("Created")
     project = InnovationProject.objects.get(title="Third-party vendor management")
+    # Nothing delivered in the window yet: the relationship scores 0 (DESIGN §4, continuity).
+    page.goto(f"/relationships/{portfolio['rel_a'].pk}/")
+    expect(page.locator(".score-card .score-value")).to_have_text("0")
+    expect(page.locator(".score-card .tier")).to_have_text("At risk")
+    page.goto(f"/projects/{project.pk}/")
 
     # Two KPIs, inline (htmx: the page is not reloaded, so a marker set on the window survives).
     page.evaluate("window.__notReloaded = true")
@@ -124,9 +128,23 @@ def test_account_manager_logs_a_project_through_to_delivered(new_page, account_m
         "section.stage-column", has=page.get_by_role("heading", name=re.compile("^Delivered"))
     )
     expect(delivered).to_contain_text("Third-party vendor management")
-    # REMAINING (needs the scoring roll-up on main): the relationship's score updated by this
-    # delivery — see test_relationship_score_follows_the_delivery below.
+    # The roll-up recomputed the score after each save (in-process here, as in the embedded
+    # default). DESIGN §4: impact mean(41.67 %, 19.05 %) = 30.36 % → 0.607143; attainment of the
+    # one KPI with a target (85 − 60) / (90 − 60) → 0.833333; continuity 1 of 4 quarters → 0.25;
+    # no benefits recorded, so realisation is left out and the weights rescale over 0.8:
+    # 100 × (0.4 × 0.607143 + 0.2 × 0.833333 + 0.2 × 0.25) / 0.8 = 57.44 → 57.4, steady.
+    score_card = page.locator(".score-card")
+    expect(score_card.locator(".score-value")).to_have_text("57.4")
+    expect(score_card.locator(".tier")).to_have_text("Steady")
+    components = score_card.locator("tbody").inner_text()
+    assert "60.71 %" in components and "83.33 %" in components and "25.00 %" in components
+    assert "no data — left out" in components  # realisation
     screenshot(page, "relationship-page")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Relationships").click()
+    row = page.locator("table.data tbody tr", has=page.get_by_role("link", name="A with provider"))
+    expect(row.locator("td[data-label='Current score']")).to_have_text("57.4 Steady")
+    screenshot(page, "relationship-list")
     assert page.console_errors == []
 
 
