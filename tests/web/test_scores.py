@@ -4,7 +4,6 @@ project leaves it. Transactional, so the recompute runs after each commit as it 
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,7 +11,8 @@ from kpis import services as kpi_services
 from projects import services as project_services
 from tests.factories import ProjectFactory, ProjectKPIFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# `transactional_db` is asked for by name (not through the marker) so that the shared
+# reference-data fixture restores the roles a previous transactional test flushed.
 
 
 def shown_score(client, relationship):
@@ -22,7 +22,7 @@ def shown_score(client, relationship):
 
 
 def test_delivery_raises_the_score_and_deleting_the_project_removes_it(
-    client, account_manager, portfolio, fill_rate, turnaround
+    transactional_db, client, account_manager, portfolio, fill_rate, turnaround
 ):
     relationship = portfolio["rel_a"]
     today = timezone.localdate()
