@@ -28,6 +28,13 @@ def number(value) -> str:
 
 
 @register.filter
+def score(value) -> str:
+    """A 0–100 score as stated, to one decimal: 0 → 0.0, 57.40 → 57.4."""
+    value = _decimal(value)
+    return DASH if value is None else str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@register.filter
 def money(value) -> str:
     value = _decimal(value)
     if value is None:

@@ -72,7 +72,7 @@ def test_account_manager_logs_a_project_through_to_delivered(new_page, account_m
     project = InnovationProject.objects.get(title="Third-party vendor management")
     # Nothing delivered in the window yet: the relationship scores 0 (DESIGN §4, continuity).
     page.goto(f"/relationships/{portfolio['rel_a'].pk}/")
-    expect(page.locator(".score-card .score-value")).to_have_text("0")
+    expect(page.locator(".score-card .score-value")).to_have_text("0.0")
     expect(page.locator(".score-card .tier")).to_have_text("At risk")
     page.goto(f"/projects/{project.pk}/")
 
