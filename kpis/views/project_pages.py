@@ -214,6 +214,8 @@ def project_list(request):
     for name in ("delivered_after", "delivered_before"):
         form.fields[name].widget.input_type = "date"
     form.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+    for name in ("relationship", "owner", "client", "provider"):
+        form.fields[name].empty_label = "Any"
     context = {
         "page": page,
         "rows": rows,
