@@ -8,13 +8,13 @@ annotated values, so a page of any length costs a fixed number of queries.
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from kpis import scoring
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects.access import scope
-from projects.models import InnovationProject, Relationship
+from projects.models import AuditEntry, InnovationProject, Relationship
 
 
 def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
@@ -109,3 +109,26 @@ def project_gain_share(project: InnovationProject) -> Decimal | None:
         realised_benefit=project.realised_annual_benefit,
         baseline=project.gain_share_baseline,
     )
+
+
+def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet[AuditEntry]:
+    """Audit entries of a project and of its tracked KPIs and their measurements, newest first.
+
+    The caller has read `project` through a scoped selector; its children's entries belong to it.
+    Content types are matched by name (a join), not through the content-type cache, so the cost is
+    one query whatever the cache holds.
+    """
+
+    def of(model, ids) -> Q:
+        return Q(
+            content_type__app_label=model._meta.app_label,
+            content_type__model=model._meta.model_name,
+            object_id__in=ids,
+        )
+
+    entries = AuditEntry.objects.filter(
+        of(InnovationProject, [project.pk])
+        | of(ProjectKPI, ProjectKPI.objects.filter(project=project).values("pk"))
+        | of(Measurement, Measurement.objects.filter(project_kpi__project=project).values("pk"))
+    )
+    return entries.select_related("actor", "content_type").order_by("-at", "-id")[:limit]

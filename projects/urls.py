@@ -2,8 +2,11 @@ from django.urls import path
 
 from projects import views
 
+# The pages that show relationships and projects with their KPIs and scores (the lists, the
+# relationship and project pages) are routed in kpis.urls.
 urlpatterns = [
-    path("relationships/", views.relationship_list, name="relationship-list"),
-    path("relationships/<int:pk>/", views.relationship_detail, name="relationship-detail"),
-    path("projects/", views.project_list, name="project-list"),
+    path("projects/new/", views.project_create, name="project-create"),
+    path("projects/<int:pk>/edit/", views.project_edit, name="project-edit"),
+    path("projects/<int:pk>/stage/", views.project_transition, name="project-transition"),
+    path("projects/<int:pk>/delete/", views.project_delete, name="project-delete"),
 ]

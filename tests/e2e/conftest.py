@@ -80,3 +80,12 @@ def screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the screenshots folder in the test output, so a CI log says where to look."""
+    shots = sorted(SCREENSHOT_DIR.glob("*.png")) if SCREENSHOT_DIR.exists() else []
+    if shots:
+        terminalreporter.write_sep("-", f"browser screenshots: {len(shots)} in {SCREENSHOT_DIR}")
+        for shot in shots:
+            terminalreporter.write_line(f"  {shot.name}")

@@ -1,0 +1,317 @@
+"""Relationship and project lists: scoping, scores, filters, sorting, pagination, CSV, query counts."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from kpis.models import RelationshipScore
+from projects import access
+from projects.access import Role
+from tests.factories import (
+    KPIFactory,
+    MeasurementFactory,
+    ProjectFactory,
+    ProjectKPIFactory,
+    RelationshipFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def score_row(relationship, score="48.80", tier="steady", period=None):
+    """A stored score row, as the roll-up leaves it (the pages only read these)."""
+    period = period or dt.date.today().replace(day=1)
+    return RelationshipScore.objects.create(
+        relationship=relationship,
+        period=period,
+        score=Decimal(score),
+        tier=tier,
+        impact=Decimal("0.607143"),
+        continuity=Decimal("0.25"),
+        basis=["impact", "continuity"],
+        projects_delivered=1,
+        kpis_measured=2,
+    )
+
+
+def rows_of(response) -> list[list[str]]:
+    """The project table's cells, as text, in page order."""
+    import re
+    from html import unescape
+
+    html = response.content.decode()
+    body = html.split('<table class="data" id="project-table">', 1)[1].split("</tbody>", 1)[0]
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], flags=re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        rows.append([unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells])
+    return rows
+
+
+# --- Relationships ----------------------------------------------------------------------------
+
+
+def test_relationship_list_shows_score_tier_and_projects_in_flight(client, account_manager, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], stage="idea")
+    ProjectFactory(relationship=portfolio["rel_a"], stage="cancelled")
+    score_row(portfolio["rel_a"], score="72.50", tier="high_performing")
+    client.force_login(account_manager)
+    response = client.get(reverse("relationship-list"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "A with provider" in page and "B with provider" not in page
+    assert "72.5" in page and "High-performing" in page
+    relationship = response.context["page"][0]
+    assert relationship.projects_in_flight == 1
+
+
+def test_relationship_list_says_not_scored_when_no_score(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    assert "not scored yet" in client.get(reverse("relationship-list")).content.decode()
+
+
+def test_relationship_list_query_count_is_flat_with_many_rows(client, executive, django_assert_num_queries):
+    for index in range(40):
+        relationship = RelationshipFactory()
+        ProjectFactory(relationship=relationship)
+        if index % 2:
+            score_row(relationship)
+    client.force_login(executive)
+    access.role_of(executive)
+    client.get(reverse("relationship-list"))  # warm the session
+    # session, user, role, count, page of rows, process areas, scores
+    with django_assert_num_queries(7):
+        response = client.get(reverse("relationship-list"))
+    assert len(response.context["page"]) == 25
+
+
+def test_relationship_page_shows_contract_leadership_projects_by_stage_and_score(
+    client, account_manager, portfolio, aerospace_project
+):
+    from projects.services import relationship_set_leadership
+
+    relationship_set_leadership(
+        actor=None,
+        relationship=portfolio["rel_a"],
+        client_leader="Clara Client",
+        provider_leader="Pete Provider",
+        started_on=dt.date(2024, 1, 1),
+    )
+    score_row(portfolio["rel_a"])
+    client.force_login(account_manager)
+    response = client.get(reverse("relationship-detail", args=[portfolio["rel_a"].pk]))
+    page = response.content.decode()
+    assert "Clara Client" in page and "Pete Provider" in page
+    assert "1,000,000.00 USD" in page
+    assert "48.8" in page and "Steady" in page
+    assert "60.71 %" in page  # impact component 0.607143
+    assert "no data — left out" in page  # attainment, realisation
+    idea = next(group for group in response.context["stages"] if group["stage"] == "idea")
+    assert [project.title for project in idea["projects"]] == ["Vendor management"]
+
+
+def test_relationship_page_query_count_is_flat_with_many_projects(
+    client, account_manager, portfolio, django_assert_num_queries
+):
+    kpi = KPIFactory()
+    for index in range(30):
+        project = ProjectFactory(
+            relationship=portfolio["rel_a"], stage=["idea", "proposed", "approved"][index % 3]
+        )
+        MeasurementFactory(project_kpi=ProjectKPIFactory(project=project, kpi=kpi))
+    score_row(portfolio["rel_a"])
+    client.force_login(account_manager)
+    access.role_of(account_manager)
+    url = reverse("relationship-detail", args=[portfolio["rel_a"].pk])
+    client.get(url)
+    # session, user, role, relationship, process areas, managers, leadership pairs, score,
+    # projects, their KPIs with latest values, may-write check
+    with django_assert_num_queries(11):
+        response = client.get(url)
+    assert response.context["project_count"] == 30
+
+
+def test_relationship_page_of_another_client_is_404(client, client_viewer_a, portfolio):
+    client.force_login(client_viewer_a)
+    assert client.get(reverse("relationship-detail", args=[portfolio["rel_a"].pk])).status_code == 200
+    assert client.get(reverse("relationship-detail", args=[portfolio["rel_b"].pk])).status_code == 404
+
+
+# --- Projects ---------------------------------------------------------------------------------
+
+
+def test_project_list_filters_by_stage_level_relationship_and_search(client, admin_user, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], title="Invoice robot", level="operational")
+    ProjectFactory(
+        relationship=portfolio["rel_a"], title="Claims analytics", level="strategic", stage="proposed"
+    )
+    ProjectFactory(relationship=portfolio["rel_b"], title="Invoice portal", level="process")
+    client.force_login(admin_user)
+    url = reverse("project-list")
+
+    def titles(**params):
+        return sorted(row[0] for row in rows_of(client.get(url, params)))
+
+    assert titles(q="invoice") == ["Invoice portal", "Invoice robot"]
+    assert titles(stage="proposed") == ["Claims analytics"]
+    assert titles(level=["strategic", "process"]) == ["Claims analytics", "Invoice portal"]
+    assert titles(relationship=portfolio["rel_b"].pk) == ["Invoice portal"]
+
+
+def test_project_list_filters_by_delivered_range_and_owner(client, admin_user, account_manager, portfolio):
+    ProjectFactory(
+        relationship=portfolio["rel_a"], title="Early", stage="delivered", delivered_on=dt.date(2024, 2, 1)
+    )
+    ProjectFactory(
+        relationship=portfolio["rel_a"],
+        title="Late",
+        stage="delivered",
+        delivered_on=dt.date(2024, 9, 1),
+        owner=account_manager,
+    )
+    client.force_login(admin_user)
+    url = reverse("project-list")
+    rows = rows_of(client.get(url, {"delivered_after": "2024-06-01", "delivered_before": "2024-12-31"}))
+    assert [row[0] for row in rows] == ["Late"]
+    rows = rows_of(client.get(url, {"owner": account_manager.pk}))
+    assert [row[0] for row in rows] == ["Late"]
+
+
+def test_project_list_invalid_filter_shows_error_and_no_rows(client, account_manager, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], title="Mine")
+    client.force_login(account_manager)
+    # A relationship the manager cannot see is not a valid choice: no rows, a message, not a 500.
+    response = client.get(reverse("project-list"), {"relationship": portfolio["rel_b"].pk})
+    assert response.status_code == 200
+    assert rows_of(response) == [["Fix the filters above to see projects."]]
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_project_list_sorts_by_any_column_both_ways(client, admin_user, portfolio):
+    for title in ("Bravo", "Alpha", "Charlie"):
+        ProjectFactory(relationship=portfolio["rel_a"], title=title)
+    client.force_login(admin_user)
+    url = reverse("project-list")
+    assert [row[0] for row in rows_of(client.get(url, {"sort": "title"}))] == ["Alpha", "Bravo", "Charlie"]
+    assert [row[0] for row in rows_of(client.get(url, {"sort": "-title"}))] == ["Charlie", "Bravo", "Alpha"]
+    # An unknown sort key falls back to the default instead of failing.
+    assert client.get(url, {"sort": "password"}).status_code == 200
+
+
+def test_project_list_sorts_stages_in_pipeline_order(client, admin_user, portfolio):
+    ProjectFactory(
+        relationship=portfolio["rel_a"],
+        title="P-delivered",
+        stage="delivered",
+        delivered_on=dt.date(2024, 1, 1),
+    )
+    ProjectFactory(relationship=portfolio["rel_a"], title="P-idea", stage="idea")
+    ProjectFactory(relationship=portfolio["rel_a"], title="P-approved", stage="approved")
+    client.force_login(admin_user)
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "stage"}))
+    assert [row[0] for row in rows] == ["P-idea", "P-approved", "P-delivered"]
+
+
+def test_project_list_paginates(client, admin_user, portfolio):
+    for index in range(30):
+        ProjectFactory(relationship=portfolio["rel_a"], title=f"Project {index:02d}")
+    client.force_login(admin_user)
+    url = reverse("project-list")
+    first = rows_of(client.get(url, {"sort": "title"}))
+    second = rows_of(client.get(url, {"sort": "title", "page": 2}))
+    assert len(first) == 25 and len(second) == 5
+    assert first[0][0] == "Project 00" and second[-1][0] == "Project 29"
+    assert "page=2" in client.get(url, {"sort": "title"}).content.decode()
+
+
+def test_project_list_shows_impact(client, account_manager, aerospace_project):
+    client.force_login(account_manager)
+    rows = rows_of(client.get(reverse("project-list")))
+    # mean of +41.67 % (60 → 85) and +19.05 % (21 → 17 h, lower is better)
+    assert rows[0][0] == "Vendor management" and rows[0][-1] == "+30.36 %"
+
+
+def test_project_list_query_count_is_flat_with_many_rows(
+    client, account_manager, portfolio, django_assert_num_queries
+):
+    kpi = KPIFactory()
+    for index in range(40):
+        project = ProjectFactory(relationship=portfolio["rel_a"], owner=account_manager, title=f"P{index}")
+        MeasurementFactory(project_kpi=ProjectKPIFactory(project=project, kpi=kpi))
+    client.force_login(account_manager)
+    access.role_of(account_manager)
+    client.get(reverse("project-list"))
+    # session, user, role, organisation, count, rows, KPIs with latest values; filter choices:
+    # relationships (and their process areas), clients, providers, owners
+    with django_assert_num_queries(12):
+        response = client.get(reverse("project-list"), {"stage": "idea", "sort": "owner"})
+    assert len(response.context["rows"]) == 25
+
+
+def test_project_list_offers_new_project_only_to_editors(client, account_manager, executive):
+    client.force_login(executive)
+    assert "New project" not in client.get(reverse("project-list")).content.decode()
+    client.force_login(account_manager)
+    assert "New project" in client.get(reverse("project-list")).content.decode()
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_export_matches_the_filtered_sorted_list_across_pages(client, admin_user, portfolio):
+    for index in range(30):
+        ProjectFactory(relationship=portfolio["rel_a"], title=f"Match {index:02d}", level="process")
+    ProjectFactory(relationship=portfolio["rel_a"], title="Other level", level="strategic")
+    ProjectFactory(relationship=portfolio["rel_b"], title="Match elsewhere", level="process")
+    client.force_login(admin_user)
+    params = {"q": "match", "level": "process", "relationship": portfolio["rel_a"].pk, "sort": "-title"}
+    shown = rows_of(client.get(reverse("project-list"), params))
+    shown += rows_of(client.get(reverse("project-list"), {**params, "page": 2}))
+    response = client.get(reverse("project-export"), params)
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    exported = csv_rows(response)
+    assert exported[0] == ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"]
+    assert len(exported) == 31
+    assert [row[0] for row in exported[1:]] == [row[0] for row in shown]
+    assert [row[:4] for row in exported[1:]] == [row[:4] for row in shown]
+
+
+def test_csv_export_is_scoped_and_carries_impact(client, account_manager, portfolio, aerospace_project):
+    ProjectFactory(relationship=portfolio["rel_b"], title="Not mine")
+    client.force_login(account_manager)
+    exported = csv_rows(client.get(reverse("project-export")))
+    assert [row[0] for row in exported[1:]] == ["Vendor management"]
+    assert exported[1][-1] == "30.36"
+
+
+def test_csv_export_neutralises_formulas(client, admin_user, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], title='=HYPERLINK("http://x")')
+    client.force_login(admin_user)
+    exported = csv_rows(client.get(reverse("project-export")))
+    assert exported[1][0].startswith("'=")
+
+
+def test_csv_export_with_invalid_filter_is_400(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    response = client.get(reverse("project-export"), {"relationship": portfolio["rel_b"].pk})
+    assert response.status_code == 400
+
+
+def test_client_viewer_sees_only_own_clients_projects(client, portfolio):
+    viewer = UserFactory(role=Role.CLIENT_VIEWER, organization=portfolio["client_b"])
+    ProjectFactory(relationship=portfolio["rel_a"], title="A's project")
+    ProjectFactory(relationship=portfolio["rel_b"], title="B's project")
+    client.force_login(viewer)
+    assert [row[0] for row in rows_of(client.get(reverse("project-list")))] == ["B's project"]
+    assert [row[0] for row in csv_rows(client.get(reverse("project-export")))[1:]] == ["B's project"]

@@ -1,0 +1,426 @@
+"""The project page: KPI figures, stage actions, history, inline KPI and measurement edits."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from kpis import services as kpi_services
+from kpis.models import Measurement, ProjectKPI
+from projects import access
+from projects import services as project_services
+from projects.models import InnovationProject
+from tests.factories import KPIFactory, MeasurementFactory, ProjectFactory, ProjectKPIFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def page_of(client, project, **params):
+    return client.get(reverse("project-detail", args=[project.pk]), params)
+
+
+def kpi_row(response, name):
+    return next(kpi for kpi in response.context["project_kpis"] if kpi.kpi.name == name)
+
+
+def test_project_page_shows_kpi_before_after_improvement_and_achievement(
+    client, account_manager, aerospace_project
+):
+    client.force_login(account_manager)
+    response = page_of(client, aerospace_project)
+    page = response.content.decode()
+    assert response.status_code == 200
+    fill = kpi_row(response, "Order fill rate")
+    assert (fill.baseline_value, fill.latest_value) == (Decimal("60"), Decimal("85"))
+    assert "+41.67 %" in page  # 60 → 85, higher is better
+    assert "83.33 %" in page  # (85 − 60) / (90 − 60)
+    assert "+19.05 %" in page  # 21 → 17 h, lower is better
+    assert "+30.36 %" in page  # project impact
+    assert "↓ lower is better" in page
+    chart = response.context["chart_data"][str(fill.pk)]
+    assert chart["baseline"] == {"x": "2024-01-01", "y": 60.0}
+    assert [point["y"] for point in chart["points"]] == [70.0, 85.0]
+    assert chart["target"] == 90.0
+
+
+def test_project_page_kpi_without_measurement_shows_dash_not_zero(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    ProjectKPIFactory(project=project)
+    client.force_login(account_manager)
+    row = page_of(client, project).content.decode().split('id="kpi-table"')[1].split("</tbody>")[0]
+    assert "—" in row and "+0.00 %" not in row and ">0.00 %" not in row
+
+
+def test_project_page_history_includes_kpi_and_measurement_entries(
+    client, account_manager, aerospace_project
+):
+    project = project_services.project_update(
+        actor=account_manager, project=aerospace_project, data={"title": "Vendor management v2"}
+    )
+    client.force_login(account_manager)
+    response = page_of(client, project)
+    history = response.context["history"]
+    subjects = [entry["subject"] for entry in history]
+    assert (
+        subjects.count("Project") == 2 and subjects.count("KPI") == 2 and subjects.count("measurement") == 3
+    )
+    latest = history[0]
+    assert latest["actor"] == account_manager.get_full_name()
+    assert latest["changes"] == [
+        {"field": "title", "before": "Vendor management", "after": "Vendor management v2"}
+    ]
+    assert "Vendor management v2" in response.content.decode()
+
+
+def test_project_page_query_count_is_flat_with_many_kpis_and_measurements(
+    client, account_manager, portfolio, django_assert_num_queries
+):
+    project = ProjectFactory(relationship=portfolio["rel_a"], owner=account_manager)
+    for _ in range(8):
+        project_kpi = ProjectKPIFactory(project=project)
+        for day in range(6):
+            MeasurementFactory(
+                project_kpi=project_kpi, measured_on=dt.date(2024, 2, 1) + dt.timedelta(days=day)
+            )
+    client.force_login(account_manager)
+    access.role_of(account_manager)
+    page_of(client, project)
+    # session, user, role, organisation, project, may-write check, KPIs with latest values,
+    # measurements, history, KPI catalogue (add form)
+    with django_assert_num_queries(10):
+        response = page_of(client, project)
+    assert len(response.context["project_kpis"]) == 8
+
+
+def test_project_page_of_unassigned_relationship_is_404(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_b"])
+    client.force_login(account_manager)
+    assert page_of(client, project).status_code == 404
+
+
+def test_read_only_roles_get_no_edit_controls(client, executive, client_viewer_a, aerospace_project):
+    for user in (executive, client_viewer_a):
+        client.force_login(user)
+        page = page_of(client, aerospace_project).content.decode()
+        assert "Edit project" not in page and "Add a KPI" not in page and "Move to" not in page
+        assert "Order fill rate" in page
+
+
+def test_deleted_project_page_is_404(client, account_manager, aerospace_project):
+    project_services.project_delete(actor=account_manager, project=aerospace_project)
+    client.force_login(account_manager)
+    assert page_of(client, aerospace_project).status_code == 404
+
+
+# --- Stage actions ----------------------------------------------------------------------------
+
+
+def transition(client, project, to_stage, version=None, on=None):
+    data = {"to_stage": to_stage, "version": version or project.version}
+    if on:
+        data["on"] = on
+    return client.post(reverse("project-transition", args=[project.pk]), data, follow=True)
+
+
+def test_stage_actions_offer_only_allowed_next_stages(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    offered = [stage["value"] for stage in page_of(client, project).context["next_stages"]]
+    assert offered == ["proposed", "cancelled"]
+
+
+def test_allowed_transition_moves_the_project(client, account_manager, portfolio):
+    project = ProjectFactory(
+        relationship=portfolio["rel_a"],
+        stage="in_progress",
+        proposed_on=dt.date(2024, 1, 2),
+        started_on=dt.date(2024, 2, 1),
+    )
+    client.force_login(account_manager)
+    response = transition(client, project, "delivered", on="2024-05-02")
+    project.refresh_from_db()
+    assert (project.stage, project.delivered_on) == ("delivered", dt.date(2024, 5, 2))
+    assert "Moved to Delivered." in response.content.decode()
+
+
+def test_forced_forbidden_transition_is_refused_with_message(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    response = transition(client, project, "delivered")
+    project.refresh_from_db()
+    assert project.stage == "idea" and project.version == 1
+    assert "A project cannot move from Idea to Delivered" in response.content.decode()
+
+
+def test_transition_dated_before_start_is_refused_with_message(client, account_manager, portfolio):
+    project = ProjectFactory(
+        relationship=portfolio["rel_a"], stage="in_progress", started_on=dt.date(2024, 2, 1)
+    )
+    client.force_login(account_manager)
+    response = transition(client, project, "delivered", on="2024-01-15")
+    project.refresh_from_db()
+    assert project.stage == "in_progress"
+    assert "A project cannot be delivered before it started." in response.content.decode()
+
+
+def test_transition_with_stale_version_is_refused(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    project_services.project_update(actor=account_manager, project=project, data={"title": "Renamed"})
+    client.force_login(account_manager)
+    response = transition(client, project, "proposed", version=1)
+    project.refresh_from_db()
+    assert project.stage == "idea"
+    assert "Someone else changed this project" in response.content.decode()
+
+
+def test_transition_by_executive_is_403(client, executive, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(executive)
+    assert transition(client, project, "proposed").status_code == 403
+
+
+# --- Inline KPIs ------------------------------------------------------------------------------
+
+
+def add_kpi(client, project, htmx=False, **fields):
+    data = {f"add-kpi-{name}": value for name, value in fields.items()}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return client.post(reverse("project-kpi-add", args=[project.pk]), data, **headers)
+
+
+def test_add_kpi_inline_with_htmx_returns_the_updated_section(client, account_manager, portfolio, fill_rate):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    response = add_kpi(
+        client,
+        project,
+        htmx=True,
+        kpi=fill_rate.pk,
+        baseline_value="60",
+        baseline_date="2024-01-15",
+        target_value="90",
+    )
+    assert response.status_code == 200
+    assert "Now tracking Order fill rate." in response.content.decode()
+    tracked = ProjectKPI.objects.get(project=project)
+    assert (tracked.baseline_value, tracked.target_value) == (Decimal("60"), Decimal("90"))
+
+
+def test_add_kpi_without_htmx_redirects_back(client, account_manager, portfolio, fill_rate):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    response = add_kpi(client, project, kpi=fill_rate.pk, baseline_value="60", baseline_date="2024-01-15")
+    assert response.status_code == 302 and response.url.endswith("#kpis")
+
+
+@pytest.mark.parametrize(
+    "fields,field,message",
+    [
+        ({"baseline_value": "120"}, "baseline_value", "A percentage must be between 0 and 100."),
+        ({"target_value": "-1"}, "target_value", "A percentage must be between 0 and 100."),
+        ({"baseline_date": "0001-01-01"}, "baseline_date", "Enter a date between 1950 and 2100."),
+        ({"baseline_date": "9999-12-31"}, "baseline_date", "Enter a date between 1950 and 2100."),
+        ({"baseline_date": "20244-01-01"}, "baseline_date", "Enter a valid date."),
+        ({"baseline_value": "1" * 17}, "baseline_value", "no more than 16 digits before the decimal point"),
+        ({"baseline_value": "NaN"}, "baseline_value", "Enter a number."),
+        ({"baseline_value": ""}, "baseline_value", "This field is required."),
+    ],
+)
+def test_add_kpi_rejects_bad_input_field_by_field(
+    client, account_manager, portfolio, fill_rate, fields, field, message
+):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    data = {"kpi": fill_rate.pk, "baseline_value": "60", "baseline_date": "2024-01-15", **fields}
+    response = add_kpi(client, project, htmx=True, **data)
+    assert response.status_code == 422
+    form = response.context["add_kpi_form"]
+    assert any(message in error for error in form.errors[field]), form.errors
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert not ProjectKPI.objects.filter(project=project).exists()
+
+
+def test_add_duplicate_kpi_is_a_field_error(client, account_manager, aerospace_project, fill_rate):
+    client.force_login(account_manager)
+    response = add_kpi(
+        client, aerospace_project, kpi=fill_rate.pk, baseline_value="50", baseline_date="2024-01-15"
+    )
+    assert response.status_code == 422
+    assert response.context["add_kpi_form"].errors["kpi"] == ["This KPI is already tracked on this project."]
+    assert ProjectKPI.objects.filter(project=aerospace_project, kpi=fill_rate).count() == 1
+
+
+def test_edit_kpi_with_stale_version_shows_conflict_and_current_values(
+    client, account_manager, aerospace_project
+):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    kpi_services.project_kpi_update(actor=None, project_kpi=project_kpi, data={"target_value": Decimal("95")})
+    client.force_login(account_manager)
+    prefix = f"kpi-{project_kpi.pk}"
+    response = client.post(
+        reverse("project-kpi-edit", args=[aerospace_project.pk, project_kpi.pk]),
+        {
+            f"{prefix}-version": 1,
+            f"{prefix}-baseline_value": "60",
+            f"{prefix}-baseline_date": "2024-01-01",
+            f"{prefix}-target_value": "80",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Someone else changed this KPI" in page
+    form = response.context["kpi_edit_form"]
+    assert form.initial["target_value"] == "95" and form.initial["version"] == 2
+    assert response.context["kpi_conflict_differences"] == [
+        {"label": "Target value", "yours": "80", "current": "95"}
+    ]
+    project_kpi.refresh_from_db()
+    assert project_kpi.target_value == Decimal("95")
+
+
+def test_edit_kpi_saves_with_current_version(client, account_manager, aerospace_project):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    client.force_login(account_manager)
+    prefix = f"kpi-{project_kpi.pk}"
+    response = client.post(
+        reverse("project-kpi-edit", args=[aerospace_project.pk, project_kpi.pk]),
+        {
+            f"{prefix}-version": 1,
+            f"{prefix}-baseline_value": "55",
+            f"{prefix}-baseline_date": "2024-01-01",
+            f"{prefix}-target_value": "90",
+        },
+    )
+    assert response.status_code == 302
+    project_kpi.refresh_from_db()
+    assert (project_kpi.baseline_value, project_kpi.version) == (Decimal("55"), 2)
+
+
+def test_inline_edit_form_is_offered_on_request(client, account_manager, aerospace_project):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    client.force_login(account_manager)
+    response = page_of(client, aerospace_project, edit_kpi=project_kpi.pk)
+    assert response.context["kpi_edit_form"].initial["version"] == 1
+    assert f'name="kpi-{project_kpi.pk}-version"' in response.content.decode()
+
+
+def test_remove_kpi_soft_deletes_it_and_its_measurements(client, account_manager, aerospace_project):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    client.force_login(account_manager)
+    response = client.post(
+        reverse("project-kpi-delete", args=[aerospace_project.pk, project_kpi.pk]), {"version": 1}
+    )
+    assert response.status_code == 302
+    project_kpi.refresh_from_db()
+    assert project_kpi.deleted_at is not None
+    assert not Measurement.objects.filter(project_kpi=project_kpi, deleted_at__isnull=True).exists()
+
+
+# --- Inline measurements ----------------------------------------------------------------------
+
+
+def record(client, project, project_kpi, htmx=True, **fields):
+    data = {"measure-project_kpi": project_kpi.pk, **{f"measure-{k}": v for k, v in fields.items()}}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return client.post(reverse("measurement-record", args=[project.pk]), data, **headers)
+
+
+def test_record_measurement_updates_latest_value(client, account_manager, aerospace_project):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    client.force_login(account_manager)
+    response = record(client, aerospace_project, project_kpi, measured_on="2024-09-01", value="88")
+    assert response.status_code == 200
+    assert kpi_row(response, "Order fill rate").latest_value == Decimal("88")
+    assert "+46.67 %" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "fields,field,message",
+    [
+        ({"value": "101"}, "value", "A percentage must be between 0 and 100."),
+        ({"measured_on": "2024-06-01"}, "measured_on", "This KPI already has a measurement on this date."),
+        (
+            {"measured_on": "2023-12-31"},
+            "measured_on",
+            "A measurement cannot predate the baseline (2024-01-01).",
+        ),
+        ({"measured_on": "9999-01-01"}, "measured_on", "Enter a date between 1950 and 2100."),
+        ({"measured_on": "2099-01-01"}, "measured_on", "A measurement cannot be dated in the future."),
+        ({"value": "12345678901234567.5"}, "value", "no more than 16 digits before the decimal point"),
+    ],
+)
+def test_record_measurement_rejects_bad_input(
+    client, account_manager, aerospace_project, fields, field, message
+):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    before = Measurement.objects.count()
+    client.force_login(account_manager)
+    response = record(
+        client, aerospace_project, project_kpi, **{"measured_on": "2024-09-01", "value": "80", **fields}
+    )
+    assert response.status_code == 422
+    errors = response.context["measurement_form"].errors[field]
+    assert any(message in error for error in errors), errors
+    assert Measurement.objects.count() == before
+
+
+def test_record_measurement_for_another_projects_kpi_is_refused(
+    client, account_manager, aerospace_project, portfolio
+):
+    other = ProjectKPIFactory(project=ProjectFactory(relationship=portfolio["rel_a"]))
+    client.force_login(account_manager)
+    response = record(client, aerospace_project, other, measured_on="2024-09-01", value="80")
+    assert response.status_code == 422
+    assert "project_kpi" in response.context["measurement_form"].errors
+    assert not Measurement.objects.filter(project_kpi=other).exists()
+
+
+def test_edit_measurement_with_stale_version_is_refused(client, account_manager, aerospace_project):
+    measurement = Measurement.objects.get(project_kpi__kpi__code="turnaround_time")
+    kpi_services.measurement_update(actor=None, measurement=measurement, data={"value": Decimal("16")})
+    client.force_login(account_manager)
+    prefix = f"measurement-{measurement.pk}"
+    response = client.post(
+        reverse("measurement-edit", args=[aerospace_project.pk, measurement.pk]),
+        {f"{prefix}-version": 1, f"{prefix}-measured_on": "2024-06-01", f"{prefix}-value": "18"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    assert "Someone else changed this measurement" in response.content.decode()
+    measurement.refresh_from_db()
+    assert measurement.value == Decimal("16")
+
+
+def test_delete_measurement(client, account_manager, aerospace_project):
+    measurement = Measurement.objects.get(project_kpi__kpi__code="turnaround_time")
+    client.force_login(account_manager)
+    response = client.post(
+        reverse("measurement-delete", args=[aerospace_project.pk, measurement.pk]),
+        {"version": measurement.version},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    measurement.refresh_from_db()
+    assert measurement.deleted_at is not None
+    assert kpi_row(response, "Turnaround time").latest_value is None
+
+
+def test_kpi_writes_by_client_viewer_are_403(client, client_viewer_a, aerospace_project, fill_rate):
+    client.force_login(client_viewer_a)
+    response = add_kpi(
+        client, aerospace_project, kpi=KPIFactory().pk, baseline_value="1", baseline_date="2024-01-01"
+    )
+    assert response.status_code == 403
+
+
+def test_inline_write_to_deleted_project_is_404(client, account_manager, aerospace_project):
+    project_services.project_delete(actor=account_manager, project=aerospace_project)
+    client.force_login(account_manager)
+    project_kpi = ProjectKPI.objects.filter(project=aerospace_project).first()
+    assert (
+        record(client, aerospace_project, project_kpi, measured_on="2024-09-01", value="80").status_code
+        == 404
+    )
+    assert InnovationProject.objects.get(pk=aerospace_project.pk).deleted_at is not None
