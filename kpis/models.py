@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kpis import scoring
-from projects.models import InnovationProject, Relationship, SyncedModel
+from projects.models import PLAUSIBLE_DATE, InnovationProject, Relationship, SyncedModel
 
 VALUE = {"max_digits": 20, "decimal_places": 4}
 
@@ -76,7 +76,7 @@ class ProjectKPI(SyncedModel):
     # database itself can keep percent values within 0–100.
     unit = models.CharField(max_length=10, choices=Unit.choices, editable=False)
     baseline_value = models.DecimalField(**VALUE)
-    baseline_date = models.DateField()
+    baseline_date = models.DateField(validators=PLAUSIBLE_DATE)
     target_value = models.DecimalField(**VALUE, null=True, blank=True)
 
     SCOPE_PATH = "project__relationship"
@@ -121,7 +121,7 @@ class Measurement(SyncedModel):
     """A dated value of a project KPI; the latest one is the project's 'after' value."""
 
     project_kpi = models.ForeignKey(ProjectKPI, on_delete=models.PROTECT, related_name="measurements")
-    measured_on = models.DateField()
+    measured_on = models.DateField(validators=PLAUSIBLE_DATE)
     value = models.DecimalField(**VALUE)
     unit = models.CharField(max_length=10, choices=Unit.choices, editable=False)
 

@@ -95,8 +95,13 @@ def request_score_recompute(relationship_id: int) -> None:
     — broker down, worker killed — is still known and caught up by the periodic job. A transaction
     that rolls back asks for nothing.
     """
-    PendingScoreRecompute.objects.update_or_create(
-        relationship_id=relationship_id, defaults={"requested_at": timezone.now()}
+    # One statement (INSERT … ON CONFLICT DO UPDATE): concurrent writers in the same relationship
+    # queue on the row instead of racing to insert it (update_or_create raised IntegrityError).
+    PendingScoreRecompute.objects.bulk_create(
+        [PendingScoreRecompute(relationship_id=relationship_id, requested_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["relationship"],
+        update_fields=["requested_at"],
     )
     pending = _pending_recomputes()
     pending.relationship_ids.add(relationship_id)

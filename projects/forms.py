@@ -239,6 +239,10 @@ class ProjectForm(forms.Form):
         self.fields["gain_share_baseline"].label = "Gain-share baseline"
         if project is not None:
             self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+            # A project stays in the relationship it was created in (see project_update).
+            self.fields["relationship"].disabled = True
+            self.fields["relationship"].initial = project.relationship_id
+            self.fields["relationship"].help_text = "A project stays in the relationship it was created in."
         order = ["relationship", "title", "description", "level", "stage", *_PROJECT_FIELDS[4:]]
         self.order_fields(order)
 

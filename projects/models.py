@@ -12,6 +12,21 @@ from django.utils import timezone
 MONEY = {"max_digits": 16, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
+
+# Business dates outside these years are typing mistakes (0001, 9999), never real: every date field
+# of the domain refuses them, so pages, API and admin answer with the same field-level message.
+PLAUSIBLE_YEARS = (1950, 2100)
+
+
+def validate_plausible_date(value) -> None:
+    from django.core.exceptions import ValidationError
+
+    low, high = PLAUSIBLE_YEARS
+    if value is not None and not low <= value.year <= high:
+        raise ValidationError(f"Enter a date between {low} and {high}.", code="implausible_year")
+
+
+PLAUSIBLE_DATE = [validate_plausible_date]
 PERCENT_RANGE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
@@ -153,8 +168,8 @@ class Relationship(SyncedModel):
         Organization, on_delete=models.PROTECT, related_name="provider_relationships"
     )
     process_areas = models.ManyToManyField(ProcessArea, blank=True, related_name="relationships")
-    contract_start = models.DateField()
-    contract_end = models.DateField(null=True, blank=True)
+    contract_start = models.DateField(validators=PLAUSIBLE_DATE)
+    contract_end = models.DateField(null=True, blank=True, validators=PLAUSIBLE_DATE)
     annual_contract_value = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
     currency = models.CharField(
         max_length=3,
@@ -218,8 +233,8 @@ class LeadershipPair(models.Model):
     relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="leadership_pairs")
     client_leader = models.CharField(max_length=200)
     provider_leader = models.CharField(max_length=200)
-    started_on = models.DateField()
-    ended_on = models.DateField(null=True, blank=True)
+    started_on = models.DateField(validators=PLAUSIBLE_DATE)
+    ended_on = models.DateField(null=True, blank=True, validators=PLAUSIBLE_DATE)
 
     SCOPE_PATH = "relationship"
 
@@ -284,9 +299,9 @@ class InnovationProject(SyncedModel):
         on_delete=models.SET_NULL,
         related_name="owned_projects",
     )
-    proposed_on = models.DateField(null=True, blank=True)
-    started_on = models.DateField(null=True, blank=True)
-    delivered_on = models.DateField(null=True, blank=True, db_index=True)
+    proposed_on = models.DateField(null=True, blank=True, validators=PLAUSIBLE_DATE)
+    started_on = models.DateField(null=True, blank=True, validators=PLAUSIBLE_DATE)
+    delivered_on = models.DateField(null=True, blank=True, db_index=True, validators=PLAUSIBLE_DATE)
     investment = models.DecimalField(**MONEY, default=Decimal("0"), validators=NON_NEGATIVE)
     expected_annual_benefit = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
     realised_annual_benefit = models.DecimalField(**MONEY, null=True, blank=True, validators=NON_NEGATIVE)
@@ -375,6 +390,12 @@ class InnovationProject(SyncedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.delivered_on is not None and self.delivered_on > timezone.localdate():
+            raise ValidationError({"delivered_on": "A project cannot be delivered in the future."})
 
     @classmethod
     def allowed_next_stages(cls, stage: str) -> tuple[str, ...]:

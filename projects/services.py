@@ -200,13 +200,20 @@ def project_create(*, actor, data: dict[str, Any]) -> InnovationProject:
 def project_update(
     *, actor, project: InnovationProject, data: dict[str, Any], expected_version: int | None = None
 ) -> InnovationProject:
-    """Change a project's fields; a changed `stage` must be an allowed transition."""
+    """Change a project's fields; a changed `stage` must be an allowed transition.
+
+    A project never moves to another relationship: its history (scores, audit, what sync clients
+    of either relationship hold) belongs to the one it was created in.
+    """
     _check_relationship_writable(actor, project.relationship)
     data = dict(data)
     new_relationship = data.get("relationship")
-    if new_relationship is not None and new_relationship.pk != project.relationship_id:
-        _check_relationship_writable(actor, new_relationship)
-    previous_relationship_id = project.relationship_id
+    if (
+        new_relationship is not None
+        and getattr(new_relationship, "pk", new_relationship) != project.relationship_id
+    ):
+        message = "A project cannot move to another relationship; create it there and delete this one."
+        raise ValidationError({"relationship": message})
     action = AuditEntry.Action.UPDATE
     if "stage" in data and data["stage"] != project.stage:
         _check_transition(project.stage, data["stage"])
@@ -222,8 +229,6 @@ def project_update(
         actor=actor, instance=project, data=data, expected_version=expected_version, action=action
     )
     _announce(project, action, actor)
-    if project.relationship_id != previous_relationship_id:
-        _announce(project, action, actor, relationship_id=previous_relationship_id)
     return project
 
 

@@ -111,10 +111,17 @@ def celery_eager_outside_worker_tests(request):
     With REDIS_URL set the app publishes to Redis; without this, every transactional test that
     saves a project would leave a message there for no worker to take.
     """
+    from celery._state import _set_task_join_will_block
+
+    from bpo_portfolio.celery import app
+
+    # Celery keeps "may a result be awaited here?" in one process-wide flag that every eager task
+    # sets and restores; eager tasks run at once in several threads (a live server and the test,
+    # or racing writers) can leave it set. Each test starts from the state of a plain process.
+    _set_task_join_will_block(False)
     if request.node.get_closest_marker("celery_worker"):
         yield
         return
-    from bpo_portfolio.celery import app
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True

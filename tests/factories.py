@@ -134,7 +134,8 @@ class MeasurementFactory(ServiceFactory):
         model = Measurement
 
     project_kpi = factory.SubFactory(ProjectKPIFactory)
-    measured_on = factory.Sequence(lambda n: dt.date(2024, 6, 1) + dt.timedelta(days=n))
+    # Past dates only (measurements cannot be in the future), distinct within any one KPI.
+    measured_on = factory.Sequence(lambda n: dt.date(2024, 6, 1) + dt.timedelta(days=n % 700))
     value = Decimal("70")
 
     @staticmethod

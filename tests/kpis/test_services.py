@@ -137,3 +137,11 @@ def test_project_impact_from_prefetched_kpis(django_assert_num_queries, admin_us
     assert round(impacts[0], 2) == Decimal("30.36")
     assert impacts[1] is None
     assert Measurement.objects.count() == 2
+
+
+def test_measurement_cannot_be_dated_in_the_future():
+    project_kpi = ProjectKPIFactory()
+    with pytest.raises(ValidationError) as refused:
+        MeasurementFactory(project_kpi=project_kpi, measured_on=dt.date.today() + dt.timedelta(days=1))
+    assert refused.value.message_dict["measured_on"] == ["A measurement cannot be dated in the future."]
+    assert not Measurement.objects.exists()

@@ -181,10 +181,37 @@ def test_account_manager_cannot_write_unassigned_relationship(account_manager, p
     project = services.project_create(
         actor=account_manager, data={"relationship": portfolio["rel_a"], "title": "Ok"}
     )
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ValidationError) as refused:
         services.project_update(
             actor=account_manager, project=project, data={"relationship": portfolio["rel_b"]}
         )
+    assert "relationship" in refused.value.message_dict
+
+
+def test_project_never_moves_to_another_relationship(portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    with pytest.raises(ValidationError) as refused:
+        services.project_update(actor=None, project=project, data={"relationship": portfolio["rel_b"]})
+    assert "cannot move" in refused.value.message_dict["relationship"][0]
+    project.refresh_from_db()
+    assert (project.relationship_id, project.version) == (portfolio["rel_a"].pk, 1)
+
+
+@pytest.mark.parametrize("field", ["proposed_on", "started_on"])
+def test_implausible_year_is_a_field_error(field):
+    project = ProjectFactory()
+    with pytest.raises(ValidationError) as refused:
+        services.project_update(actor=None, project=project, data={field: dt.date(0o1, 1, 1)})
+    assert refused.value.message_dict[field] == ["Enter a date between 1950 and 2100."]
+
+
+def test_delivery_cannot_be_dated_in_the_future():
+    project = project_in_stage("in_progress")
+    with pytest.raises(ValidationError) as refused:
+        services.project_transition(
+            actor=None, project=project, to_stage="delivered", on=dt.date.today() + dt.timedelta(days=1)
+        )
+    assert "delivered_on" in refused.value.message_dict
 
 
 def test_executive_cannot_write(executive, portfolio):
