@@ -48,6 +48,8 @@ def test_delivery_raises_the_score_and_deleting_the_project_removes_it(
     assert shown_score(client, relationship) == (Decimal("48.80"), "steady")
     listed = client.get(reverse("relationship-list")).content.decode()
     assert "48.8" in listed and "Steady" in listed
+    page = client.get(reverse("relationship-detail", args=[relationship.pk])).content.decode()
+    assert reverse("relationship-dashboard", args=[relationship.pk]) in page  # drill-down to "why"
 
     response = client.post(reverse("project-delete", args=[project.pk]), {"version": project.version})
     assert response.status_code == 302
