@@ -208,7 +208,8 @@ def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> Sco
 
 @dataclass(frozen=True)
 class ComputedScore:
-    """The figures of one RelationshipScore row."""
+    """The figures of one RelationshipScore row; `components_json` is the `components` column's JSON
+    text (compact, in the order of `json.dumps(components, separators=(",", ":"))`)."""
 
     relationship_id: int
     period: dt.date
@@ -219,19 +220,53 @@ class ComputedScore:
     realisation: Decimal | None
     continuity: Decimal | None
     basis: list[str]
-    components: dict
+    components_json: str
     projects_delivered: int
     kpis_measured: int
 
 
-def _text(value: Decimal | None, places: Decimal | None = None) -> str | None:
+# The explanation is written as JSON text directly: building tens of thousands of small dicts and
+# encoding them afterwards cost twice as much (measured). The text is exactly what
+# `json.dumps(..., separators=(",", ":"))` gives for the same dict (pinned by a test), strings
+# encoded by the encoder json.dumps itself uses.
+_string = json.encoder.encode_basestring_ascii
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _figure(value: Decimal | None, places: Decimal | None = None) -> str:
+    """A figure as a JSON string ("41.67"), or null; Decimal text never needs escaping."""
     if value is None:
-        return None
-    return str(value if places is None else value.quantize(places, rounding=ROUND_HALF_UP))
+        return "null"
+    # str(), as the dict version had it (and faster than format() in an f-string, measured).
+    return f'"{value if places is None else value.quantize(places, rounding=ROUND_HALF_UP)!s}"'
 
 
-def _day(value: dt.date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _day(value: dt.date | None) -> str:
+    return f'"{value.isoformat()}"' if value is not None else "null"
+
+
+@dataclass(frozen=True)
+class _BatchText:
+    """The parts of the explanation that are the same for every relationship of a batch."""
+
+    weights: str
+    window: str
+    quarter_prefixes: tuple[str, ...]
+    level_weights: dict[str, int]
+
+    @classmethod
+    def of(cls, window: scoring.Window, level_weights: dict[str, int]) -> "_BatchText":
+        return cls(
+            weights=_compact({name: str(weight) for name, weight in scoring.weights().items()}),
+            window=f'{{"start":{_day(window.start)},"end":{_day(window.end)}}}',
+            quarter_prefixes=tuple(
+                f'{{"start":{_day(first)},"end":{_day(last)},"delivered":' for first, last in window.quarters
+            ),
+            level_weights=level_weights,
+        )
 
 
 def _compute_one(
@@ -239,7 +274,7 @@ def _compute_one(
     window: scoring.Window,
     projects: list[ProjectInput],
     kpis_by_project: dict[int, list[KPIInput]],
-    level_weights: dict[str, int],
+    batch: _BatchText,
 ) -> ComputedScore:
     achievements: list[Decimal] = []
     kpis_measured = 0
@@ -263,18 +298,11 @@ def _compute_one(
             if kpi.latest is not None:
                 kpis_measured += 1
             kpi_entries.append(
-                {
-                    "project_kpi_id": kpi.project_kpi_id,
-                    "kpi": kpi.kpi,
-                    "unit": kpi.unit,
-                    "direction": kpi.direction,
-                    "baseline": _text(kpi.baseline),
-                    "latest": _text(kpi.latest),
-                    "latest_measured_on": _day(kpi.latest_measured_on),
-                    "improvement_pct": _text(improvement, PERCENT_PLACES),
-                    "target": _text(kpi.target),
-                    "target_achievement_pct": _text(achievement, PERCENT_PLACES),
-                }
+                f'{{"project_kpi_id":{kpi.project_kpi_id},"kpi":{_string(kpi.kpi)},"unit":{_string(kpi.unit)},'
+                f'"direction":{_string(kpi.direction)},"baseline":{_figure(kpi.baseline)},'
+                f'"latest":{_figure(kpi.latest)},"latest_measured_on":{_day(kpi.latest_measured_on)},'
+                f'"improvement_pct":{_figure(improvement, PERCENT_PLACES)},"target":{_figure(kpi.target)},'
+                f'"target_achievement_pct":{_figure(achievement, PERCENT_PLACES)}}}'
             )
         impact_pct = scoring.project_impact_pct(improvements)
         impacts.append((project.level, impact_pct))
@@ -282,15 +310,9 @@ def _compute_one(
         if quarter is not None:
             quarter_deliveries[quarter] += 1
         project_entries.append(
-            {
-                "id": project.id,
-                "title": project.title,
-                "level": project.level,
-                "level_weight": level_weights[project.level],
-                "delivered_on": _day(project.delivered_on),
-                "impact_pct": _text(impact_pct, PERCENT_PLACES),
-                "kpis": kpi_entries,
-            }
+            f'{{"id":{project.id},"title":{_string(project.title)},"level":{_string(project.level)},'
+            f'"level_weight":{batch.level_weights[project.level]},"delivered_on":{_day(project.delivered_on)},'
+            f'"impact_pct":{_figure(impact_pct, PERCENT_PLACES)},"kpis":[{",".join(kpi_entries)}]}}'
         )
 
     impact, mean_impact_pct = scoring.impact_component(impacts)
@@ -309,39 +331,32 @@ def _compute_one(
         "continuity": quantize(continuity, COMPONENT_PLACES),
     }
     result = scoring.combine(values)
-    components = {
-        "weights": {name: str(weight) for name, weight in scoring.weights().items()},
-        "weights_used": {
-            name: _text(weight, COMPONENT_PLACES) for name, weight in result.weights_used.items()
-        },
-        "window": {"start": _day(window.start), "end": _day(window.end)},
-        "impact": {
-            "value": _text(values["impact"]),
-            "mean_impact_pct": _text(mean_impact_pct, PERCENT_PLACES),
-            "projects": project_entries,
-        },
-        "attainment": {"value": _text(values["attainment"]), "kpis_with_target": len(achievements)},
-        "realisation": {
-            "value": _text(values["realisation"]),
-            "realised_sum": _text(realised_sum, PERCENT_PLACES),
-            "expected_sum": _text(expected_sum, PERCENT_PLACES),
-            "projects_counted": sum(1 for expected, _ in benefits if expected is not None and expected > 0),
-        },
-        "continuity": {
-            "value": _text(values["continuity"]),
-            "quarters": [
-                {"start": _day(first), "end": _day(last), "delivered": count}
-                for (first, last), count in zip(window.quarters, quarter_deliveries, strict=True)
-            ],
-        },
-    }
+    weights_used = ",".join(
+        f"{_string(name)}:{_figure(weight, COMPONENT_PLACES)}" for name, weight in result.weights_used.items()
+    )
+    projects_counted = sum(1 for expected, _ in benefits if expected is not None and expected > 0)
+    quarters = ",".join(
+        f"{prefix}{count}}}" for prefix, count in zip(batch.quarter_prefixes, quarter_deliveries, strict=True)
+    )
+    # Keys and their order: see the RelationshipScore.components contract (tests/kpis/test_rollup.py).
+    components_json = (
+        f'{{"weights":{batch.weights},"weights_used":{{{weights_used}}},"window":{batch.window},'
+        f'"impact":{{"value":{_figure(values["impact"])},'
+        f'"mean_impact_pct":{_figure(mean_impact_pct, PERCENT_PLACES)},'
+        f'"projects":[{",".join(project_entries)}]}},'
+        f'"attainment":{{"value":{_figure(values["attainment"])},"kpis_with_target":{len(achievements)}}},'
+        f'"realisation":{{"value":{_figure(values["realisation"])},'
+        f'"realised_sum":{_figure(realised_sum, PERCENT_PLACES)},'
+        f'"expected_sum":{_figure(expected_sum, PERCENT_PLACES)},"projects_counted":{projects_counted}}},'
+        f'"continuity":{{"value":{_figure(values["continuity"])},"quarters":[{quarters}]}}}}'
+    )
     return ComputedScore(
         relationship_id=relationship_id,
         period=window.period,
         score=result.score,
         tier=result.tier,
         basis=result.basis,
-        components=components,
+        components_json=components_json,
         projects_delivered=len(projects),
         kpis_measured=kpis_measured,
         **values,
@@ -357,13 +372,14 @@ def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
     for kpi in inputs.kpis:
         kpis_by_project[kpi.project_id].append(kpi)
     level_weights = {level: int(weight) for level, weight in settings.BPO_SCORING["LEVEL_WEIGHTS"].items()}
+    batch = _BatchText.of(inputs.window, level_weights)
     return [
         _compute_one(
             relationship_id,
             inputs.window,
             projects_by_relationship[relationship_id],
             kpis_by_project,
-            level_weights,
+            batch,
         )
         for relationship_id in inputs.relationship_ids
     ]
@@ -416,43 +432,88 @@ def _without_cyclic_gc():
             gc.enable()
 
 
+def _json_value(value) -> str:
+    """A column's value in the PostgreSQL upsert document: figures and dates as JSON strings (read
+    back by their column's type, so exact), numbers and lists as JSON."""
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, Decimal | dt.date):
+        return f'"{value!s}"'
+    if isinstance(value, str):
+        return _string(value)
+    return _compact(value)
+
+
 def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
     """Insert or update the rows in one statement; a row whose figures are unchanged is left alone
     (its computed_at too). Returns the number of rows inserted or updated."""
     if not scores:
         return 0
     meta = RelationshipScore._meta
-    names = ["relationship", "period", *SCORE_FIELDS, "computed_at"]
-    fields = [meta.get_field(name) for name in names]
+    fields = [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS)]
     columns = [field.column for field in fields]
-    json_fields = {meta.get_field("basis"), meta.get_field("components")}
-    params = []
-    for score in scores:
-        values = [
-            score.relationship_id,
-            score.period,
-            *(getattr(score, name) for name in SCORE_FIELDS),
-            computed_at,
-        ]
-        params.extend(
-            # JSON goes in compact (it is most of the statement's size); the rest as Django adapts it.
-            json.dumps(value, separators=(",", ":"))
-            if field in json_fields
-            else field.get_db_prep_save(value, connection)
-            for field, value in zip(fields, values, strict=True)
-        )
-    compared = [meta.get_field(name).column for name in SCORE_FIELDS]
-    # Row comparison that treats NULLs as values: PostgreSQL's IS DISTINCT FROM, SQLite's IS NOT.
-    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    row = "(" + ", ".join(f"%s{json_cast}" if field in json_fields else "%s" for field in fields) + ")"
+    computed_at = meta.get_field("computed_at").get_db_prep_save(computed_at, connection)
+    # Each row's values in column order, `components` as its JSON text.
+    rows = [
+        [
+            score.relationship_id,
+            score.period,
+            *(
+                score.components_json if name == "components" else getattr(score, name)
+                for name in SCORE_FIELDS
+            ),
+        ]
+        for score in scores
+    ]
+    if connection.vendor == "postgresql":
+        # All rows as one JSON document unpacked by jsonb_to_recordset: one parameter instead of
+        # thirteen per row (measured: about 50 ms less for 1,000 rows, mostly the quoting and
+        # parsing of 13,000 literals).
+        is_text = [field.name == "components" for field in fields]
+        document = (
+            "["
+            + ",".join(
+                "{"
+                + ",".join(
+                    f'"{column}":{value if text else _json_value(value)}'
+                    for column, text, value in zip(columns, is_text, row, strict=True)
+                )
+                + "}"
+                for row in rows
+            )
+            + "]"
+        )
+        record = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
+        source = (
+            f"SELECT {', '.join(quote(column) for column in columns)}, %s "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS row({record})"
+        )
+        params = [computed_at, document]
+        distinct = "IS DISTINCT FROM"  # a row comparison that treats NULLs as values
+    else:
+        params = []
+        for row in rows:
+            params.extend(
+                value
+                if field.name == "components"
+                else _compact(value)
+                if field.name == "basis"
+                else field.get_db_prep_save(value, connection)
+                for field, value in zip(fields, row, strict=True)
+            )
+            params.append(computed_at)
+        placeholders = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
+        distinct = "IS NOT"  # SQLite's NULL-safe comparison
+    compared = columns[2:]
     sql = (
-        f"INSERT INTO {table} ({', '.join(quote(column) for column in columns)}) "
-        f"VALUES {', '.join([row] * len(scores))} "
+        f"INSERT INTO {table} ({', '.join(quote(column) for column in [*columns, 'computed_at'])}) {source} "
         f"ON CONFLICT ({quote('relationship_id')}, {quote('period')}) DO UPDATE SET "
-        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in columns[2:])
+        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in [*compared, "computed_at"])
         + f" WHERE ({', '.join(f'{table}.{quote(column)}' for column in compared)}) {distinct} "
         f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
     )

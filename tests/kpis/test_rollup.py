@@ -1,6 +1,7 @@
 """Monthly score roll-ups against the database: the worked example, the window, idempotence, queries."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -145,6 +146,26 @@ def test_worked_example_scores_48_8_steady_with_its_explanation(worked_example):
             ],
         },
     }
+
+
+def test_components_text_is_what_json_dumps_gives_even_for_awkward_titles(worked_example):
+    """The explanation is written as JSON text directly; it must be exactly the compact json.dumps
+    text of the same dict (SQLite compares the stored text to decide whether a row changed)."""
+    title = 'Quote " backslash \\ tab \t café — 東京 \U0001f600'
+    project = worked_example["project"]
+    type(project).objects.filter(pk=project.pk).update(title=title)
+    window = scoring.score_window(NOVEMBER)
+    relationship_id = worked_example["relationship"].pk
+    inputs = rollup.gather_inputs(window=window, relationship_ids=[relationship_id])
+    (computed,) = rollup.compute_scores(inputs)
+    decoded = json.loads(computed.components_json)
+    assert json.dumps(decoded, separators=(",", ":")) == computed.components_json
+    assert decoded["impact"]["projects"][0]["title"] == title
+    rollup.rollup_scores(period=NOVEMBER)
+    row = score_of(worked_example["relationship"])
+    assert row.components == decoded
+    assert row.components["impact"]["projects"][0]["title"] == title
+    assert rollup.rollup_scores(period=NOVEMBER) == 0
 
 
 def test_all_four_components_with_targets_benefits_and_levels():
