@@ -404,6 +404,33 @@ def test_selectors_read_the_current_score_without_a_query_per_row(django_assert_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_rollup_stores_explanations_lz4_compressed_and_leaves_the_session_default():
+    if connection.vendor != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    relationship = RelationshipFactory()
+    for day in range(1, 13):  # an explanation of several KB, so that PostgreSQL compresses it
+        project = delivered(relationship, dt.date(2025, 10, day))
+        track(project, baseline="50", values={dt.date(2025, 10, day): "55"}, target="80")
+        track(project, baseline="20", values={dt.date(2025, 10, day): "15"}, direction="lower_is_better")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setting, 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        default, has_lz4 = cursor.fetchone()
+        assert rollup.rollup_scores(period=NOVEMBER) == 1
+        cursor.execute(
+            "SELECT pg_column_compression(components), octet_length(components::text) "
+            "FROM kpis_relationshipscore WHERE relationship_id = %s AND period = %s",
+            [relationship.pk, NOVEMBER],
+        )
+        compression, size = cursor.fetchone()
+        assert size > 4000
+        assert compression == ("lz4" if has_lz4 else default)
+        cursor.execute("SHOW default_toast_compression")
+        assert cursor.fetchone()[0] == default
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_rollup_of_the_same_relationship_waits_for_the_first():
     if connection.vendor != "postgresql":
         pytest.skip("advisory locks are PostgreSQL's; SQLite serialises write transactions itself")
