@@ -295,3 +295,20 @@ class StageForm(VersionedForm):
 
 class DeleteForm(VersionedForm):
     pass
+
+
+# --- Relationships ----------------------------------------------------------------------------
+
+
+class LeadershipForm(forms.Form):
+    """Hand a relationship to a new leadership pair; the current pair's term ends the day before."""
+
+    client_leader = forms.CharField(max_length=200, label="Client-side leader")
+    provider_leader = forms.CharField(max_length=200, label="Provider-side leader")
+    started_on = PlausibleDateField(label="In the role from")
+
+    def clean_started_on(self):
+        started_on = self.cleaned_data["started_on"]
+        if started_on > timezone.localdate():
+            raise ValidationError("Record a handover once it has happened; this date is in the future.")
+        return started_on

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from projects import access, selectors, services
-from projects.forms import DeleteForm, ProjectForm, StageForm, add_service_errors
-from projects.models import InnovationProject
+from projects.forms import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
+from projects.models import InnovationProject, Relationship
 from projects.records import VersionConflict
 
 
@@ -160,3 +160,31 @@ def project_delete(request, pk: int):
         messages.success(request, f"Deleted “{project.title}”.")
         return redirect("project-list")
     return render(request, "projects/project_confirm_delete.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def relationship_leadership(request, pk: int):
+    """Record a new leadership pair for a relationship the user may change."""
+    try:
+        relationship = selectors.relationship_get(user=request.user, pk=pk)
+    except Relationship.DoesNotExist as missing:
+        raise Http404("No such relationship.") from missing
+    if not access.can_write_relationship(request.user, relationship):
+        raise PermissionDenied("You may not change this relationship.")
+    form = LeadershipForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pair = services.relationship_set_leadership(
+                actor=request.user, relationship=relationship, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"{pair.client_leader} and {pair.provider_leader} now lead the relationship."
+            )
+            return redirect("relationship-detail", pk=relationship.pk)
+    status = 422 if form.errors else 200
+    context = {"relationship": relationship, "form": form, "current": relationship.leadership_pairs.all()[:1]}
+    return render(request, "projects/leadership_form.html", context, status=status)
