@@ -288,8 +288,8 @@ def test_concurrent_writers_and_a_syncing_reader_end_with_equal_copies(admin_use
                         actor=None,
                         data={"relationship": rng.choice(relationships), "title": f"W{seed}-{step}"},
                     )
-                    with lock:
-                        project_ids.append(project.pk)
+                    # Offered to the other writers only once committed: before that they cannot see it.
+                    transaction.on_commit(lambda pk=project.pk: _publish(pk))
                 else:
                     pk = rng.choice(project_ids)
                     project = InnovationProject.objects.get(pk=pk)
@@ -304,6 +304,10 @@ def test_concurrent_writers_and_a_syncing_reader_end_with_equal_copies(admin_use
                 stamp = project.change_stamp
                 time.sleep(rng.uniform(0, 0.02))  # hold the transaction open: commits interleave
                 transaction.on_commit(lambda stamp=stamp: _record(commits, lock, stamp))
+
+    def _publish(pk):
+        with lock:
+            project_ids.append(pk)
 
     def _record(log, guard, stamp):
         with guard:
