@@ -4,9 +4,11 @@ measurements. Same contract as projects.forms: validate, then let the service de
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from kpis.models import KPI, Measurement, ProjectKPI, Unit
+from kpis.services import check_measured_on
 from projects.forms import PlausibleDateField, VersionedForm, conflict_differences, constraint_messages
 
 VALUE_FIELD = ProjectKPI._meta.get_field("baseline_value")
@@ -105,16 +107,12 @@ class ProjectKPIEditForm(VersionedForm):
 
 
 def _check_measured_on(form: forms.Form, project_kpi: ProjectKPI | None) -> None:
-    measured_on = form.cleaned_data.get("measured_on")
-    if measured_on is None:
-        return
-    if measured_on > timezone.localdate():
-        form.add_error("measured_on", "A measurement cannot be dated in the future.")
-    elif project_kpi is not None and measured_on < project_kpi.baseline_date:
-        form.add_error(
-            "measured_on",
-            f"A measurement cannot predate the baseline ({project_kpi.baseline_date:%Y-%m-%d}).",
-        )
+    """The service's rule for measurement dates, reported as a field error of the form."""
+    try:
+        check_measured_on(project_kpi, form.cleaned_data.get("measured_on"))
+    except ValidationError as error:
+        for message in error.message_dict["measured_on"]:
+            form.add_error("measured_on", message)
 
 
 class MeasurementForm(forms.Form):

@@ -96,11 +96,6 @@ def target_achievement_pct(*, baseline, latest, target) -> Decimal | None:
 # --- One project ------------------------------------------------------------------------------
 
 
-def capped_improvement(improvement: Decimal, cap: Decimal | None = None) -> Decimal:
-    cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"]) if cap is None else cap
-    return clamp(improvement, -cap, cap)
-
-
 def project_impact_pct(improvements: Iterable[Decimal | None]) -> Decimal | None:
     """The mean of the project's KPI improvements that exist, each capped to ±100 %."""
     cap = Decimal(_config()["IMPROVEMENT_CAP_PCT"])

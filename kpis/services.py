@@ -123,11 +123,13 @@ def _check_project_kpi_writable(actor, project_kpi: ProjectKPI) -> None:
     _check_project_writable(actor, project_kpi.project)
 
 
-def _check_measured_on(project_kpi: ProjectKPI, measured_on) -> None:
-    """A measurement is a fact: it happened, and after the baseline it is compared with."""
+def check_measured_on(project_kpi: ProjectKPI | None, measured_on) -> None:
+    """A measurement is a fact: it happened, and after the baseline it is compared with.
+
+    Forms call it too, to report it beside their other field errors before calling a service."""
     if measured_on is not None and measured_on > timezone.localdate():
         raise ValidationError({"measured_on": "A measurement cannot be dated in the future."})
-    if measured_on is not None and measured_on < project_kpi.baseline_date:
+    if project_kpi is not None and measured_on is not None and measured_on < project_kpi.baseline_date:
         baseline = f"{project_kpi.baseline_date:%Y-%m-%d}"
         raise ValidationError({"measured_on": f"A measurement cannot predate the baseline ({baseline})."})
 
@@ -139,7 +141,7 @@ def measurement_record(*, actor, data: dict[str, Any]) -> Measurement:
     if not isinstance(project_kpi, ProjectKPI):
         raise ValidationError({"project_kpi": "This field is required."})
     _check_project_kpi_writable(actor, project_kpi)
-    _check_measured_on(project_kpi, data.get("measured_on"))
+    check_measured_on(project_kpi, data.get("measured_on"))
     measurement = record_create(actor=actor, model=Measurement, data={**data, "unit": project_kpi.unit})
     request_score_recompute(project_kpi.project.relationship_id)
     return measurement
@@ -156,7 +158,7 @@ def measurement_update(
         if getattr(data["project_kpi"], "pk", data["project_kpi"]) != measurement.project_kpi_id:
             raise ValidationError({"project_kpi": "A measurement cannot move to another KPI."})
         data.pop("project_kpi")
-    _check_measured_on(project_kpi, data.get("measured_on"))
+    check_measured_on(project_kpi, data.get("measured_on"))
     measurement = record_update(
         actor=actor, instance=measurement, data=data, expected_version=expected_version
     )

@@ -15,11 +15,7 @@ from django.utils import timezone
 
 from projects import access
 from projects.access import Role
-from projects.models import InnovationProject
-
-# Dates outside these years are typing mistakes (0001, 9999, 20244), never real business dates.
-MIN_YEAR = 1950
-MAX_YEAR = 2100
+from projects.models import InnovationProject, validate_plausible_date
 
 Stage = InnovationProject.Stage
 
@@ -41,8 +37,7 @@ class PlausibleDateField(forms.DateField):
 
     def validate(self, value):
         super().validate(value)
-        if value and not MIN_YEAR <= value.year <= MAX_YEAR:
-            raise ValidationError(f"Enter a date between {MIN_YEAR} and {MAX_YEAR}.", code="implausible_year")
+        validate_plausible_date(value)  # the model's rule: years 1950–2100
 
 
 def constraint_messages(model, field_by_constraint: dict[str, str]) -> dict[str, str]:

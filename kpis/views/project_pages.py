@@ -11,6 +11,7 @@ import csv
 import re
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -574,22 +575,26 @@ def project_kpi_edit(request, pk: int, kpi_pk: int):
 def project_kpi_delete(request, pk: int, kpi_pk: int):
     project = _writable_project(request, pk)
     project_kpi = _project_kpi(request, project, kpi_pk)
+    return _inline_delete(
+        request,
+        project,
+        delete=partial(kpi_services.project_kpi_delete, actor=request.user, project_kpi=project_kpi),
+        conflict=f"{project_kpi.kpi.name} was changed by someone else since you opened the page; "
+        "it was not removed. Check the current values and try again.",
+        done=f"Stopped tracking {project_kpi.kpi.name}.",
+    )
+
+
+def _inline_delete(request, project, *, delete, conflict: str, done: str):
+    """Soft-delete a KPI or measurement from the project page, at the version the page showed."""
     form = DeleteForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Missing version.", status=400)
     try:
-        kpi_services.project_kpi_delete(
-            actor=request.user, project_kpi=project_kpi, expected_version=form.cleaned_data["version"]
-        )
+        delete(expected_version=form.cleaned_data["version"])
     except VersionConflict:
-        return _project_page(
-            request,
-            project,
-            status=409,
-            kpi_error=f"{project_kpi.kpi.name} was changed by someone else since you opened the page; "
-            "it was not removed. Check the current values and try again.",
-        )
-    return _after_kpi_write(request, project, f"Stopped tracking {project_kpi.kpi.name}.")
+        return _project_page(request, project, status=409, kpi_error=conflict)
+    return _after_kpi_write(request, project, done)
 
 
 @require_POST
@@ -666,21 +671,11 @@ def measurement_edit(request, pk: int, measurement_pk: int):
 def measurement_delete(request, pk: int, measurement_pk: int):
     project = _writable_project(request, pk)
     measurement = _measurement(request, project, measurement_pk)
-    form = DeleteForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse("Missing version.", status=400)
-    try:
-        kpi_services.measurement_delete(
-            actor=request.user, measurement=measurement, expected_version=form.cleaned_data["version"]
-        )
-    except VersionConflict:
-        return _project_page(
-            request,
-            project,
-            status=409,
-            kpi_error="This measurement was changed by someone else since you opened the page; "
-            "it was not deleted. Check the current value and try again.",
-        )
-    return _after_kpi_write(
-        request, project, f"Deleted the measurement of {measurement.measured_on:%d %b %Y}."
+    return _inline_delete(
+        request,
+        project,
+        delete=partial(kpi_services.measurement_delete, actor=request.user, measurement=measurement),
+        conflict="This measurement was changed by someone else since you opened the page; "
+        "it was not deleted. Check the current value and try again.",
+        done=f"Deleted the measurement of {measurement.measured_on:%d %b %Y}.",
     )

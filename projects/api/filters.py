@@ -74,15 +74,6 @@ class SyncedFilterSet(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
 
 
-def scoped_relationships(request):
-    return selectors.relationship_list(user=getattr(request, "user", None), include_deleted=True)
-
-
-def scoped_organizations(request, kind=None):
-    organizations = selectors.organization_list(user=getattr(request, "user", None), include_deleted=True)
-    return organizations.filter(kind=kind) if kind else organizations
-
-
 class OrganizationFilterSet(SyncedFilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search names")
     kind = django_filters.ChoiceFilter(choices=Organization.Kind.choices)
