@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
+    "web.apps.WebConfig",
+    "api.apps.ApiConfig",
+    "demo.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "projects.context_processors.user_role",
+                "web.context_processors.user_role",
             ],
         },
     },
@@ -164,15 +167,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "projects.api.schema.PortfolioAutoSchema",
-    # One JSON error shape (projects.api.errors); JSON in and out; bodies capped (413 beyond).
-    "EXCEPTION_HANDLER": "projects.api.errors.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["projects.api.policies.LimitedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.PortfolioAutoSchema",
+    # One JSON error shape (api.errors); JSON in and out; bodies capped (413 beyond).
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["api.policies.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Scoped rates, counted in the default cache (Redis when REDIS_URL is set): issuing tokens,
     # bulk upserts, sync reads (lists with ?sync= or ?updated_since=), everything else.
-    "DEFAULT_THROTTLE_CLASSES": ["projects.api.policies.PortfolioThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.policies.PortfolioThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": env.str("API_THROTTLE_TOKEN", default="20/min"),
         "bulk": env.str("API_THROTTLE_BULK", default="60/min"),

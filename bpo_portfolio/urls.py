@@ -24,7 +24,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health, name="health"),
-    path("api/", include("bpo_portfolio.api_urls")),
-    path("", include("kpis.urls")),
-    path("", include("projects.urls")),
+    path("api/", include("api.urls")),
+    path("", include("web.urls")),
 ]

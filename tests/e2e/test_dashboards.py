@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 import pytest
 from django.core.management import call_command
 
-from kpis.demo import DEMO_PASSWORD
+from demo.portfolio import DEMO_PASSWORD
 from kpis.models import RelationshipScore
 from tests.e2e.conftest import screenshot, sign_in
 

@@ -3,8 +3,7 @@
 from decimal import Decimal
 
 import pytest
-
-from kpis.templatetags import portfolio_format as fmt
+from web.templatetags import portfolio_format as fmt
 
 
 @pytest.mark.parametrize(

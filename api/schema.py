@@ -1,0 +1,76 @@
+"""OpenAPI generation that documents what the API really answers: the error responses of every
+operation (one shared `Error` schema), `If-Match` on writes, `ETag` on object responses."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+from api.errors import ErrorSerializer
+
+ERROR_DESCRIPTIONS = {
+    "400": "Bad input: field-level messages in `errors`.",
+    "401": "No or invalid credentials (send `Authorization: Token <key>`).",
+    "403": "Your role may not do this.",
+    "404": "Absent, or outside what you may see.",
+    "409": "Conflicts with existing data, e.g. a duplicate external_id.",
+    "412": "If-Match no longer matches: the record changed since you read it. Nothing was written.",
+    "413": "The request is too large.",
+    "415": "Send JSON (Content-Type: application/json).",
+    "429": "Too many requests; retry after `Retry-After` seconds.",
+}
+
+OBJECT_ACTIONS = {"retrieve", "create", "update", "partial_update"}
+
+
+class PortfolioAutoSchema(AutoSchema):
+    def _error_codes(self) -> list[str]:
+        method = self.method.upper()
+        codes = ["400", "401", "403", "404", "429"]
+        if method in ("POST", "PUT", "PATCH"):
+            codes += ["409", "413", "415"]
+        if method in ("PUT", "PATCH", "DELETE") and self._is_object_write():
+            codes += ["409", "412"]
+        return sorted(set(codes))
+
+    def _is_object_write(self) -> bool:
+        return getattr(self.view, "action", None) in ("update", "partial_update", "destroy")
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._is_object_write():
+            parameters.append(
+                OpenApiParameter(
+                    "If-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description='The ETag you read (e.g. `"3"`). A stale one answers 412 and writes nothing; '
+                    "without it the write is accepted.",
+                )
+            )
+        if getattr(self.view, "action", None) in OBJECT_ACTIONS:
+            parameters.append(
+                OpenApiParameter(
+                    "ETag",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    response=["200", "201"],
+                    description="The record's version as a strong ETag; send it back in If-Match.",
+                )
+            )
+        return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            if code in responses:
+                continue
+            response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+            response["description"] = ERROR_DESCRIPTIONS[code]
+            if code == "429":
+                response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+            if code == "401":
+                response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+            if code == "412":
+                response["headers"] = {"ETag": {"schema": {"type": "string"}}}
+            responses[code] = response
+        return responses

@@ -1,0 +1,265 @@
+"""Serializers of every resource. They validate and shape data; every write is done by the
+services (see the viewsets), and computed figures come from the selectors."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import ComputedDecimalField, RecordField
+from kpis import selectors as kpi_selectors
+from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
+from projects import selectors
+from projects.access import Role, scope
+from projects.models import InnovationProject, Organization, ProcessArea, Relationship
+
+SYNC_FIELDS = ["id", "external_id", "version", "created_at", "updated_at", "deleted_at"]
+SERVER_MANAGED = ["id", "version", "created_at", "updated_at", "deleted_at"]
+
+
+class SyncedSerializer(serializers.ModelSerializer):
+    """Identity, version and timestamps are the server's; unknown fields are rejected.
+
+    Server-managed fields (id, version, timestamps, computed values) sent by a client are
+    ignored, so a record read with GET can be sent back with PUT as it is.
+    """
+
+    external_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Your key for the record; unique per resource. Bulk upserts match on it.",
+    )
+
+    class Meta:
+        fields = SYNC_FIELDS
+        read_only_fields = SERVER_MANAGED
+        validators = []  # uniqueness is the services' job (409 on conflict)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+    def validate_external_id(self, value):
+        return value or None
+
+
+def _live_relationships(user):
+    return scope(user, Relationship.objects.filter(deleted_at__isnull=True))
+
+
+def _live_organizations(user):
+    return selectors.organization_list(user=user)
+
+
+def _account_manager_users():
+    return get_user_model().objects.filter(is_active=True, groups__name=Role.ACCOUNT_MANAGER.value)
+
+
+COMPONENT = {"max_digits": 7, "decimal_places": 6, "read_only": True, "allow_null": True}
+
+
+class ScoreComponentsSerializer(serializers.Serializer):
+    """Each component in 0–1; null when it had no data and was left out of the score."""
+
+    impact = serializers.DecimalField(**COMPONENT)
+    attainment = serializers.DecimalField(**COMPONENT)
+    realisation = serializers.DecimalField(**COMPONENT)
+    continuity = serializers.DecimalField(**COMPONENT)
+
+
+class CurrentScoreSerializer(serializers.ModelSerializer):
+    components = ScoreComponentsSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = RelationshipScore
+        fields = ["period", "score", "tier", "components"]
+        read_only_fields = fields
+
+
+class ScoreSerializer(serializers.ModelSerializer):
+    relationship = serializers.PrimaryKeyRelatedField(read_only=True)
+    components = ScoreComponentsSerializer(source="*", read_only=True)
+    inputs = serializers.JSONField(
+        source="components", read_only=True, help_text="What each component was computed from."
+    )
+
+    class Meta:
+        model = RelationshipScore
+        fields = [
+            "id",
+            "relationship",
+            "period",
+            "score",
+            "tier",
+            "components",
+            "basis",
+            "inputs",
+            "projects_delivered",
+            "kpis_measured",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class OrganizationSerializer(SyncedSerializer):
+    class Meta(SyncedSerializer.Meta):
+        model = Organization
+        fields = [*SYNC_FIELDS, "name", "kind", "industry", "country"]
+
+
+class RelationshipSerializer(SyncedSerializer):
+    client = RecordField(
+        queryset_for=_live_organizations, help_text="A client organisation (id or external_id)."
+    )
+    provider = RecordField(
+        queryset_for=_live_organizations, help_text="A provider organisation (id or external_id)."
+    )
+    process_areas = serializers.SlugRelatedField(
+        many=True, slug_field="code", queryset=ProcessArea.objects.all(), required=False
+    )
+    account_managers = serializers.SlugRelatedField(
+        many=True,
+        slug_field="username",
+        queryset=_account_manager_users(),
+        required=False,
+        help_text="Usernames of the account managers assigned (only an admin may change them).",
+    )
+    projects_in_flight = serializers.IntegerField(read_only=True, help_text="Live projects in an open stage.")
+    current_score = serializers.SerializerMethodField(
+        help_text="The latest monthly score up to this month, or null before the first one."
+    )
+
+    class Meta(SyncedSerializer.Meta):
+        model = Relationship
+        fields = [
+            *SYNC_FIELDS,
+            "name",
+            "client",
+            "provider",
+            "process_areas",
+            "contract_start",
+            "contract_end",
+            "annual_contract_value",
+            "currency",
+            "status",
+            "account_managers",
+            "projects_in_flight",
+            "current_score",
+        ]
+        read_only_fields = [*SERVER_MANAGED, "projects_in_flight", "current_score"]
+
+    @extend_schema_field(CurrentScoreSerializer(allow_null=True))
+    def get_current_score(self, relationship):
+        score = kpi_selectors.current_score(relationship)
+        return CurrentScoreSerializer(score).data if score is not None else None
+
+
+class ProjectSerializer(SyncedSerializer):
+    relationship = RecordField(
+        queryset_for=_live_relationships, help_text="The relationship (id or external_id)."
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Username of the project's owner.",
+    )
+    impact_pct = serializers.SerializerMethodField(
+        help_text="Mean improvement of the project's KPIs, each capped to ±100 % (null without any)."
+    )
+
+    class Meta(SyncedSerializer.Meta):
+        model = InnovationProject
+        fields = [
+            *SYNC_FIELDS,
+            "relationship",
+            "title",
+            "description",
+            "level",
+            "stage",
+            "originator",
+            "owner",
+            "proposed_on",
+            "started_on",
+            "delivered_on",
+            "investment",
+            "expected_annual_benefit",
+            "realised_annual_benefit",
+            "funding",
+            "gain_share_pct",
+            "gain_share_baseline",
+            "impact_pct",
+        ]
+        read_only_fields = [*SERVER_MANAGED, "impact_pct"]
+        extra_kwargs = {
+            "stage": {
+                "help_text": "idea → proposed → approved → in_progress → delivered, or cancelled from any "
+                "open stage; a change must be one of these steps."
+            }
+        }
+
+    @extend_schema_field(ComputedDecimalField())
+    def get_impact_pct(self, project):
+        return ComputedDecimalField().to_representation(kpi_selectors.project_impact_pct(project))
+
+
+def _live_kpis(user):
+    return kpi_selectors.kpi_catalogue()
+
+
+def _live_projects(user):
+    return selectors.project_list(user=user)
+
+
+def _live_project_kpis(user):
+    return scope(user, ProjectKPI.objects.filter(deleted_at__isnull=True, project__deleted_at__isnull=True))
+
+
+class KPISerializer(SyncedSerializer):
+    class Meta(SyncedSerializer.Meta):
+        model = KPI
+        fields = [*SYNC_FIELDS, "code", "name", "unit", "direction", "description"]
+
+
+class ProjectKPISerializer(SyncedSerializer):
+    project = RecordField(queryset_for=_live_projects, help_text="The project (id or external_id).")
+    kpi = RecordField(queryset_for=_live_kpis, help_text="The catalogue KPI (id or external_id).")
+    latest_value = serializers.DecimalField(max_digits=20, decimal_places=4, read_only=True, allow_null=True)
+    latest_measured_on = serializers.DateField(read_only=True, allow_null=True)
+    improvement_pct = ComputedDecimalField(help_text="d × (latest − baseline) / |baseline|, in %.")
+    target_achievement_pct = ComputedDecimalField(
+        help_text="(latest − baseline) / (target − baseline), in %."
+    )
+
+    class Meta(SyncedSerializer.Meta):
+        model = ProjectKPI
+        fields = [
+            *SYNC_FIELDS,
+            "project",
+            "kpi",
+            "unit",
+            "baseline_value",
+            "baseline_date",
+            "target_value",
+            "latest_value",
+            "latest_measured_on",
+            "improvement_pct",
+            "target_achievement_pct",
+        ]
+        read_only_fields = [*SERVER_MANAGED, "unit"]
+
+
+class MeasurementSerializer(SyncedSerializer):
+    project_kpi = RecordField(
+        queryset_for=_live_project_kpis, help_text="The project KPI (id or external_id)."
+    )
+
+    class Meta(SyncedSerializer.Meta):
+        model = Measurement
+        fields = [*SYNC_FIELDS, "project_kpi", "measured_on", "value", "unit"]
+        read_only_fields = [*SERVER_MANAGED, "unit"]

@@ -1,0 +1,26 @@
+"""The REST API: `/api/v1/` resources, token issue, the OpenAPI schema and interactive docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api import views
+from api.auth import TokenView
+
+router = DefaultRouter()
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register("relationships", views.RelationshipViewSet, basename="relationship")
+router.register("projects", views.ProjectViewSet, basename="project")
+router.register("kpis", views.KPIViewSet, basename="kpi")
+router.register("project-kpis", views.ProjectKPIViewSet, basename="project-kpi")
+router.register("measurements", views.MeasurementViewSet, basename="measurement")
+router.register("scores", views.ScoreViewSet, basename="score")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/auth/token/", TokenView.as_view(), name="token"),
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/", include(router.urls)),
+]

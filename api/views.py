@@ -1,0 +1,188 @@
+"""Viewsets of organisations, relationships and projects: configuration around the shared
+behaviour of projects.api.viewsets. The kpis app extends relationships and projects with the
+figures it computes (kpis.api.views), and those are the classes the API routes to."""
+
+from api import filters, serializers
+from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
+from kpis import selectors as kpi_selectors
+from kpis import services as kpi_services
+from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
+from projects import selectors, services, sync
+from projects.access import Role
+from projects.models import InnovationProject, Organization, Relationship
+
+ADMIN_ONLY = (Role.ADMIN,)
+
+
+class OrganizationViewSet(PortfolioViewSet):
+    """Client and provider organisations. Admins manage them; others read those they work with."""
+
+    model = Organization
+    create_roles = ADMIN_ONLY
+    serializer_class = serializers.OrganizationSerializer
+    filterset_class = filters.OrganizationFilterSet
+    ordering_fields = ["id", "name", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return selectors.organization_list(user=user, include_deleted=include_deleted)
+
+    def service_create(self, *, actor, data):
+        return services.organization_create(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return services.organization_update(
+            actor=actor, organization=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return services.organization_delete(
+            actor=actor, organization=instance, expected_version=expected_version
+        )
+
+
+class RelationshipViewSet(PortfolioViewSet):
+    """Outsourcing relationships. Admins create and delete them; assigned account managers edit
+    everything but the parties and the assignments."""
+
+    model = Relationship
+    create_roles = ADMIN_ONLY
+    serializer_class = serializers.RelationshipSerializer
+    filterset_class = filters.ApiRelationshipFilterSet
+    ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.with_current_score(
+            selectors.relationship_list(user=user, include_deleted=include_deleted).prefetch_related(
+                "account_managers"
+            )
+        )
+
+    def service_create(self, *, actor, data):
+        return services.relationship_create(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return services.relationship_update(
+            actor=actor, relationship=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return services.relationship_delete(
+            actor=actor, relationship=instance, expected_version=expected_version
+        )
+
+
+class ProjectViewSet(PortfolioViewSet):
+    """Innovation projects. A change of `stage` must follow the stage machine."""
+
+    model = InnovationProject
+    serializer_class = serializers.ProjectSerializer
+    filterset_class = filters.ApiProjectFilterSet
+    ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.with_kpi_stats(
+            selectors.project_list(user=user, include_deleted=include_deleted)
+        )
+
+    def service_create(self, *, actor, data):
+        return services.project_create(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return services.project_update(
+            actor=actor, project=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return services.project_delete(actor=actor, project=instance, expected_version=expected_version)
+
+
+class KPIViewSet(PortfolioViewSet):
+    """The KPI catalogue: every signed-in user reads it; admins manage it."""
+
+    model = KPI
+    create_roles = ADMIN_ONLY
+    scoped = False
+    serializer_class = serializers.KPISerializer
+    filterset_class = filters.KPIFilterSet
+    ordering_fields = ["id", "code", "name", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.kpi_catalogue(include_deleted=include_deleted)
+
+    def service_create(self, *, actor, data):
+        return kpi_services.kpi_create(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return kpi_services.kpi_update(
+            actor=actor, kpi=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return kpi_services.kpi_delete(actor=actor, kpi=instance, expected_version=expected_version)
+
+
+class ProjectKPIViewSet(PortfolioViewSet):
+    """KPIs tracked on projects, with baseline, target and the latest measured value."""
+
+    model = ProjectKPI
+    serializer_class = serializers.ProjectKPISerializer
+    filterset_class = filters.ProjectKPIFilterSet
+    ordering_fields = ["id", "baseline_date", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.project_kpi_list(user=user, include_deleted=include_deleted)
+
+    def service_create(self, *, actor, data):
+        return kpi_services.project_kpi_add(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return kpi_services.project_kpi_update(
+            actor=actor, project_kpi=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return kpi_services.project_kpi_delete(
+            actor=actor, project_kpi=instance, expected_version=expected_version
+        )
+
+
+class MeasurementViewSet(PortfolioViewSet):
+    """Dated values of project KPIs (one per date)."""
+
+    model = Measurement
+    serializer_class = serializers.MeasurementSerializer
+    filterset_class = filters.MeasurementFilterSet
+    ordering_fields = ["id", "measured_on", "created_at", "updated_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.measurement_list(user=user, include_deleted=include_deleted)
+
+    def service_create(self, *, actor, data):
+        return kpi_services.measurement_record(actor=actor, data=data)
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        return kpi_services.measurement_update(
+            actor=actor, measurement=instance, data=data, expected_version=expected_version
+        )
+
+    def service_delete(self, *, actor, instance, expected_version):
+        return kpi_services.measurement_delete(
+            actor=actor, measurement=instance, expected_version=expected_version
+        )
+
+
+class ScoreViewSet(PortfolioReadViewSet):
+    """Monthly relationship scores (read-only; computed by the scoring job)."""
+
+    model = RelationshipScore
+    serializer_class = serializers.ScoreSerializer
+    filterset_class = filters.ScoreFilterSet
+    ordering_fields = ["id", "period", "score", "computed_at"]
+
+    def base_queryset(self, *, user, include_deleted):
+        return kpi_selectors.score_list(user=user)
+
+    updated_field = "computed_at"
+
+    def sync_source(self):
+        return sync.TimeSyncSource("computed_at")

@@ -1,0 +1,408 @@
+"""The behaviour every resource shares: scoped reads, ETags and If-Match, service writes, audit
+history, bulk upsert, sync cursors. Concrete viewsets are configuration (see projects.api.views and
+kpis.api.views)."""
+
+import copy
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
+from api.fields import _encodable
+from api.filters import PortfolioFilterBackend, StableOrderingFilter
+from api.pagination import SYNC_PARAM, SyncPagination
+from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
+from projects import sync
+from projects.models import AuditEntry
+from projects.records import VersionConflict, json_value, snapshot
+
+BULK_LIMIT = 1000
+
+
+def etag(obj) -> str:
+    """The strong ETag of a record: its version (scores, which have none: when computed)."""
+    version = getattr(obj, "version", None)
+    if version is None:
+        return f'"{sync._micros(obj.computed_at)}"'
+    return f'"{version}"'
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    changes = serializers.DictField(
+        child=serializers.DictField(), help_text='{"field": {"before": …, "after": …}}', read_only=True
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields = ["at", "action", "actor", "version", "changes"]
+        read_only_fields = fields
+
+
+class HistoryPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class BulkUpsertSerializer(serializers.Serializer):
+    records = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=BULK_LIMIT,
+        help_text=f"Up to {BULK_LIMIT} records keyed by external_id.",
+    )
+
+
+class BulkRecordResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    external_id = serializers.CharField()
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+
+
+class BulkUpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    results = BulkRecordResultSerializer(many=True)
+
+
+class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Scoped lists and objects with ETags and sync cursors."""
+
+    model = None
+    scoped = True  # False for reference data every signed-in user reads (the KPI catalogue)
+    permission_classes = [PortfolioPermission]
+    throttle_classes = [PortfolioThrottle]
+    parser_classes = [LimitedJSONParser]
+    pagination_class = SyncPagination
+    filter_backends = [PortfolioFilterBackend, StableOrderingFilter]
+    ordering_fields = ["id", "created_at", "updated_at"]
+    ordering = ["id"]
+    # Any path segment routes here, so that a malformed id answers the JSON 404 (see get_object).
+    lookup_value_regex = r"[^/]+"
+    updated_field = "updated_at"  # what updated_since compares, and orders by
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def base_queryset(self, *, user, include_deleted: bool):
+        raise NotImplementedError
+
+    def is_sync_request(self) -> bool:
+        params = self.request.query_params
+        return SYNC_PARAM in params or "updated_since" in params
+
+    def get_queryset(self):
+        # Object routes and sync see tombstones; a plain list shows live records.
+        include_deleted = self.action != "list" or self.is_sync_request()
+        return self.base_queryset(user=self.request.user, include_deleted=include_deleted)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list" and "updated_since" in self.request.query_params:
+            queryset = queryset.order_by(self.updated_field, "pk")
+        return queryset
+
+    def sync_source(self):
+        return sync.StampSyncSource()
+
+    def sync_scope(self) -> str:
+        return sync.scope_fingerprint(self.request.user, scoped=self.scoped)
+
+    def throttle_scope_for(self, request) -> str:
+        if self.action == "bulk":
+            return "bulk"
+        if self.action == "list" and (
+            SYNC_PARAM in request.query_params or "updated_since" in request.query_params
+        ):
+            return "sync"
+        return "api"
+
+    def get_object(self):
+        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
+            raise exceptions.NotFound()
+        return super().get_object()
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.object_response(self.get_object())
+
+    def object_response(self, obj, *, status_code=status.HTTP_200_OK, headers=None):
+        data = self.get_serializer(obj).data
+        return Response(data, status=status_code, headers={"ETag": etag(obj), **(headers or {})})
+
+
+class PortfolioViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, PortfolioReadViewSet
+):
+    """Read and write: every write through the app's services, with If-Match checks."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    # --- service hooks (configuration of the concrete viewsets) ---------------------------------
+
+    def service_create(self, *, actor, data):
+        raise NotImplementedError
+
+    def service_update(self, *, actor, instance, data, expected_version):
+        raise NotImplementedError
+
+    def service_delete(self, *, actor, instance, expected_version):
+        raise NotImplementedError
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def reload(self, obj):
+        """The object as a response shows it (annotations and computed values included)."""
+        return self.base_queryset(user=self.request.user, include_deleted=True).get(pk=obj.pk)
+
+    def expected_version(self, instance) -> int | None:
+        """The version If-Match names (None without the header or with `*`); stale → 412."""
+        header = self.request.headers.get("If-Match")
+        if header is None or header.strip() == "*":
+            return None
+        versions = set()
+        for tag in header.split(","):
+            tag = tag.strip()
+            if tag.startswith("W/"):  # proxies weaken ETags; the version is what counts
+                tag = tag[2:]
+            if (
+                len(tag) >= 2
+                and tag[0] == tag[-1] == '"'
+                and tag[1:-1].isascii()
+                and tag[1:-1].isdigit()
+                and len(tag) < 20
+            ):
+                versions.add(int(tag[1:-1]))
+        if instance.version not in versions:
+            raise VersionConflict(instance)
+        # The service re-checks this version under a row lock: check and write are one step.
+        return instance.version
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = self.service_create(actor=request.user, data=dict(serializer.validated_data))
+        obj = self.reload(obj)
+        location = request.build_absolute_uri(f"{obj.pk}/")
+        return self.object_response(obj, status_code=status.HTTP_201_CREATED, headers={"Location": location})
+
+    def update(self, request, *args, partial=False, **kwargs):
+        instance = self.get_object()
+        if instance.deleted_at is not None:
+            raise Conflict("This record has been deleted; it can no longer change.")
+        expected = self.expected_version(instance)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        obj = self.service_update(
+            actor=request.user,
+            instance=instance,
+            data=dict(serializer.validated_data),
+            expected_version=expected,
+        )
+        return self.object_response(self.reload(obj))
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        expected = self.expected_version(instance)
+        self.service_delete(actor=request.user, instance=instance, expected_version=expected)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- history --------------------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Audit history of the record",
+        description="Who changed what and when, newest first, with values before and after.",
+        responses=AuditEntrySerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filter_backends=[])
+    def history(self, request, *args, **kwargs):
+        obj = self.get_object()
+        entries = (
+            AuditEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(self.model, for_concrete_model=True),
+                object_id=obj.pk,
+            )
+            .select_related("actor")
+            .order_by("-at", "-id")
+        )
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+    # --- bulk upsert ----------------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Create or update up to 1,000 records by external_id, all or nothing",
+        description=(
+            "Each record is keyed by its `external_id`: an existing record (in your scope) is updated "
+            "with the fields given, a new key creates a record. Related records may be named by id "
+            "(number) or external_id (string). Either every record is written or none: invalid records, "
+            "duplicate keys or more than 1,000 records answer 4xx naming each offending record. "
+            "Replaying a batch changes nothing (`unchanged`, no new version, no audit entry)."
+        ),
+        request=BulkUpsertSerializer,
+        responses={200: BulkUpsertResultSerializer},
+        filters=False,
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", pagination_class=None, filter_backends=[])
+    def bulk(self, request, *args, **kwargs):
+        records = request.data.get("records") if isinstance(request.data, dict) else None
+        if not isinstance(records, list):
+            raise serializers.ValidationError({"records": ['Send {"records": [...]}, a list of records.']})
+        if len(records) > BULK_LIMIT:
+            raise RecordErrors(
+                [
+                    _record_error(
+                        index, record, {"non_field_errors": [f"Over the limit of {BULK_LIMIT} records."]}
+                    )
+                    for index, record in enumerate(records)
+                    if index >= BULK_LIMIT
+                ],
+                status_code=413,
+                detail=f"At most {BULK_LIMIT} records per request; this one has {len(records)}.",
+                code="too_many_records",
+            )
+        keys = self._bulk_keys(records)
+        existing = {
+            obj.external_id: obj
+            for obj in self.base_queryset(user=request.user, include_deleted=True).filter(
+                external_id__in=keys
+            )
+        }
+        problems: dict[int, dict] = {}
+        conflicts: set[int] = set()
+        results = []
+        self.record_cache = {}
+        with transaction.atomic():
+            for index, record in enumerate(records):
+                key = record["external_id"].strip()
+                instance = existing.get(key)
+                try:
+                    outcome = self._bulk_one(record, instance)
+                except serializers.ValidationError as error:
+                    problems[index] = flatten(error.detail)
+                    continue
+                except DjangoValidationError as error:
+                    problems[index] = django_errors(error)
+                    if is_uniqueness_conflict(error, self.model):
+                        conflicts.add(index)
+                    continue
+                except Conflict as error:
+                    problems[index] = {"external_id": [str(error.detail)]}
+                    conflicts.add(index)
+                    continue
+                except IntegrityError:
+                    problems[index] = {"external_id": ["Conflicts with another record (a duplicate key)."]}
+                    conflicts.add(index)
+                    continue
+                obj, outcome_status = outcome
+                results.append(
+                    {
+                        "index": index,
+                        "external_id": key,
+                        "id": obj.pk,
+                        "version": obj.version,
+                        "status": outcome_status,
+                    }
+                )
+            if problems:
+                only_conflicts = set(problems) <= conflicts
+                raise RecordErrors(
+                    [
+                        _record_error(index, records[index], errors)
+                        for index, errors in sorted(problems.items())
+                    ],
+                    status_code=409 if only_conflicts else 400,
+                    detail=f"{len(problems)} of {len(records)} records cannot be written; nothing written.",
+                    code="conflict" if only_conflicts else "invalid_records",
+                )
+        counts = {
+            name: sum(1 for r in results if r["status"] == name)
+            for name in ("created", "updated", "unchanged")
+        }
+        return Response({**counts, "results": results})
+
+    def _bulk_keys(self, records) -> list[str]:
+        problems: dict[int, dict] = {}
+        positions: dict[str, list[int]] = {}
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                problems[index] = {"non_field_errors": ["Each record must be a JSON object."]}
+                continue
+            key = record.get("external_id")
+            if not isinstance(key, str) or not key.strip():
+                problems[index] = {
+                    "external_id": ["Each record needs an external_id (its key in the batch)."]
+                }
+            elif len(key) > 100 or "\x00" in key or not _encodable(key):
+                problems[index] = {"external_id": ["Ensure this field has no more than 100 characters."]}
+            else:
+                positions.setdefault(key.strip(), []).append(index)
+        for key, indexes in positions.items():
+            if len(indexes) > 1:
+                for index in indexes:
+                    others = ", ".join(str(i) for i in indexes if i != index)
+                    problems[index] = {
+                        "external_id": [
+                            f"external_id {key!r} appears more than once in this batch "
+                            f"(also records {others})."
+                        ]
+                    }
+        if problems:
+            raise RecordErrors(
+                [_record_error(index, records[index], errors) for index, errors in sorted(problems.items())],
+                detail=f"{len(problems)} of {len(records)} records have a missing or duplicate key; "
+                "nothing was written.",
+            )
+        return list(positions)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "record_cache", None) is not None:
+            context["record_cache"] = self.record_cache
+        return context
+
+    def _bulk_one(self, record, instance):
+        # Each service call is atomic (a savepoint here): a failed record rolls back alone, and
+        # the batch as a whole is rolled back by the caller when any record failed.
+        actor = self.request.user
+        if instance is None:
+            serializer = self.get_serializer(data=record)
+            serializer.is_valid(raise_exception=True)
+            return self.service_create(actor=actor, data=dict(serializer.validated_data)), "created"
+        if instance.deleted_at is not None:
+            raise Conflict("A deleted record holds this external_id; it cannot be written again.")
+        serializer = self.get_serializer(instance, data=record, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not _would_change(instance, data):
+            return instance, "unchanged"
+        before = instance.version
+        obj = self.service_update(actor=actor, instance=instance, data=data, expected_version=None)
+        return obj, "updated" if obj.version != before else "unchanged"
+
+
+def _record_error(index: int, record, errors: dict) -> dict:
+    key = record.get("external_id") if isinstance(record, dict) else None
+    return {"index": index, "external_id": key if isinstance(key, str) else None, "errors": errors}
+
+
+def _would_change(instance, data: dict) -> bool:
+    """Whether writing `data` would change the row (compared as the audit compares)."""
+    m2m_names = {field.name for field in instance._meta.many_to_many}
+    probe = copy.copy(instance)
+    for name, value in data.items():
+        if name not in m2m_names:
+            setattr(probe, name, value)
+    before, after = snapshot(instance), snapshot(probe)
+    for name in m2m_names & set(data):
+        after[name] = sorted(json_value(value) for value in data[name])
+    return before != after

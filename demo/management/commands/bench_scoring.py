@@ -1,0 +1,122 @@
+import statistics
+import time
+import tracemalloc
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from demo import benchmark
+from kpis.models import RelationshipScore
+from kpis.rollup import rollup_scores
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the current-month score roll-up against the SQL floor on a generated portfolio "
+        "(PostgreSQL only; it replaces the portfolio tables, so it refuses a database whose name does "
+        "not contain 'bench')."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--relationships", type=int, default=1_000)
+        parser.add_argument("--projects", type=int, default=50_000)
+        parser.add_argument("--measurements", type=int, default=1_000_000)
+        parser.add_argument("--repeat", type=int, default=5, help="Timed runs of each (median reported).")
+        parser.add_argument(
+            "--regenerate",
+            action="store_true",
+            help="Generate the portfolio even if one of this size exists.",
+        )
+
+    def handle(self, *args, relationships, projects, measurements, repeat, regenerate, **options):
+        name = connection.settings_dict["NAME"]
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL: set DATABASE_URL (see `make bench`).")
+        if "bench" not in name:
+            raise CommandError(
+                f"Refusing to replace the data of database {name!r}: use a database named *bench* "
+                "(make bench uses BENCH_DATABASE_URL)."
+            )
+        size = benchmark.PortfolioSize(relationships, projects, measurements)
+        today = timezone.localdate()
+        existing = benchmark.portfolio_counts()
+        if regenerate or (existing.relationships, existing.projects) != (relationships, projects):
+            self.stdout.write(
+                f"Generating {relationships:,} relationships, {projects:,} projects, "
+                f"{size.project_kpis:,} project KPIs, ~{size.project_kpis * size.measurements_per_kpi:,} "
+                "measurements …"
+            )
+            started = time.perf_counter()
+            benchmark.generate_portfolio(size, today=today)
+            self.stdout.write(f"  generated in {time.perf_counter() - started:.1f} s")
+        size = benchmark.portfolio_counts()
+        self.stdout.write(
+            f"Portfolio: {size.relationships:,} relationships, {size.projects:,} projects, "
+            f"{size.measurements:,} measurements; scoring {today:%Y-%m}."
+        )
+
+        def fresh_rollup():
+            RelationshipScore.objects.filter(period=today.replace(day=1)).delete()
+            started = time.perf_counter()
+            written = rollup_scores(period=today)
+            return time.perf_counter() - started, written
+
+        def floor():
+            started = time.perf_counter()
+            rows = benchmark.run_floor(today)
+            return time.perf_counter() - started, rows
+
+        # Warm the caches of both, and check they agree before timing anything.
+        _, floor_rows = floor()
+        _, written = fresh_rollup()
+        problems = benchmark.mismatches(floor_rows, today)
+        if problems:
+            raise CommandError("The roll-up disagrees with the floor:\n  " + "\n  ".join(problems[:20]))
+        # Interleaved, so that each pair of runs sees the same load on the machine.
+        floor_times, rollup_times = [], []
+        for _ in range(repeat):
+            floor_times.append(floor()[0])
+            rollup_times.append(fresh_rollup()[0])
+        rerun_times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            unchanged = rollup_scores(period=today)
+            rerun_times.append(time.perf_counter() - started)
+        assert unchanged == 0
+
+        RelationshipScore.objects.filter(period=today.replace(day=1)).delete()
+        tracemalloc.start()
+        rollup_scores(period=today)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+        floor_time, rollup_time = statistics.median(floor_times), statistics.median(rollup_times)
+        scored = RelationshipScore.objects.filter(period=today.replace(day=1))
+        in_window = sum(row[5] for row in floor_rows.values())
+        self.stdout.write(
+            f"In the window: {in_window:,} delivered projects; {written:,} score rows; "
+            f"figures identical to the floor's for all {len(floor_rows):,} relationships."
+        )
+        self.stdout.write(f"Tiers: {dict(sorted(_tier_counts(scored).items()))}")
+        self.stdout.write("")
+        self.stdout.write(f"  {repeat} runs each                              median      best")
+        for label, times in (
+            ("floor (one SQL statement)", floor_times),
+            ("roll-up, all rows written", rollup_times),
+            ("roll-up, nothing changed", rerun_times),
+        ):
+            self.stdout.write(
+                f"  {label:<40} {statistics.median(times) * 1000:6.0f} ms {min(times) * 1000:6.0f} ms"
+            )
+        ratio, best_ratio = rollup_time / floor_time, min(rollup_times) / min(floor_times)
+        self.stdout.write(f"  {'ratio roll-up / floor':<40} {ratio:9.2f} {best_ratio:9.2f}")
+        self.stdout.write(f"  roll-up peak Python memory (tracemalloc): {peak / 2**20:.1f} MiB")
+        verdict = "within" if ratio <= 2 else "ABOVE"
+        self.stdout.write(self.style.SUCCESS(f"Ratio {ratio:.2f} (median): {verdict} the goal of 2."))
+
+
+def _tier_counts(scores) -> dict[str, int]:
+    from django.db.models import Count
+
+    return {row["tier"]: row["n"] for row in scores.values("tier").annotate(n=Count("id")).order_by()}

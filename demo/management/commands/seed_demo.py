@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
+from kpis.rollup import rollup_history
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo portfolio (KPI catalogue, published cases, generated relationships, users). "
+        "Idempotent."
+    )
+
+    def handle(self, *args, **options):
+        created = DemoSeeder(stdout=self.stdout).run()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} records created)."))
+        # Twelve months of score history, so dashboards have trends from the first sign-in.
+        scores = rollup_history(months=12)
+        self.stdout.write(f"Relationship scores for the last 12 months ready ({scores} rows written).")
+        self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
+        for demo in DEMO_USERS:
+            self.stdout.write(f"  {demo.username:<10} {demo.role.label}")

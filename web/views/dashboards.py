@@ -1,0 +1,259 @@
+"""The executive dashboards: the portfolio at a glance and one relationship in depth.
+
+Views parse the request, call kpis.dashboards, and shape the figures for the page: exact values
+for the tables, and the same numbers as floats for the charts, embedded once with `json_script`.
+"""
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from kpis import scoring
+from kpis.models import Tier
+from projects.models import Relationship
+from web import dashboards
+
+SCOREBOARD_COLUMNS = [
+    # (sort key, heading, numeric: right-aligned and sorted descending first)
+    ("client", "Client", False),
+    ("provider", "Provider", False),
+    ("score", "Score", True),
+    ("tier", "Tier", False),
+    ("change", "Δ quarter", True),
+    (None, "12 months", False),
+    ("impact", "Impact", True),
+    ("attainment", "Attainment", True),
+    ("realisation", "Realisation", True),
+    ("continuity", "Continuity", True),
+    ("delivered", "Delivered", True),
+]
+FILTER_PARAMS = ("q", "client", "provider", "process_area", "status", "tier")
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _month_label(period: dt.date) -> str:
+    return f"{period:%b %Y}"
+
+
+def _query(params, *, drop=("page",), **overrides) -> str:
+    query = params.copy()
+    for key in drop:
+        query.pop(key, None)
+    for key, value in overrides.items():
+        query[key] = value
+    return query.urlencode()
+
+
+def _scoreboard_columns(request, sort: str) -> list[dict]:
+    current_key, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for key, heading, numeric in SCOREBOARD_COLUMNS:
+        descending_first = numeric or key == "tier"
+        column = {"key": key, "heading": heading, "numeric": numeric, "aria_sort": None, "url": None}
+        if key is not None:
+            if key == current_key:
+                column["aria_sort"] = "descending" if descending else "ascending"
+                next_sort = key if descending else f"-{key}"
+            else:
+                next_sort = f"-{key}" if descending_first else key
+            column["url"] = "?" + _query(request.GET, drop=("page", "sort"), sort=next_sort)
+        columns.append(column)
+    return columns
+
+
+def _filter_selects(request, filterset) -> list[dict]:
+    """The filter's choice fields as plain options: a select of hundreds of clients rendered from
+    (value, text) pairs instead of one widget template per option."""
+    form = filterset.form
+    selects = []
+    for name, label, empty_label, options in (
+        ("client", "Client", "All clients", form.fields["client"].queryset.values_list("pk", "name")),
+        ("provider", "Provider", "All providers", form.fields["provider"].queryset.values_list("pk", "name")),
+        (
+            "process_area",
+            "Process area",
+            "All process areas",
+            form.fields["process_area"].queryset.values_list("code", "name"),
+        ),
+        ("tier", "Tier", "All tiers", Tier.choices),
+    ):
+        selects.append(
+            {
+                "name": name,
+                "label": label,
+                "empty_label": empty_label,
+                "options": options,
+                "selected": request.GET.get(name, ""),
+                "error": bool(form.errors.get(name)),
+            }
+        )
+    return selects
+
+
+@require_GET
+@login_required
+def portfolio(request):
+    dashboard = dashboards.portfolio_dashboard(
+        user=request.user,
+        params=request.GET,
+        sort=request.GET.get("sort") or dashboards.DEFAULT_SORT,
+        page_number=request.GET.get("page") or 1,
+    )
+    stats, funnel, deliveries = dashboard.stats, dashboard.funnel, dashboard.deliveries
+    rows = [
+        {"relationship": relationship, "sparkline": dashboard.sparklines.get(relationship.pk, [])}
+        for relationship in dashboard.page
+    ]
+    charts = {
+        "sparklines": {
+            str(row["relationship"].pk): {
+                "labels": [_month_label(point["period"]) for point in row["sparkline"]],
+                "values": [_number(point["score"]) for point in row["sparkline"]],
+            }
+            for row in rows
+        },
+        "stages": {
+            "labels": [stage["label"] for stage in funnel.stages],
+            "values": [stage["count"] for stage in funnel.stages],
+        },
+        "levels": {
+            "labels": [level["label"] for level in funnel.levels],
+            "values": [level["count"] for level in funnel.levels],
+        },
+        "quarters": {
+            "labels": [quarter["short_label"] for quarter in deliveries.quarters],
+            "values": [quarter["delivered"] for quarter in deliveries.quarters],
+        },
+        "distribution": {
+            "labels": [bin_["label"] for bin_ in stats.bins],
+            "series": [
+                {
+                    "tier": tier.value,
+                    "label": tier.label,
+                    "values": [bin_["counts"][tier.value] for bin_ in stats.bins],
+                }
+                for tier in dashboards.TIER_ORDER
+            ],
+        },
+    }
+    filtered = any(request.GET.get(name) for name in FILTER_PARAMS)
+    context = {
+        "dashboard": dashboard,
+        "as_of": dashboard.as_of,
+        "filterset": dashboard.filterset,
+        "filter_selects": _filter_selects(request, dashboard.filterset),
+        "filtered": filtered,
+        "page": dashboard.page,
+        "rows": rows,
+        "columns": _scoreboard_columns(request, dashboard.sort),
+        "query": _query(request.GET),
+        "stats": stats,
+        "tiers": [
+            {"tier": tier.value, "label": tier.label, "count": stats.tier_counts.get(tier.value, 0)}
+            for tier in dashboards.TIER_ORDER
+        ],
+        "funnel": funnel,
+        "deliveries": deliveries,
+        "improvements": dashboard.improvements,
+        "charts": charts,
+        "tier_cut_offs": dashboards.tier_bands(),
+        "tier_labels": dict(Tier.choices),
+    }
+    return render(request, "web/dashboard_portfolio.html", context)
+
+
+def _parse_month(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(f"{value}-01")
+    except ValueError:
+        return None
+
+
+@require_GET
+@login_required
+def relationship(request, pk: int):
+    month = _parse_month(request.GET.get("month"))
+    try:
+        dashboard = dashboards.relationship_dashboard(user=request.user, pk=pk, month=month)
+    except Relationship.DoesNotExist as missing:
+        raise Http404("No such relationship.") from missing
+    kpi_rows = []
+    for project in dashboard.delivered:
+        for project_kpi in project.live_kpis:
+            kpi_rows.append({"project": project, "project_kpi": project_kpi})
+    charted = [
+        row
+        for row in kpi_rows
+        if row["project_kpi"].latest_value is not None and row["project_kpi"].baseline_value != 0
+    ]
+    charts = {
+        "history": {
+            "labels": [_month_label(row.period) for row in dashboard.history],
+            "score": [_number(row.score) for row in dashboard.history],
+            "components": {
+                name: [
+                    _number(getattr(row, name) * 100) if getattr(row, name) is not None else None
+                    for row in dashboard.history
+                ]
+                for name in scoring.COMPONENTS
+            },
+            "bands": [
+                {
+                    "tier": band["tier"],
+                    "label": band["label"],
+                    "low": float(band["low"]),
+                    "high": float(band["high"]),
+                }
+                for band in dashboards.tier_bands()
+            ],
+        },
+        "stages": {
+            "labels": [stage["label"] for stage in dashboard.stage_counts],
+            "values": [stage["count"] for stage in dashboard.stage_counts],
+        },
+        "kpis": {
+            "labels": [f"{row['project_kpi'].kpi.name} — {row['project'].title}" for row in charted],
+            "before": [100.0 for _ in charted],
+            "after": [
+                float(row["project_kpi"].latest_value / row["project_kpi"].baseline_value * 100)
+                for row in charted
+            ],
+            "raw_before": [_number(row["project_kpi"].baseline_value) for row in charted],
+            "raw_after": [_number(row["project_kpi"].latest_value) for row in charted],
+            "units": [row["project_kpi"].kpi.get_unit_display() for row in charted],
+            # +1 improved, −1 worsened, 0 unchanged: colours the "after" bar.
+            "change": [
+                (row["project_kpi"].improvement_pct > 0) - (row["project_kpi"].improvement_pct < 0)
+                for row in charted
+            ],
+        },
+        "benefits": {
+            "labels": [project.title for project in dashboard.delivered],
+            "expected": [_number(project.expected_annual_benefit) for project in dashboard.delivered],
+            "realised": [_number(project.realised_annual_benefit) for project in dashboard.delivered],
+        },
+    }
+    context = {
+        "dashboard": dashboard,
+        "relationship": dashboard.relationship,
+        "leadership": list(dashboard.relationship.leadership_pairs.all()),
+        "score": dashboard.score,
+        "why": dashboard.why,
+        "history": dashboard.history,
+        "kpi_rows": kpi_rows,
+        "uncharted": [row for row in kpi_rows if row not in charted],
+        "charts": charts,
+        "tier_cut_offs": dashboards.tier_bands(),
+        "open_projects": [
+            p for p in dashboard.projects if p.stage in ("idea", "proposed", "approved", "in_progress")
+        ],
+    }
+    return render(request, "web/dashboard_relationship.html", context)

@@ -1,0 +1,190 @@
+"""Pages that write projects: create, edit, move through the stages, delete. Views parse input with
+the forms of web.forms.projects and call the services; the pages that show projects with their KPIs
+and scores live on the kpis side (web.views.pages)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from projects import access, selectors, services
+from projects.models import InnovationProject, Relationship
+from projects.records import VersionConflict
+from web.forms.projects import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
+
+
+def _writable_project(request, pk: int) -> InnovationProject:
+    """A project the user may see (else 404) and change (else 403)."""
+    try:
+        project = selectors.project_list(user=request.user).get(pk=pk)
+    except InnovationProject.DoesNotExist as missing:
+        raise Http404("No such project.") from missing
+    if not access.can_write_relationship(request.user, project.relationship):
+        raise PermissionDenied("You may not change this project.")
+    return project
+
+
+def _project_url(project: InnovationProject) -> str:
+    return reverse("project-detail", args=[project.pk])
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_create(request):
+    if not access.can_edit_projects(request.user):
+        raise PermissionDenied("Your role does not create projects.")
+    initial = {"owner": request.user.pk, "relationship": request.GET.get("relationship")}
+    form = ProjectForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(actor=request.user, data=form.service_data())
+        except ValidationError as error:
+            add_service_errors(form, error, form.message_fields)
+        except PermissionDenied as denied:
+            form.add_error("relationship", str(denied))
+        else:
+            messages.success(request, f"Created “{project.title}”.")
+            return redirect(_project_url(project))
+    status = 422 if form.errors else 200
+    return render(request, "web/project_form.html", {"form": form, "project": None}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_edit(request, pk: int):
+    project = _writable_project(request, pk)
+    context = {"project": project}
+    if request.method == "GET":
+        form = ProjectForm(user=request.user, project=project, initial=ProjectForm.initial_from(project))
+        return render(request, "web/project_form.html", {**context, "form": form})
+    form = ProjectForm(request.POST, user=request.user, project=project)
+    if form.is_valid():
+        try:
+            project = services.project_update(
+                actor=request.user,
+                project=project,
+                data=form.service_data(),
+                expected_version=form.cleaned_data["version"],
+            )
+        except VersionConflict as conflict:
+            current = conflict.current
+            differences = form.conflict_differences(current)
+            fresh = ProjectForm(user=request.user, project=current, initial=ProjectForm.initial_from(current))
+            context.update(
+                project=current,
+                form=fresh,
+                conflict=_conflict_message(current),
+                conflict_differences=differences,
+            )
+            return render(request, "web/project_form.html", context, status=409)
+        except ValidationError as error:
+            add_service_errors(form, error, form.message_fields)
+        else:
+            messages.success(request, "Saved.")
+            return redirect(_project_url(project))
+    return render(request, "web/project_form.html", {**context, "form": form}, status=422)
+
+
+def _conflict_message(current: InnovationProject) -> str:
+    saved_at = timezone.localtime(current.updated_at)
+    return (
+        "Someone else saved this project while you were editing it "
+        f"(now version {current.version}, saved {saved_at:%d %b %Y %H:%M}). Nothing you entered was saved. "
+        "The form shows the current values; re-enter your changes if they are still needed."
+    )
+
+
+@require_POST
+@login_required
+def project_transition(request, pk: int):
+    """Move a project to an allowed next stage; anything else is refused with a clear message."""
+    project = _writable_project(request, pk)
+    form = StageForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items())
+        messages.error(request, f"The stage was not changed. {problems}")
+        return redirect(_project_url(project))
+    to_stage = form.cleaned_data["to_stage"]
+    label = InnovationProject.Stage(to_stage).label
+    if to_stage == project.stage:
+        messages.error(request, f"The project is already {label}.")
+        return redirect(_project_url(project))
+    try:
+        project = services.project_transition(
+            actor=request.user,
+            project=project,
+            to_stage=to_stage,
+            on=form.cleaned_data.get("on"),
+            expected_version=form.cleaned_data["version"],
+        )
+    except VersionConflict as conflict:
+        messages.error(
+            request,
+            "Someone else changed this project since you opened it (it is now "
+            f"{conflict.current.get_stage_display()}, version {conflict.current.version}). "
+            "The stage was not changed; check the current state and try again.",
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Moved to {label}.")
+    return redirect(_project_url(project))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_delete(request, pk: int):
+    """Confirm, then soft-delete: the project leaves lists and scores (its KPIs go with it)."""
+    project = _writable_project(request, pk)
+    form = DeleteForm(request.POST or None, initial={"version": project.version})
+    context = {"project": project, "form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_delete(
+                actor=request.user, project=project, expected_version=form.cleaned_data["version"]
+            )
+        except VersionConflict as conflict:
+            context.update(
+                project=conflict.current,
+                form=DeleteForm(initial={"version": conflict.current.version}),
+                conflict=(
+                    "Someone else changed this project since you opened this page (now version "
+                    f"{conflict.current.version}). It was not deleted. Check it, then confirm again."
+                ),
+            )
+            return render(request, "web/project_confirm_delete.html", context, status=409)
+        messages.success(request, f"Deleted “{project.title}”.")
+        return redirect("project-list")
+    return render(request, "web/project_confirm_delete.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def relationship_leadership(request, pk: int):
+    """Record a new leadership pair for a relationship the user may change."""
+    try:
+        relationship = selectors.relationship_get(user=request.user, pk=pk)
+    except Relationship.DoesNotExist as missing:
+        raise Http404("No such relationship.") from missing
+    if not access.can_write_relationship(request.user, relationship):
+        raise PermissionDenied("You may not change this relationship.")
+    form = LeadershipForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pair = services.relationship_set_leadership(
+                actor=request.user, relationship=relationship, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"{pair.client_leader} and {pair.provider_leader} now lead the relationship."
+            )
+            return redirect("relationship-detail", pk=relationship.pk)
+    status = 422 if form.errors else 200
+    context = {"relationship": relationship, "form": form, "current": relationship.leadership_pairs.all()[:1]}
+    return render(request, "web/leadership_form.html", context, status=status)
