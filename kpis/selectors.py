@@ -8,7 +8,21 @@ annotated values, so a page of any length costs a fixed number of queries.
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from kpis import scoring
@@ -39,6 +53,27 @@ def with_latest_values(
     return project_kpis.select_related("kpi").annotate(
         latest_value=Subquery(latest.values("value")[:1]),
         latest_measured_on=Subquery(latest.values("measured_on")[:1]),
+    )
+
+
+def improvement_expression(
+    *, latest: str = "latest_value", baseline: str = "baseline_value", direction: str = "kpi__direction"
+) -> ExpressionWrapper:
+    """kpis.scoring.improvement_pct, d × (a − b) / |b| in %, as a database expression.
+
+    For ordering and filtering in SQL only; figures shown still come from kpis.scoring. Rows with a
+    zero baseline or no value must be excluded by the caller (SQL would divide by zero or give
+    NULL). tests/kpis/test_scoring_sql.py checks it against the Python definition."""
+    sign = Case(
+        When(**{direction: KPI.Direction.HIGHER_IS_BETTER}, then=Value(1)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+    # A float constant: SQLite keeps whole-number decimals as integers and would divide them as
+    # integers (25 × 100 / 60 = 41, not 41.67). A double is exact enough to order by.
+    return ExpressionWrapper(
+        sign * (F(latest) - F(baseline)) * Value(100.0) / Abs(F(baseline)),
+        output_field=FloatField(),
     )
 
 

@@ -1,5 +1,6 @@
 """Organisations, relationships and innovation projects, plus the shared record machinery."""
 
+import itertools
 from decimal import Decimal
 
 from django.conf import settings
@@ -258,6 +259,23 @@ class LeadershipPair(models.Model):
         return f"{self.client_leader} / {self.provider_leader}"
 
 
+class ProjectStage(models.TextChoices):
+    """A project's stage, declared in pipeline order (InnovationProject.Stage)."""
+
+    IDEA = "idea", "Idea"
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    IN_PROGRESS = "in_progress", "In progress"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def _stage_machine(pipeline: tuple, cancelled) -> dict:
+    """Each open stage may move to the next one or be cancelled; the last stage and cancelled are closed."""
+    machine = {stage: (following, cancelled) for stage, following in itertools.pairwise(pipeline)}
+    return {**machine, pipeline[-1]: (), cancelled: ()}
+
+
 class InnovationProject(SyncedModel):
     """An innovation project a provider runs for a client within one relationship."""
 
@@ -266,13 +284,7 @@ class InnovationProject(SyncedModel):
         PROCESS = "process", "Process (effectiveness)"
         STRATEGIC = "strategic", "Strategic (performance)"
 
-    class Stage(models.TextChoices):
-        IDEA = "idea", "Idea"
-        PROPOSED = "proposed", "Proposed"
-        APPROVED = "approved", "Approved"
-        IN_PROGRESS = "in_progress", "In progress"
-        DELIVERED = "delivered", "Delivered"
-        CANCELLED = "cancelled", "Cancelled"
+    Stage = ProjectStage
 
     class Originator(models.TextChoices):
         PROVIDER = "provider", "Provider"
@@ -315,15 +327,19 @@ class InnovationProject(SyncedModel):
 
     SCOPE_PATH = "relationship"
 
-    # The stage machine (DESIGN.md §3): forward one step at a time; any open stage may be cancelled.
-    OPEN_STAGES = (Stage.IDEA, Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS)
-    TRANSITIONS = {
-        Stage.IDEA: (Stage.PROPOSED, Stage.CANCELLED),
-        Stage.PROPOSED: (Stage.APPROVED, Stage.CANCELLED),
-        Stage.APPROVED: (Stage.IN_PROGRESS, Stage.CANCELLED),
-        Stage.IN_PROGRESS: (Stage.DELIVERED, Stage.CANCELLED),
-        Stage.DELIVERED: (),
-        Stage.CANCELLED: (),
+    # The stage machine (DESIGN.md §3), the one definition every page, list, filter and service
+    # uses: the pipeline runs forward one step at a time; any open stage may be cancelled.
+    PIPELINE = (Stage.IDEA, Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED)
+    OPEN_STAGES = PIPELINE[:-1]
+    CLOSED_STAGES = (Stage.DELIVERED, Stage.CANCELLED)
+    # Display and sort order: the pipeline, then cancelled.
+    STAGE_ORDER = (*PIPELINE, Stage.CANCELLED)
+    TRANSITIONS = _stage_machine(PIPELINE, Stage.CANCELLED)
+    # The date field that records when a project reached a stage (approval and cancellation have none).
+    STAGE_DATE_FIELDS = {
+        Stage.PROPOSED: "proposed_on",
+        Stage.IN_PROGRESS: "started_on",
+        Stage.DELIVERED: "delivered_on",
     }
 
     class Meta:
@@ -331,9 +347,7 @@ class InnovationProject(SyncedModel):
         indexes = [models.Index(fields=["relationship", "stage"], name="project_relationship_stage_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    stage__in=["idea", "proposed", "approved", "in_progress", "delivered", "cancelled"]
-                ),
+                condition=Q(stage__in=ProjectStage.values),
                 name="project_stage_valid",
             ),
             models.CheckConstraint(

@@ -22,11 +22,19 @@ from projects.models import AuditEntry, SyncClock, SyncedModel
 M = TypeVar("M", bound=SyncedModel)
 
 
+def conflict_message(current: SyncedModel) -> str:
+    """The one wording of a lost race, shown by pages and returned by the API alike."""
+    return (
+        f"Someone else changed this {current._meta.verbose_name} since you read it: "
+        f"it is now at version {current.version}."
+    )
+
+
 class VersionConflict(Exception):
     """The record changed since the caller read it (its version no longer matches)."""
 
     def __init__(self, current: SyncedModel):
-        super().__init__(f"{current._meta.verbose_name} {current.pk} is now at version {current.version}.")
+        super().__init__(conflict_message(current))
         self.current = current
 
 

@@ -26,7 +26,6 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -35,12 +34,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Abs, TruncMonth
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from kpis import scoring
-from kpis.models import KPI, ProjectKPI, RelationshipScore, Tier
-from kpis.selectors import score_list, with_kpi_stats, with_latest_values
+from kpis.models import ProjectKPI, RelationshipScore, Tier
+from kpis.selectors import improvement_expression, score_list, with_kpi_stats, with_latest_values
 from projects import selectors as project_selectors
 from projects.access import scope
 from projects.filters import RelationshipFilterSet
@@ -393,19 +392,10 @@ def top_improvements(
             project__relationship__deleted_at__isnull=True,
         )
     )
-    sign = Case(
-        When(kpi__direction=KPI.Direction.HIGHER_IS_BETTER, then=Value(1)),
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
-    improvement = ExpressionWrapper(
-        sign * (F("latest_value") - F("baseline_value")) * Value(100) / Abs(F("baseline_value")),
-        output_field=DecimalField(max_digits=30, decimal_places=10),
-    )
     return list(
         project_kpis.exclude(baseline_value=0)
         .filter(latest_value__isnull=False)
-        .annotate(improvement_order=improvement)
+        .annotate(improvement_order=improvement_expression())
         .select_related("kpi", "project", "project__relationship__client", "project__relationship__provider")
         .order_by("-improvement_order", "id")[:limit]
     )

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+
 from web.templatetags import portfolio_format as fmt
 
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from projects import services as project_services
 from projects.access import Role
 from projects.models import ProcessArea
-from tests.web.dashboards.conftest import TODAY, cancelled, delivered, month, score_row, track
 from tests.factories import ClientFactory, ProjectFactory, ProviderFactory, RelationshipFactory, UserFactory
+from tests.web.dashboards.conftest import TODAY, cancelled, delivered, month, score_row, track
 from web.dashboards import portfolio_dashboard
 
 pytestmark = pytest.mark.django_db

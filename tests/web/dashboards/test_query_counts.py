@@ -9,8 +9,8 @@ from demo.scale import ScalePortfolio
 from kpis.models import RelationshipScore
 from projects.access import Role, role_of, visible_relationships
 from projects.models import Relationship
-from tests.web.dashboards.conftest import month
 from tests.factories import UserFactory
+from tests.web.dashboards.conftest import month
 
 pytestmark = pytest.mark.django_db
 

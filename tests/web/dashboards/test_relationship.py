@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from projects import services as project_services
+from tests.factories import ProjectFactory, RelationshipFactory
 from tests.web.dashboards.conftest import (
     cancelled,
     delivered,
@@ -16,7 +17,6 @@ from tests.web.dashboards.conftest import (
     track,
     worked_example_components,
 )
-from tests.factories import ProjectFactory, RelationshipFactory
 from web.dashboards import explain, relationship_dashboard
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,11 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q
-from web.templatetags import dashboard_format as fmt
 
 from demo.scale import ScalePortfolio
 from kpis.models import Measurement, ProjectKPI
 from projects.models import InnovationProject, LeadershipPair, Relationship
+from web.templatetags import dashboard_format as fmt
 
 
 @pytest.mark.django_db
