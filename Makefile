@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
-	@echo "make test   - install test tools, ruff, Django checks, migrations check, pytest"
+	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
 
 $(BIN)/python:
@@ -65,12 +65,14 @@ check-compose: $(COMPOSE_VENV)/bin/docker-compose
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install-dev $(COMPOSE_VENV)/bin/docker-compose
 	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database = PostgreSQL ($${DATABASE_URL%%\?*})"; \
 	  else echo "make test: database = SQLite (embedded default; set DATABASE_URL for PostgreSQL)"; fi
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(MANAGE) check --fail-level WARNING
 	$(MANAGE) makemigrations --check --dry-run
 	COMPOSE_BIN=$(abspath $(COMPOSE_VENV)/bin/docker-compose) $(BIN)/pytest $(PYTEST_ARGS)
