@@ -17,7 +17,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from projects.records import VersionConflict
+from projects.records import VersionConflict, conflict_message
 
 NON_FIELD = "non_field_errors"
 
@@ -158,7 +158,7 @@ def api_exception_handler(exc, context):
         current = exc.current
         headers["ETag"] = f'"{current.version}"'
         extra["current_version"] = current.version
-        exc = PreconditionFailed()
+        exc = PreconditionFailed(detail=conflict_message(current))
     elif isinstance(exc, DjangoValidationError):
         errors = django_errors(exc)
         if is_uniqueness_conflict(exc, model):

@@ -62,10 +62,6 @@ class KPI(SyncedModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def sign(self) -> int:
-        return 1 if self.direction == self.Direction.HIGHER_IS_BETTER else -1
-
 
 class ProjectKPI(SyncedModel):
     """A KPI tracked on one project, with its baseline and an optional target."""

@@ -44,10 +44,6 @@ def weights() -> dict[str, Decimal]:
     return {name: Decimal(value) for name, value in _config()["WEIGHTS"].items()}
 
 
-def level_weight(level: str) -> Decimal:
-    return Decimal(_config()["LEVEL_WEIGHTS"][level])
-
-
 def clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
     return max(low, min(high, value))
 

@@ -121,21 +121,6 @@ def score_list(*, user) -> QuerySet[RelationshipScore]:
     return scope(user, RelationshipScore.objects.all()).select_related("relationship")
 
 
-def score_history(*, user, months: int = 12, today: dt.date | None = None) -> QuerySet[RelationshipScore]:
-    """The monthly scores of the last `months` months up to this one, oldest first, of the
-    relationships the user may see (live ones only) — the data of a trend chart."""
-    this_month = scoring.month_start(today or timezone.localdate())
-    return (
-        score_list(user=user)
-        .filter(
-            period__gte=scoring.add_months(this_month, -(months - 1)),
-            period__lte=this_month,
-            relationship__deleted_at__isnull=True,
-        )
-        .order_by("relationship_id", "period")
-    )
-
-
 def project_gain_share(project: InnovationProject) -> Decimal | None:
     """The provider's gain-share of a project (share % × (realised − agreed baseline), never below
     0), or None where none is agreed or nothing is realised yet."""

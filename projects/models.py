@@ -56,10 +56,6 @@ class SyncedModel(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
 
 class SyncClock(models.Model):
     """A single-row counter that orders writes on databases without transaction ids (SQLite)."""

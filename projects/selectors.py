@@ -5,8 +5,6 @@ from django.db.models import Count, Q, QuerySet
 from projects.access import scope
 from projects.models import InnovationProject, Organization, Relationship
 
-OPEN_STAGES = [str(stage) for stage in InnovationProject.OPEN_STAGES]
-
 
 def organization_list(*, user, include_deleted: bool = False) -> QuerySet[Organization]:
     organizations = scope(user, Organization.objects.all())
@@ -22,7 +20,9 @@ def relationship_list(*, user, include_deleted: bool = False) -> QuerySet[Relati
         .annotate(
             projects_in_flight=Count(
                 "projects",
-                filter=Q(projects__deleted_at__isnull=True, projects__stage__in=OPEN_STAGES),
+                filter=Q(
+                    projects__deleted_at__isnull=True, projects__stage__in=InnovationProject.OPEN_STAGES
+                ),
             )
         )
     )

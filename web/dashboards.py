@@ -57,7 +57,7 @@ FUNNEL_QUARTERS = 8
 DISTRIBUTION_BIN = 10
 
 TIER_ORDER = [Tier.HIGH_PERFORMING, Tier.STEADY, Tier.AT_RISK]
-FUNNEL_STAGES = [Stage.IDEA, Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED]
+FUNNEL_STAGES = InnovationProject.PIPELINE
 
 # Scoreboard columns that can be sorted: the key in the URL → the annotation or field it sorts by.
 SCOREBOARD_SORTS = {

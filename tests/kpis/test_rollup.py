@@ -470,16 +470,6 @@ def test_concurrent_rollup_of_the_same_relationship_waits_for_the_first():
     assert RelationshipScore.objects.filter(relationship=relationship).count() == 1
 
 
-def test_score_history_is_scoped_and_ordered(account_manager, portfolio):
-    rollup.rollup_history(months=3)
-    history = list(selectors.score_history(user=account_manager, months=2))
-    this_month = timezone.localdate().replace(day=1)
-    assert [(row.relationship, row.period) for row in history] == [
-        (portfolio["rel_a"], scoring.add_months(this_month, -1)),
-        (portfolio["rel_a"], this_month),
-    ]
-
-
 def test_project_kpi_figures_without_a_query_per_row(django_assert_num_queries):
     _portfolio(3)
     from kpis.models import ProjectKPI

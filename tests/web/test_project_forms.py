@@ -177,7 +177,7 @@ def test_edit_with_stale_version_is_refused_and_shows_current_values(client, acc
     response = client.post(reverse("project-edit", args=[project.pk]), stale)
     assert response.status_code == 409
     page = response.content.decode()
-    assert "Someone else saved this project while you were editing it" in page
+    assert "Someone else changed this innovation project since you read it" in page
     form = response.context["form"]
     assert form.initial["title"] == "Theirs" and form.initial["version"] == 2
     assert 'value="Theirs"' in page

@@ -171,7 +171,7 @@ def test_transition_with_stale_version_is_refused(client, account_manager, portf
     response = transition(client, project, "proposed", version=1)
     project.refresh_from_db()
     assert project.stage == "idea"
-    assert "Someone else changed this project" in response.content.decode()
+    assert "Someone else changed this innovation project since you read it" in response.content.decode()
 
 
 def test_transition_by_executive_is_403(client, executive, portfolio):
@@ -270,7 +270,7 @@ def test_edit_kpi_with_stale_version_shows_conflict_and_current_values(
     )
     assert response.status_code == 409
     page = response.content.decode()
-    assert "Someone else changed this KPI" in page
+    assert "Someone else changed this project KPI since you read it" in page
     form = response.context["kpi_edit_form"]
     assert form.initial["target_value"] == "95" and form.initial["version"] == 2
     assert response.context["kpi_conflict_differences"] == [
@@ -388,7 +388,7 @@ def test_edit_measurement_with_stale_version_is_refused(client, account_manager,
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 409
-    assert "Someone else changed this measurement" in response.content.decode()
+    assert "Someone else changed this measurement since you read it" in response.content.decode()
     measurement.refresh_from_db()
     assert measurement.value == Decimal("16")
 
@@ -424,3 +424,22 @@ def test_inline_write_to_deleted_project_is_404(client, account_manager, aerospa
         == 404
     )
     assert InnovationProject.objects.get(pk=aerospace_project.pk).deleted_at is not None
+
+
+def test_stage_change_to_the_current_stage_is_a_no_op_like_the_api(client, account_manager, portfolio):
+    from rest_framework.test import APIClient
+
+    from projects.models import AuditEntry
+
+    project = ProjectFactory(relationship=portfolio["rel_a"], stage="proposed")
+    entries = AuditEntry.objects.count()
+    client.force_login(account_manager)
+    response = transition(client, project, "proposed")
+    assert response.status_code == 200
+    assert "The project is already Proposed; nothing changed." in response.content.decode()
+    api = APIClient()
+    api.force_authenticate(account_manager)
+    answer = api.patch(f"/api/v1/projects/{project.pk}/", {"stage": "proposed"}, format="json")
+    assert answer.status_code == 200 and answer.json()["version"] == project.version
+    project.refresh_from_db()
+    assert project.version == 1 and AuditEntry.objects.count() == entries

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from kpis import scoring
 from kpis.models import Tier
-from projects.models import Relationship
+from projects.models import InnovationProject, Relationship
 from web import dashboards
 
 SCOREBOARD_COLUMNS = [
@@ -252,8 +252,6 @@ def relationship(request, pk: int):
         "uncharted": [row for row in kpi_rows if row not in charted],
         "charts": charts,
         "tier_cut_offs": dashboards.tier_bands(),
-        "open_projects": [
-            p for p in dashboard.projects if p.stage in ("idea", "proposed", "approved", "in_progress")
-        ],
+        "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
     }
     return render(request, "web/dashboard_relationship.html", context)

@@ -33,20 +33,13 @@ from projects import access
 from projects import selectors as project_selectors
 from projects.filters import ProjectFilterSet, RelationshipFilterSet
 from projects.models import InnovationProject, Relationship
-from projects.records import VersionConflict
+from projects.records import VersionConflict, conflict_message
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.forms.projects import DeleteForm, add_service_errors
 
 PAGE_SIZE = 25
 Stage = InnovationProject.Stage
-STAGE_ORDER = [
-    Stage.IDEA,
-    Stage.PROPOSED,
-    Stage.APPROVED,
-    Stage.IN_PROGRESS,
-    Stage.DELIVERED,
-    Stage.CANCELLED,
-]
+STAGE_ORDER = InnovationProject.STAGE_ORDER
 
 # Sortable columns of the project list: query parameter -> ordering (ties broken by id).
 PROJECT_SORTS = {
@@ -472,7 +465,7 @@ def _int(value) -> int | None:
 
 
 def _stage_steps(project: InnovationProject) -> list[dict]:
-    path = [Stage.IDEA, Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED]
+    path = InnovationProject.PIPELINE
     if project.stage == Stage.CANCELLED:
         return [{"label": Stage.CANCELLED.label, "state": "current"}]
     reached = path.index(project.stage)
@@ -499,10 +492,9 @@ def _after_kpi_write(request, project, notice: str):
     return redirect(reverse("project-detail", args=[project.pk]) + "#kpis")
 
 
-def _conflict_notice(what: str, current_version: int) -> str:
+def _conflict_notice(current) -> str:
     return (
-        f"Someone else changed this {what} while you were editing it (it is now at version "
-        f"{current_version}). Your changes were not saved; the current values are shown. "
+        f"{conflict_message(current)} Your changes were not saved; the current values are shown. "
         "Re-enter your change if it is still needed."
     )
 
@@ -560,7 +552,7 @@ def project_kpi_edit(request, pk: int, kpi_pk: int):
                 kpi_edit_form=ProjectKPIEditForm(
                     project_kpi=current, initial=ProjectKPIEditForm.initial_from(current)
                 ),
-                kpi_conflict=_conflict_notice("KPI", current.version),
+                kpi_conflict=_conflict_notice(current),
                 kpi_conflict_differences=form.conflict_differences(current),
             )
         except ValidationError as error:
@@ -579,21 +571,21 @@ def project_kpi_delete(request, pk: int, kpi_pk: int):
         request,
         project,
         delete=partial(kpi_services.project_kpi_delete, actor=request.user, project_kpi=project_kpi),
-        conflict=f"{project_kpi.kpi.name} was changed by someone else since you opened the page; "
-        "it was not removed. Check the current values and try again.",
+        conflict_outcome=f"{project_kpi.kpi.name} was not removed. Check the current values and try again.",
         done=f"Stopped tracking {project_kpi.kpi.name}.",
     )
 
 
-def _inline_delete(request, project, *, delete, conflict: str, done: str):
+def _inline_delete(request, project, *, delete, conflict_outcome: str, done: str):
     """Soft-delete a KPI or measurement from the project page, at the version the page showed."""
     form = DeleteForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Missing version.", status=400)
     try:
         delete(expected_version=form.cleaned_data["version"])
-    except VersionConflict:
-        return _project_page(request, project, status=409, kpi_error=conflict)
+    except VersionConflict as conflict:
+        notice = f"{conflict_message(conflict.current)} {conflict_outcome}"
+        return _project_page(request, project, status=409, kpi_error=notice)
     return _after_kpi_write(request, project, done)
 
 
@@ -654,7 +646,7 @@ def measurement_edit(request, pk: int, measurement_pk: int):
                     project_kpi=measurement.project_kpi,
                     initial=MeasurementEditForm.initial_from(current),
                 ),
-                measurement_conflict=_conflict_notice("measurement", current.version),
+                measurement_conflict=_conflict_notice(current),
                 measurement_conflict_differences=form.conflict_differences(current),
             )
         except ValidationError as error:
@@ -675,7 +667,6 @@ def measurement_delete(request, pk: int, measurement_pk: int):
         request,
         project,
         delete=partial(kpi_services.measurement_delete, actor=request.user, measurement=measurement),
-        conflict="This measurement was changed by someone else since you opened the page; "
-        "it was not deleted. Check the current value and try again.",
+        conflict_outcome="The measurement was not deleted. Check the current value and try again.",
         done=f"Deleted the measurement of {measurement.measured_on:%d %b %Y}.",
     )

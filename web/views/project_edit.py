@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from projects import access, selectors, services
 from projects.models import InnovationProject, Relationship
-from projects.records import VersionConflict
+from projects.records import VersionConflict, conflict_message
 from web.forms.projects import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
 
 
@@ -92,8 +92,7 @@ def project_edit(request, pk: int):
 def _conflict_message(current: InnovationProject) -> str:
     saved_at = timezone.localtime(current.updated_at)
     return (
-        "Someone else saved this project while you were editing it "
-        f"(now version {current.version}, saved {saved_at:%d %b %Y %H:%M}). Nothing you entered was saved. "
+        f"{conflict_message(current)} (Saved {saved_at:%d %b %Y %H:%M}.) Nothing you entered was saved. "
         "The form shows the current values; re-enter your changes if they are still needed."
     )
 
@@ -111,7 +110,8 @@ def project_transition(request, pk: int):
     to_stage = form.cleaned_data["to_stage"]
     label = InnovationProject.Stage(to_stage).label
     if to_stage == project.stage:
-        messages.error(request, f"The project is already {label}.")
+        # The same answer as the API gives to a PATCH of the current stage: nothing to do.
+        messages.info(request, f"The project is already {label}; nothing changed.")
         return redirect(_project_url(project))
     try:
         project = services.project_transition(
@@ -124,9 +124,8 @@ def project_transition(request, pk: int):
     except VersionConflict as conflict:
         messages.error(
             request,
-            "Someone else changed this project since you opened it (it is now "
-            f"{conflict.current.get_stage_display()}, version {conflict.current.version}). "
-            "The stage was not changed; check the current state and try again.",
+            f"{conflict_message(conflict.current)} It is now {conflict.current.get_stage_display()}; "
+            "the stage was not changed. Check the current state and try again.",
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -152,8 +151,7 @@ def project_delete(request, pk: int):
                 project=conflict.current,
                 form=DeleteForm(initial={"version": conflict.current.version}),
                 conflict=(
-                    "Someone else changed this project since you opened this page (now version "
-                    f"{conflict.current.version}). It was not deleted. Check it, then confirm again."
+                    f"{conflict_message(conflict.current)} It was not deleted. Check it, then confirm again."
                 ),
             )
             return render(request, "web/project_confirm_delete.html", context, status=409)
