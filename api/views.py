@@ -1,6 +1,4 @@
-"""Viewsets of organisations, relationships and projects: configuration around the shared
-behaviour of projects.api.viewsets. The kpis app extends relationships and projects with the
-figures it computes (kpis.api.views), and those are the classes the API routes to."""
+"""Every resource's viewset: configuration around the shared behaviour of api.viewsets."""
 
 from api import filters, serializers
 from api.viewsets import PortfolioReadViewSet, PortfolioViewSet

@@ -1,6 +1,5 @@
 """The behaviour every resource shares: scoped reads, ETags and If-Match, service writes, audit
-history, bulk upsert, sync cursors. Concrete viewsets are configuration (see projects.api.views and
-kpis.api.views)."""
+history, bulk upsert, sync cursors. Concrete viewsets are configuration (see api.views)."""
 
 import copy
 

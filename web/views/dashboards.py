@@ -1,6 +1,6 @@
 """The executive dashboards: the portfolio at a glance and one relationship in depth.
 
-Views parse the request, call kpis.dashboards, and shape the figures for the page: exact values
+Views parse the request, call web.dashboards, and shape the figures for the page: exact values
 for the tables, and the same numbers as floats for the charts, embedded once with `json_script`.
 """
 
