@@ -3,45 +3,45 @@ forms and inline edits behind them."""
 
 from django.urls import path
 
-from web.views import dashboards, pages, project_edit
+from web.views import dashboards, project_edit, project_kpis, project_list, project_page, relationships
 
 urlpatterns = [
     # The executive dashboards; the portfolio dashboard is the home page.
     path("", dashboards.portfolio, name="home"),
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
     # Relationships.
-    path("relationships/", pages.relationship_list, name="relationship-list"),
-    path("relationships/<int:pk>/", pages.relationship_detail, name="relationship-detail"),
+    path("relationships/", relationships.relationship_list, name="relationship-list"),
+    path("relationships/<int:pk>/", relationships.relationship_detail, name="relationship-detail"),
     path(
         "relationships/<int:pk>/leadership/",
         project_edit.relationship_leadership,
         name="relationship-leadership",
     ),
     # Projects: list, export, page, forms.
-    path("projects/", pages.project_list, name="project-list"),
-    path("projects/export.csv", pages.project_export, name="project-export"),
+    path("projects/", project_list.project_list, name="project-list"),
+    path("projects/export.csv", project_list.project_export, name="project-export"),
     path("projects/new/", project_edit.project_create, name="project-create"),
-    path("projects/<int:pk>/", pages.project_detail, name="project-detail"),
+    path("projects/<int:pk>/", project_page.project_detail, name="project-detail"),
     path("projects/<int:pk>/edit/", project_edit.project_edit, name="project-edit"),
     path("projects/<int:pk>/stage/", project_edit.project_transition, name="project-transition"),
     path("projects/<int:pk>/delete/", project_edit.project_delete, name="project-delete"),
     # The project page's inline edits of KPIs and measurements (htmx).
-    path("projects/<int:pk>/kpis/", pages.project_kpi_add, name="project-kpi-add"),
-    path("projects/<int:pk>/kpis/<int:kpi_pk>/", pages.project_kpi_edit, name="project-kpi-edit"),
+    path("projects/<int:pk>/kpis/", project_kpis.project_kpi_add, name="project-kpi-add"),
+    path("projects/<int:pk>/kpis/<int:kpi_pk>/", project_kpis.project_kpi_edit, name="project-kpi-edit"),
     path(
         "projects/<int:pk>/kpis/<int:kpi_pk>/delete/",
-        pages.project_kpi_delete,
+        project_kpis.project_kpi_delete,
         name="project-kpi-delete",
     ),
-    path("projects/<int:pk>/measurements/", pages.measurement_record, name="measurement-record"),
+    path("projects/<int:pk>/measurements/", project_kpis.measurement_record, name="measurement-record"),
     path(
         "projects/<int:pk>/measurements/<int:measurement_pk>/",
-        pages.measurement_edit,
+        project_kpis.measurement_edit,
         name="measurement-edit",
     ),
     path(
         "projects/<int:pk>/measurements/<int:measurement_pk>/delete/",
-        pages.measurement_delete,
+        project_kpis.measurement_delete,
         name="measurement-delete",
     ),
 ]

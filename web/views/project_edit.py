@@ -1,6 +1,6 @@
 """Pages that write projects: create, edit, move through the stages, delete. Views parse input with
 the forms of web.forms.projects and call the services; the pages that show projects with their KPIs
-and scores live on the kpis side (web.views.pages)."""
+and scores are in web.views.project_page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,17 +15,7 @@ from projects import access, selectors, services
 from projects.models import InnovationProject, Relationship
 from projects.records import VersionConflict, conflict_message
 from web.forms.projects import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
-
-
-def _writable_project(request, pk: int) -> InnovationProject:
-    """A project the user may see (else 404) and change (else 403)."""
-    try:
-        project = selectors.project_list(user=request.user).get(pk=pk)
-    except InnovationProject.DoesNotExist as missing:
-        raise Http404("No such project.") from missing
-    if not access.can_write_relationship(request.user, project.relationship):
-        raise PermissionDenied("You may not change this project.")
-    return project
+from web.views.common import writable_project
 
 
 def _project_url(project: InnovationProject) -> str:
@@ -56,7 +46,7 @@ def project_create(request):
 @require_http_methods(["GET", "POST"])
 @login_required
 def project_edit(request, pk: int):
-    project = _writable_project(request, pk)
+    project = writable_project(request, pk)
     context = {"project": project}
     if request.method == "GET":
         form = ProjectForm(user=request.user, project=project, initial=ProjectForm.initial_from(project))
@@ -101,7 +91,7 @@ def _conflict_message(current: InnovationProject) -> str:
 @login_required
 def project_transition(request, pk: int):
     """Move a project to an allowed next stage; anything else is refused with a clear message."""
-    project = _writable_project(request, pk)
+    project = writable_project(request, pk)
     form = StageForm(request.POST)
     if not form.is_valid():
         problems = "; ".join(f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items())
@@ -138,7 +128,7 @@ def project_transition(request, pk: int):
 @login_required
 def project_delete(request, pk: int):
     """Confirm, then soft-delete: the project leaves lists and scores (its KPIs go with it)."""
-    project = _writable_project(request, pk)
+    project = writable_project(request, pk)
     form = DeleteForm(request.POST or None, initial={"version": project.version})
     context = {"project": project, "form": form}
     if request.method == "POST" and form.is_valid():

@@ -1,0 +1,169 @@
+"""The project list: filtered, searched, sorted, paged, and the same list exported as CSV."""
+
+import csv
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from kpis import selectors as kpi_selectors
+from projects import selectors as project_selectors
+from projects.filters import ProjectFilterSet
+from projects.models import InnovationProject
+from web.views.common import (
+    PAGE_SIZE,
+    checkboxes,
+    query_without,
+)
+
+# Sortable columns of the project list: query parameter -> ordering (ties broken by id).
+PROJECT_SORTS = {
+    "title": ["title"],
+    "relationship": ["relationship__name", "title"],
+    "level": ["level_order", "title"],
+    "stage": ["stage_order", "title"],
+    "owner": ["owner__first_name", "owner__last_name", "title"],
+    "delivered": ["delivered_on", "title"],
+    "updated": ["updated_at"],
+}
+DEFAULT_PROJECT_SORT = "-updated"
+
+
+def _stage_order():
+    return Case(
+        *(When(stage=stage, then=Value(index)) for index, stage in enumerate(InnovationProject.STAGE_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
+def _level_order():
+    return Case(
+        *(When(level=level, then=Value(index)) for index, level in enumerate(InnovationProject.Level.values)),
+        output_field=IntegerField(),
+    )
+
+
+def _filtered_projects(request):
+    """The project list exactly as the list page shows it: filtered, searched, sorted."""
+    filterset = ProjectFilterSet(
+        request.GET or None, queryset=project_selectors.project_list(user=request.user), user=request.user
+    )
+    sort = request.GET.get("sort") or DEFAULT_PROJECT_SORT
+    key = sort.removeprefix("-")
+    if key not in PROJECT_SORTS:
+        sort, key = DEFAULT_PROJECT_SORT, DEFAULT_PROJECT_SORT.removeprefix("-")
+    descending = sort.startswith("-")
+    ordering = [f"-{field}" if descending else field for field in PROJECT_SORTS[key]]
+    ordering.append("-id" if descending else "id")
+    invalid = filterset.is_bound and not filterset.is_valid()
+    projects = filterset.queryset.none() if invalid else filterset.qs
+    projects = projects.annotate(stage_order=_stage_order(), level_order=_level_order()).order_by(*ordering)
+    return filterset, kpi_selectors.with_kpi_stats(projects), sort
+
+
+def _with_impact(projects):
+    for project in projects:
+        project.impact_pct = kpi_selectors.project_impact_pct(project)
+        yield project
+
+
+@require_GET
+@login_required
+def project_list(request):
+    filterset, projects, sort = _filtered_projects(request)
+    page = Paginator(projects, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(_with_impact(page))
+    columns = [
+        ("title", "Project"),
+        ("relationship", "Relationship"),
+        ("level", "Level"),
+        ("stage", "Stage"),
+        ("owner", "Owner"),
+        ("delivered", "Delivered"),
+    ]
+    base_query = query_without(request, "page", "sort")
+    headers = []
+    for key, label in columns:
+        current = sort.removeprefix("-") == key
+        next_sort = key if not current or sort.startswith("-") else f"-{key}"
+        headers.append(
+            {
+                "label": label,
+                "query": "&".join(part for part in (base_query, f"sort={next_sort}") if part),
+                "aria_sort": ("descending" if sort.startswith("-") else "ascending") if current else None,
+            }
+        )
+    form = filterset.form
+    for name in ("stage", "level"):
+        form.fields[name].widget = checkboxes(form.fields[name])
+    for name in ("delivered_after", "delivered_before"):
+        form.fields[name].widget.input_type = "date"
+    form.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+    for name in ("relationship", "owner", "client", "provider"):
+        form.fields[name].empty_label = "Any"
+    context = {
+        "page": page,
+        "rows": rows,
+        "filter": filterset,
+        "form": form,
+        "headers": headers,
+        "sort": sort,
+        "query": query_without(request, "page"),
+        "export_query": query_without(request, "page"),
+        "filtered": bool(query_without(request, "page", "sort")),
+    }
+    return render(request, "web/project_list.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_cell(value) -> str:
+    """Text as a spreadsheet will take it, never as a formula (=, +, -, @ lead a formula)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+CSV_HEADER = ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"]
+
+
+def project_csv_row(project) -> list[str]:
+    owner = project.owner.get_full_name() or project.owner.get_username() if project.owner else ""
+    impact = project.impact_pct
+    return [
+        _csv_cell(project.title),
+        _csv_cell(project.relationship.name),
+        project.get_level_display(),
+        project.get_stage_display(),
+        _csv_cell(owner),
+        project.delivered_on.isoformat() if project.delivered_on else "",
+        "" if impact is None else str(impact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+    ]
+
+
+@require_GET
+@login_required
+def project_export(request):
+    """The filtered, sorted project list (all its pages) as CSV, with the list's columns."""
+    filterset, projects, _sort = _filtered_projects(request)
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponse("The filters are not valid; fix them on the project list.", status=400)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff"  # so that spreadsheet programs read the file as UTF-8
+        yield writer.writerow(CSV_HEADER)
+        for project in _with_impact(projects.iterator(chunk_size=500)):
+            yield writer.writerow(project_csv_row(project))
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="projects-{stamp}.csv"'
+    return response

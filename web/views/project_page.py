@@ -1,0 +1,127 @@
+"""The project page: stage steps, KPIs with their measurements and chart, history, and the forms
+of its inline edits (bound, with errors, when an edit failed)."""
+
+from collections import defaultdict
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from kpis import scoring
+from kpis import selectors as kpi_selectors
+from projects import access
+from projects.models import InnovationProject
+from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
+from web.history import history_rows
+from web.views.common import int_or_none, visible_project
+
+Stage = InnovationProject.Stage
+
+
+def _chart_data(project_kpis, measurements_by_kpi) -> dict:
+    data = {}
+    for project_kpi in project_kpis:
+        points = [
+            {"x": m.measured_on.isoformat(), "y": float(m.value)}
+            for m in sorted(measurements_by_kpi[project_kpi.pk], key=lambda m: m.measured_on)
+        ]
+        data[str(project_kpi.pk)] = {
+            "label": project_kpi.kpi.name,
+            "unit": project_kpi.kpi.get_unit_display(),
+            "baseline": {"x": project_kpi.baseline_date.isoformat(), "y": float(project_kpi.baseline_value)},
+            "target": None if project_kpi.target_value is None else float(project_kpi.target_value),
+            "points": points,
+        }
+    return data
+
+
+def project_page(request, project: InnovationProject, *, status: int = 200, **overrides):
+    """Render the project page; `overrides` carry bound forms with errors and conflict notices."""
+    user = request.user
+    can_write = access.can_write_relationship(user, project.relationship)
+    project_kpis = list(
+        kpi_selectors.project_kpi_list(user=user).filter(project=project).order_by("kpi__name", "id")
+    )
+    measurements_by_kpi = defaultdict(list)
+    measurements = (
+        kpi_selectors.measurement_list(user=user)
+        .filter(project_kpi__project=project)
+        .order_by("-measured_on", "-id")
+    )
+    for measurement in measurements:
+        measurements_by_kpi[measurement.project_kpi_id].append(measurement)
+    for project_kpi in project_kpis:
+        project_kpi.history = measurements_by_kpi[project_kpi.pk]
+    project.impact_pct = scoring.project_impact_pct(
+        project_kpi.improvement_pct for project_kpi in project_kpis
+    )
+
+    edit_kpi_id = overrides.pop("edit_kpi_id", None) or int_or_none(request.GET.get("edit_kpi"))
+    edit_measurement_id = overrides.pop("edit_measurement_id", None) or int_or_none(
+        request.GET.get("edit_measurement")
+    )
+    context = {
+        "project": project,
+        "relationship": project.relationship,
+        "can_write": can_write and project.deleted_at is None,
+        "stage_steps": _stage_steps(project),
+        "next_stages": [
+            {
+                "value": stage,
+                "label": Stage(stage).label,
+                "dated": stage in (Stage.IN_PROGRESS, Stage.DELIVERED),
+            }
+            for stage in InnovationProject.allowed_next_stages(project.stage)
+        ],
+        "today": timezone.localdate(),
+        "project_kpis": project_kpis,
+        "chart_data": _chart_data(project_kpis, measurements_by_kpi),
+        "history": history_rows(kpi_selectors.project_history(project=project), project),
+        "edit_kpi_id": edit_kpi_id,
+        "edit_measurement_id": edit_measurement_id,
+    }
+    if context["can_write"]:
+        context["add_kpi_form"] = ProjectKPIAddForm(
+            catalogue=kpi_selectors.kpi_catalogue().order_by("name"),
+            tracked_kpi_ids=[project_kpi.kpi_id for project_kpi in project_kpis],
+        )
+        context["measurement_form"] = MeasurementForm(project_kpis=project_kpis)
+        context["stage_version"] = project.version
+        if edit_kpi_id:
+            editing = next((pk for pk in project_kpis if pk.pk == edit_kpi_id), None)
+            if editing is not None:
+                context["kpi_edit_form"] = ProjectKPIEditForm(
+                    project_kpi=editing, initial=ProjectKPIEditForm.initial_from(editing)
+                )
+        if edit_measurement_id:
+            for project_kpi in project_kpis:
+                editing = next((m for m in project_kpi.history if m.pk == edit_measurement_id), None)
+                if editing is not None:
+                    context["measurement_edit_form"] = MeasurementEditForm(
+                        measurement=editing,
+                        project_kpi=project_kpi,
+                        initial=MeasurementEditForm.initial_from(editing),
+                    )
+    context.update(overrides)
+    return render(request, "web/project_detail.html", context, status=status)
+
+
+def _stage_steps(project: InnovationProject) -> list[dict]:
+    path = InnovationProject.PIPELINE
+    if project.stage == Stage.CANCELLED:
+        return [{"label": Stage.CANCELLED.label, "state": "current"}]
+    reached = path.index(project.stage)
+    return [
+        {
+            "label": stage.label,
+            "state": "done" if index < reached else "current" if index == reached else "todo",
+        }
+        for index, stage in enumerate(path)
+    ]
+
+
+@require_GET
+@login_required
+def project_detail(request, pk: int):
+    return project_page(request, visible_project(request, pk))

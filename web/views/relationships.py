@@ -1,0 +1,95 @@
+"""The relationship list and the relationship page (its score, components and projects by stage)."""
+
+from collections import defaultdict
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from kpis import scoring
+from kpis import selectors as kpi_selectors
+from projects import access
+from projects import selectors as project_selectors
+from projects.filters import RelationshipFilterSet
+from projects.models import InnovationProject, Relationship
+from web.views.common import (
+    PAGE_SIZE,
+    checkboxes,
+    query_without,
+)
+
+
+@require_GET
+@login_required
+def relationship_list(request):
+    filterset = RelationshipFilterSet(
+        request.GET or None,
+        queryset=project_selectors.relationship_list(user=request.user).order_by("name", "id"),
+        user=request.user,
+    )
+    relationships = kpi_selectors.with_current_score(filterset.qs)
+    page = Paginator(relationships, PAGE_SIZE).get_page(request.GET.get("page"))
+    for relationship in page:
+        relationship.current_score = kpi_selectors.current_score(relationship)
+    filterset.form.fields["status"].widget = checkboxes(filterset.form.fields["status"])
+    context = {"page": page, "filter": filterset, "query": query_without(request, "page")}
+    return render(request, "web/relationship_list.html", context)
+
+
+@require_GET
+@login_required
+def relationship_detail(request, pk: int):
+    relationships = project_selectors.relationship_list(user=request.user).prefetch_related(
+        "account_managers", "leadership_pairs"
+    )
+    try:
+        relationship = kpi_selectors.with_current_score(relationships).get(pk=pk)
+    except Relationship.DoesNotExist as missing:
+        raise Http404("No such relationship.") from missing
+    score = kpi_selectors.current_score(relationship)
+    projects = kpi_selectors.with_kpi_stats(
+        project_selectors.project_list(user=request.user)
+        .filter(relationship=relationship)
+        .order_by("title", "id")
+    )
+    by_stage = defaultdict(list)
+    for project in projects:
+        project.impact_pct = kpi_selectors.project_impact_pct(project)
+        by_stage[project.stage].append(project)
+    stages = [
+        {"stage": stage, "label": stage.label, "projects": by_stage[stage]}
+        for stage in InnovationProject.STAGE_ORDER
+    ]
+    context = {
+        "relationship": relationship,
+        "score": score,
+        "score_components": _score_components(score),
+        "stages": stages,
+        "project_count": sum(len(group) for group in by_stage.values()),
+        "can_write": access.can_write_relationship(request.user, relationship),
+    }
+    return render(request, "web/relationship_detail.html", context)
+
+
+def _score_components(score) -> list[dict]:
+    if score is None:
+        return []
+    weights = scoring.weights()
+    labels = {
+        "impact": "Impact — mean KPI improvement of delivered projects, weighted by level",
+        "attainment": "Attainment — mean target achievement",
+        "realisation": "Realisation — realised ÷ expected annual benefit",
+        "continuity": "Continuity — quarters of the last four with a delivery",
+    }
+    return [
+        {
+            "name": name,
+            "label": labels[name],
+            "value": getattr(score, name),
+            "weight": weights[name],
+            "used": name in (score.basis or []),
+        }
+        for name in scoring.COMPONENTS
+    ]
