@@ -5,7 +5,8 @@ from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
-from projects import selectors, services, sync
+from projects import selectors, sync
+from projects import services as project_services
 from projects.access import Role
 from projects.models import InnovationProject, Organization, Relationship
 
@@ -16,6 +17,7 @@ class OrganizationViewSet(PortfolioViewSet):
     """Client and provider organisations. Admins manage them; others read those they work with."""
 
     model = Organization
+    services = project_services.ORGANIZATION
     create_roles = ADMIN_ONLY
     serializer_class = serializers.OrganizationSerializer
     filterset_class = filters.OrganizationFilterSet
@@ -24,25 +26,13 @@ class OrganizationViewSet(PortfolioViewSet):
     def base_queryset(self, *, user, include_deleted):
         return selectors.organization_list(user=user, include_deleted=include_deleted)
 
-    def service_create(self, *, actor, data):
-        return services.organization_create(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return services.organization_update(
-            actor=actor, organization=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return services.organization_delete(
-            actor=actor, organization=instance, expected_version=expected_version
-        )
-
 
 class RelationshipViewSet(PortfolioViewSet):
     """Outsourcing relationships. Admins create and delete them; assigned account managers edit
     everything but the parties and the assignments."""
 
     model = Relationship
+    services = project_services.RELATIONSHIP
     create_roles = ADMIN_ONLY
     serializer_class = serializers.RelationshipSerializer
     filterset_class = filters.ApiRelationshipFilterSet
@@ -55,24 +45,12 @@ class RelationshipViewSet(PortfolioViewSet):
             )
         )
 
-    def service_create(self, *, actor, data):
-        return services.relationship_create(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return services.relationship_update(
-            actor=actor, relationship=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return services.relationship_delete(
-            actor=actor, relationship=instance, expected_version=expected_version
-        )
-
 
 class ProjectViewSet(PortfolioViewSet):
     """Innovation projects. A change of `stage` must follow the stage machine."""
 
     model = InnovationProject
+    services = project_services.PROJECT
     serializer_class = serializers.ProjectSerializer
     filterset_class = filters.ApiProjectFilterSet
     ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
@@ -82,22 +60,12 @@ class ProjectViewSet(PortfolioViewSet):
             selectors.project_list(user=user, include_deleted=include_deleted)
         )
 
-    def service_create(self, *, actor, data):
-        return services.project_create(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return services.project_update(
-            actor=actor, project=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return services.project_delete(actor=actor, project=instance, expected_version=expected_version)
-
 
 class KPIViewSet(PortfolioViewSet):
     """The KPI catalogue: every signed-in user reads it; admins manage it."""
 
     model = KPI
+    services = kpi_services.KPI_CATALOGUE
     create_roles = ADMIN_ONLY
     scoped = False
     serializer_class = serializers.KPISerializer
@@ -107,22 +75,12 @@ class KPIViewSet(PortfolioViewSet):
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.kpi_catalogue(include_deleted=include_deleted)
 
-    def service_create(self, *, actor, data):
-        return kpi_services.kpi_create(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return kpi_services.kpi_update(
-            actor=actor, kpi=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return kpi_services.kpi_delete(actor=actor, kpi=instance, expected_version=expected_version)
-
 
 class ProjectKPIViewSet(PortfolioViewSet):
     """KPIs tracked on projects, with baseline, target and the latest measured value."""
 
     model = ProjectKPI
+    services = kpi_services.PROJECT_KPI
     serializer_class = serializers.ProjectKPISerializer
     filterset_class = filters.ProjectKPIFilterSet
     ordering_fields = ["id", "baseline_date", "created_at", "updated_at"]
@@ -130,43 +88,18 @@ class ProjectKPIViewSet(PortfolioViewSet):
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.project_kpi_list(user=user, include_deleted=include_deleted)
 
-    def service_create(self, *, actor, data):
-        return kpi_services.project_kpi_add(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return kpi_services.project_kpi_update(
-            actor=actor, project_kpi=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return kpi_services.project_kpi_delete(
-            actor=actor, project_kpi=instance, expected_version=expected_version
-        )
-
 
 class MeasurementViewSet(PortfolioViewSet):
     """Dated values of project KPIs (one per date)."""
 
     model = Measurement
+    services = kpi_services.MEASUREMENT
     serializer_class = serializers.MeasurementSerializer
     filterset_class = filters.MeasurementFilterSet
     ordering_fields = ["id", "measured_on", "created_at", "updated_at"]
 
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.measurement_list(user=user, include_deleted=include_deleted)
-
-    def service_create(self, *, actor, data):
-        return kpi_services.measurement_record(actor=actor, data=data)
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        return kpi_services.measurement_update(
-            actor=actor, measurement=instance, data=data, expected_version=expected_version
-        )
-
-    def service_delete(self, *, actor, instance, expected_version):
-        return kpi_services.measurement_delete(
-            actor=actor, measurement=instance, expected_version=expected_version
-        )
 
 
 class ScoreViewSet(PortfolioReadViewSet):

@@ -145,16 +145,8 @@ class PortfolioViewSet(
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
-    # --- service hooks (configuration of the concrete viewsets) ---------------------------------
-
-    def service_create(self, *, actor, data):
-        raise NotImplementedError
-
-    def service_update(self, *, actor, instance, data, expected_version):
-        raise NotImplementedError
-
-    def service_delete(self, *, actor, instance, expected_version):
-        raise NotImplementedError
+    # The record type's create/update/delete services (a projects.records.RecordServices).
+    services = None
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -188,7 +180,7 @@ class PortfolioViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        obj = self.service_create(actor=request.user, data=dict(serializer.validated_data))
+        obj = self.services.create_from(actor=request.user, values=serializer.validated_data)
         obj = self.reload(obj)
         location = request.build_absolute_uri(f"{obj.pk}/")
         return self.object_response(obj, status_code=status.HTTP_201_CREATED, headers={"Location": location})
@@ -200,10 +192,10 @@ class PortfolioViewSet(
         expected = self.expected_version(instance)
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        obj = self.service_update(
+        obj = self.services.update_from(
             actor=request.user,
             instance=instance,
-            data=dict(serializer.validated_data),
+            values=serializer.validated_data,
             expected_version=expected,
         )
         return self.object_response(self.reload(obj))
@@ -211,7 +203,7 @@ class PortfolioViewSet(
     def destroy(self, request, *args, **kwargs):
         instance = self.get_object()
         expected = self.expected_version(instance)
-        self.service_delete(actor=request.user, instance=instance, expected_version=expected)
+        self.services.delete_record(actor=request.user, instance=instance, expected_version=expected)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # --- history --------------------------------------------------------------------------------
@@ -376,7 +368,7 @@ class PortfolioViewSet(
         if instance is None:
             serializer = self.get_serializer(data=record)
             serializer.is_valid(raise_exception=True)
-            return self.service_create(actor=actor, data=dict(serializer.validated_data)), "created"
+            return self.services.create_from(actor=actor, values=serializer.validated_data), "created"
         if instance.deleted_at is not None:
             raise Conflict("A deleted record holds this external_id; it cannot be written again.")
         serializer = self.get_serializer(instance, data=record, partial=True)
@@ -385,7 +377,7 @@ class PortfolioViewSet(
         if not _would_change(instance, data):
             return instance, "unchanged"
         before = instance.version
-        obj = self.service_update(actor=actor, instance=instance, data=data, expected_version=None)
+        obj = self.services.update_from(actor=actor, instance=instance, values=data)
         return obj, "updated" if obj.version != before else "unchanged"
 
 

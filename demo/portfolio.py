@@ -270,7 +270,9 @@ class DemoSeeder:
         self.created += 1
         return project_services.organization_create(
             actor=None,
-            data={"name": name, "kind": kind, "industry": industry, "country": country, "external_id": key},
+            fields=project_services.OrganizationFields(
+                name=name, kind=kind, industry=industry, country=country, external_id=key
+            ),
         )
 
     def _kpi(self, code: str) -> KPI:
@@ -304,14 +306,14 @@ class DemoSeeder:
                 continue
             kpi_services.kpi_create(
                 actor=None,
-                data={
-                    "code": code,
-                    "name": name,
-                    "unit": unit,
-                    "direction": direction,
-                    "description": description,
-                    "external_id": f"demo-kpi-{code}",
-                },
+                fields=kpi_services.KPIFields(
+                    code=code,
+                    name=name,
+                    unit=unit,
+                    direction=direction,
+                    description=description,
+                    external_id=f"demo-kpi-{code}",
+                ),
             )
             self.created += 1
 
@@ -323,19 +325,19 @@ class DemoSeeder:
             return found
         relationship = project_services.relationship_create(
             actor=None,
-            data={
-                "name": name,
-                "client": client,
-                "provider": provider,
-                "process_areas": list(ProcessArea.objects.filter(code__in=areas)),
-                "contract_start": start,
-                "contract_end": start.replace(year=start.year + 5),
-                "annual_contract_value": value,
-                "currency": "USD",
-                "status": "active",
-                "account_managers": managers,
-                "external_id": key,
-            },
+            fields=project_services.RelationshipFields(
+                name=name,
+                client=client,
+                provider=provider,
+                process_areas=list(ProcessArea.objects.filter(code__in=areas)),
+                contract_start=start,
+                contract_end=start.replace(year=start.year + 5),
+                annual_contract_value=value,
+                currency="USD",
+                status="active",
+                account_managers=managers,
+                external_id=key,
+            ),
         )
         project_services.relationship_set_leadership(
             actor=None,
@@ -372,27 +374,25 @@ class DemoSeeder:
             return found
         project = project_services.project_create(
             actor=None,
-            data={
-                "relationship": relationship,
-                "title": title,
-                "description": description,
-                "level": level,
-                "stage": stage,
-                "originator": self.rng.choice(["provider", "client", "joint"]),
-                "owner": owner,
-                "proposed_on": proposed_on,
-                "started_on": started_on,
-                "delivered_on": delivered_on,
-                "investment": Decimal(investment),
-                "expected_annual_benefit": Decimal(expected) if expected is not None else None,
-                "realised_annual_benefit": Decimal(realised) if realised is not None else None,
-                "funding": funding,
-                "gain_share_pct": Decimal(gain_share_pct) if gain_share_pct is not None else None,
-                "gain_share_baseline": Decimal(gain_share_baseline)
-                if gain_share_baseline is not None
-                else None,
-                "external_id": key,
-            },
+            fields=project_services.ProjectFields(
+                relationship=relationship,
+                title=title,
+                description=description,
+                level=level,
+                stage=stage,
+                originator=self.rng.choice(["provider", "client", "joint"]),
+                owner=owner,
+                proposed_on=proposed_on,
+                started_on=started_on,
+                delivered_on=delivered_on,
+                investment=Decimal(investment),
+                expected_annual_benefit=Decimal(expected) if expected is not None else None,
+                realised_annual_benefit=Decimal(realised) if realised is not None else None,
+                funding=funding,
+                gain_share_pct=Decimal(gain_share_pct) if gain_share_pct is not None else None,
+                gain_share_baseline=Decimal(gain_share_baseline) if gain_share_baseline is not None else None,
+                external_id=key,
+            ),
         )
         self.created += 1
         return project
@@ -405,14 +405,14 @@ class DemoSeeder:
         if project_kpi is None:
             project_kpi = kpi_services.project_kpi_add(
                 actor=None,
-                data={
-                    "project": project,
-                    "kpi": self._kpi(code),
-                    "baseline_value": Decimal(baseline),
-                    "baseline_date": baseline_date,
-                    "target_value": Decimal(target) if target is not None else None,
-                    "external_id": key,
-                },
+                fields=kpi_services.ProjectKPIFields(
+                    project=project,
+                    kpi=self._kpi(code),
+                    baseline_value=Decimal(baseline),
+                    baseline_date=baseline_date,
+                    target_value=Decimal(target) if target is not None else None,
+                    external_id=key,
+                ),
             )
             self.created += 1
         steps = len(measured_dates)
@@ -425,12 +425,9 @@ class DemoSeeder:
             value = value.quantize(Decimal("0.01"))
             kpi_services.measurement_record(
                 actor=None,
-                data={
-                    "project_kpi": project_kpi,
-                    "measured_on": measured_on,
-                    "value": value,
-                    "external_id": measurement_key,
-                },
+                fields=kpi_services.MeasurementFields(
+                    project_kpi=project_kpi, measured_on=measured_on, value=value, external_id=measurement_key
+                ),
             )
             self.created += 1
         return project_kpi

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kpis import services
+from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
 from projects.admin import SYNC_FIELDS, DeletedFilter
 from projects.admin_tools import ReadOnlyAdmin, ServiceModelAdmin
@@ -12,11 +12,7 @@ class KPIAdmin(ServiceModelAdmin):
     list_filter = ("unit", "direction", DeletedFilter)
     search_fields = ("name", "code", "description", "external_id")
     readonly_fields = SYNC_FIELDS
-    create_service = staticmethod(lambda actor, data: services.kpi_create(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.kpi_update(actor=actor, kpi=obj, data=data)
-    )
-    delete_service = staticmethod(lambda actor, obj: services.kpi_delete(actor=actor, kpi=obj))
+    services = kpi_services.KPI_CATALOGUE
 
 
 @admin.register(ProjectKPI)
@@ -27,13 +23,7 @@ class ProjectKPIAdmin(ServiceModelAdmin):
     list_select_related = ("kpi", "project")
     autocomplete_fields = ("project", "kpi")
     readonly_fields = ("unit", *SYNC_FIELDS)
-    create_service = staticmethod(lambda actor, data: services.project_kpi_add(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.project_kpi_update(actor=actor, project_kpi=obj, data=data)
-    )
-    delete_service = staticmethod(
-        lambda actor, obj: services.project_kpi_delete(actor=actor, project_kpi=obj)
-    )
+    services = kpi_services.PROJECT_KPI
 
 
 @admin.register(Measurement)
@@ -45,13 +35,7 @@ class MeasurementAdmin(ServiceModelAdmin):
     autocomplete_fields = ("project_kpi",)
     date_hierarchy = "measured_on"
     readonly_fields = ("unit", *SYNC_FIELDS)
-    create_service = staticmethod(lambda actor, data: services.measurement_record(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.measurement_update(actor=actor, measurement=obj, data=data)
-    )
-    delete_service = staticmethod(
-        lambda actor, obj: services.measurement_delete(actor=actor, measurement=obj)
-    )
+    services = kpi_services.MEASUREMENT
 
 
 @admin.register(RelationshipScore)

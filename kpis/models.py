@@ -66,6 +66,10 @@ class KPI(SyncedModel):
 class ProjectKPI(SyncedModel):
     """A KPI tracked on one project, with its baseline and an optional target."""
 
+    # Deleted with its project (projects.records.record_soft_delete); its audit entry names both.
+    SOFT_DELETED_WITH = "project"
+    AUDIT_REPR_RELATED = ("kpi", "project")
+
     project = models.ForeignKey(InnovationProject, on_delete=models.PROTECT, related_name="project_kpis")
     kpi = models.ForeignKey(KPI, on_delete=models.PROTECT, related_name="project_kpis")
     # Copied from the KPI when the row is written (a KPI's unit cannot change once in use), so the
@@ -115,6 +119,9 @@ class ProjectKPI(SyncedModel):
 
 class Measurement(SyncedModel):
     """A dated value of a project KPI; the latest one is the project's 'after' value."""
+
+    SOFT_DELETED_WITH = "project_kpi"
+    AUDIT_REPR_RELATED = ("project_kpi__kpi", "project_kpi__project")
 
     project_kpi = models.ForeignKey(ProjectKPI, on_delete=models.PROTECT, related_name="measurements")
     measured_on = models.DateField(validators=PLAUSIBLE_DATE)

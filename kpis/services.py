@@ -5,7 +5,9 @@ that can move a relationship's score asks for a recompute (kpis.tasks.request_sc
 which runs after the transaction commits.
 """
 
-from typing import Any
+import dataclasses
+import datetime as dt
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,19 +17,38 @@ from kpis.models import KPI, Measurement, ProjectKPI
 from kpis.tasks import request_score_recompute
 from projects import access
 from projects.models import InnovationProject
-from projects.records import record_create, record_soft_delete, record_update
+from projects.records import (
+    UNSET,
+    Fields,
+    RecordServices,
+    Unset,
+    record_create,
+    record_soft_delete,
+    record_update,
+)
 
 # --- KPI catalogue ----------------------------------------------------------------------------
 
 
-def kpi_create(*, actor, data: dict[str, Any]) -> KPI:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KPIFields(Fields):
+    external_id: str | Unset | None = UNSET
+    code: str | Unset = UNSET
+    name: str | Unset = UNSET
+    unit: str | Unset = UNSET
+    direction: str | Unset = UNSET
+    description: str | Unset = UNSET
+
+
+def kpi_create(*, actor, fields: KPIFields) -> KPI:
     access.ensure_can_manage(actor)
-    return record_create(actor=actor, model=KPI, data=data)
+    return record_create(actor=actor, model=KPI, data=fields.given())
 
 
 @transaction.atomic
-def kpi_update(*, actor, kpi: KPI, data: dict[str, Any], expected_version: int | None = None) -> KPI:
+def kpi_update(*, actor, kpi: KPI, changes: KPIFields, expected_version: int | None = None) -> KPI:
     access.ensure_can_manage(actor)
+    data = changes.given()
     in_use = kpi.project_kpis.filter(deleted_at__isnull=True).exists()
     for field in ("unit", "direction"):
         if field in data and data[field] != getattr(kpi, field) and in_use:
@@ -59,6 +80,16 @@ def _request_recompute_for_kpi(kpi: KPI) -> None:
 # --- Project KPIs -----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProjectKPIFields(Fields):
+    external_id: str | Unset | None = UNSET
+    project: InnovationProject | Unset = UNSET
+    kpi: KPI | Unset = UNSET
+    baseline_value: Decimal | Unset = UNSET
+    baseline_date: dt.date | Unset = UNSET
+    target_value: Decimal | Unset | None = UNSET
+
+
 def _check_project_writable(actor, project: InnovationProject) -> None:
     if project.deleted_at is not None:
         raise ValidationError({"project": "This project has been deleted."})
@@ -66,8 +97,9 @@ def _check_project_writable(actor, project: InnovationProject) -> None:
 
 
 @transaction.atomic
-def project_kpi_add(*, actor, data: dict[str, Any]) -> ProjectKPI:
+def project_kpi_add(*, actor, fields: ProjectKPIFields) -> ProjectKPI:
     """Track a catalogue KPI on a project, with its baseline and optional target."""
+    data = fields.given()
     project, kpi = data.get("project"), data.get("kpi")
     errors = {}
     if not isinstance(project, InnovationProject):
@@ -86,10 +118,10 @@ def project_kpi_add(*, actor, data: dict[str, Any]) -> ProjectKPI:
 
 @transaction.atomic
 def project_kpi_update(
-    *, actor, project_kpi: ProjectKPI, data: dict[str, Any], expected_version: int | None = None
+    *, actor, project_kpi: ProjectKPI, changes: ProjectKPIFields, expected_version: int | None = None
 ) -> ProjectKPI:
     _check_project_writable(actor, project_kpi.project)
-    data = dict(data)
+    data = changes.given()
     for parent in ("project", "kpi"):
         if parent in data and getattr(data[parent], "pk", data[parent]) != getattr(
             project_kpi, f"{parent}_id"
@@ -105,16 +137,22 @@ def project_kpi_update(
 
 @transaction.atomic
 def project_kpi_delete(*, actor, project_kpi: ProjectKPI, expected_version: int | None = None) -> ProjectKPI:
-    """Stop tracking a KPI: its measurements are deleted with it."""
+    """Stop tracking a KPI: its measurements are deleted with it (projects.records cascades)."""
     access.ensure_can_write(actor, project_kpi.project.relationship)
     project_kpi = record_soft_delete(actor=actor, instance=project_kpi, expected_version=expected_version)
-    for measurement in project_kpi.measurements.filter(deleted_at__isnull=True):
-        record_soft_delete(actor=actor, instance=measurement)
     request_score_recompute(project_kpi.project.relationship_id)
     return project_kpi
 
 
 # --- Measurements -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MeasurementFields(Fields):
+    external_id: str | Unset | None = UNSET
+    project_kpi: ProjectKPI | Unset = UNSET
+    measured_on: dt.date | Unset = UNSET
+    value: Decimal | Unset = UNSET
 
 
 def _check_project_kpi_writable(actor, project_kpi: ProjectKPI) -> None:
@@ -135,8 +173,9 @@ def check_measured_on(project_kpi: ProjectKPI | None, measured_on) -> None:
 
 
 @transaction.atomic
-def measurement_record(*, actor, data: dict[str, Any]) -> Measurement:
+def measurement_record(*, actor, fields: MeasurementFields) -> Measurement:
     """Record a dated value of a project KPI (one per date)."""
+    data = fields.given()
     project_kpi = data.get("project_kpi")
     if not isinstance(project_kpi, ProjectKPI):
         raise ValidationError({"project_kpi": "This field is required."})
@@ -149,11 +188,11 @@ def measurement_record(*, actor, data: dict[str, Any]) -> Measurement:
 
 @transaction.atomic
 def measurement_update(
-    *, actor, measurement: Measurement, data: dict[str, Any], expected_version: int | None = None
+    *, actor, measurement: Measurement, changes: MeasurementFields, expected_version: int | None = None
 ) -> Measurement:
     project_kpi = measurement.project_kpi
     _check_project_kpi_writable(actor, project_kpi)
-    data = dict(data)
+    data = changes.given()
     if "project_kpi" in data:
         if getattr(data["project_kpi"], "pk", data["project_kpi"]) != measurement.project_kpi_id:
             raise ValidationError({"project_kpi": "A measurement cannot move to another KPI."})
@@ -174,3 +213,25 @@ def measurement_delete(
     measurement = record_soft_delete(actor=actor, instance=measurement, expected_version=expected_version)
     request_score_recompute(measurement.project_kpi.project.relationship_id)
     return measurement
+
+
+# The three writes of each record type, for the interfaces that write every type alike.
+KPI_CATALOGUE = RecordServices(
+    model=KPI, fields=KPIFields, instance="kpi", create=kpi_create, update=kpi_update, delete=kpi_delete
+)
+PROJECT_KPI = RecordServices(
+    model=ProjectKPI,
+    fields=ProjectKPIFields,
+    instance="project_kpi",
+    create=project_kpi_add,
+    update=project_kpi_update,
+    delete=project_kpi_delete,
+)
+MEASUREMENT = RecordServices(
+    model=Measurement,
+    fields=MeasurementFields,
+    instance="measurement",
+    create=measurement_record,
+    update=measurement_update,
+    delete=measurement_delete,
+)

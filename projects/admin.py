@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from projects import services
+from projects import services as project_services
 from projects.admin_tools import ReadOnlyAdmin, ServiceModelAdmin
 from projects.models import (
     AuditEntry,
@@ -38,13 +38,7 @@ class OrganizationAdmin(ServiceModelAdmin):
     list_filter = ("kind", "industry", DeletedFilter)
     search_fields = ("name", "industry", "country", "external_id")
     readonly_fields = SYNC_FIELDS
-    create_service = staticmethod(lambda actor, data: services.organization_create(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.organization_update(actor=actor, organization=obj, data=data)
-    )
-    delete_service = staticmethod(
-        lambda actor, obj: services.organization_delete(actor=actor, organization=obj)
-    )
+    services = project_services.ORGANIZATION
 
 
 class LeadershipPairInline(admin.TabularInline):
@@ -79,13 +73,7 @@ class RelationshipAdmin(ServiceModelAdmin):
     filter_horizontal = ("process_areas", "account_managers")
     readonly_fields = SYNC_FIELDS
     inlines = [LeadershipPairInline]
-    create_service = staticmethod(lambda actor, data: services.relationship_create(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.relationship_update(actor=actor, relationship=obj, data=data)
-    )
-    delete_service = staticmethod(
-        lambda actor, obj: services.relationship_delete(actor=actor, relationship=obj)
-    )
+    services = project_services.RELATIONSHIP
 
 
 @admin.register(InnovationProject)
@@ -106,11 +94,7 @@ class InnovationProjectAdmin(ServiceModelAdmin):
     autocomplete_fields = ("relationship", "owner")
     date_hierarchy = "delivered_on"
     readonly_fields = SYNC_FIELDS
-    create_service = staticmethod(lambda actor, data: services.project_create(actor=actor, data=data))
-    update_service = staticmethod(
-        lambda actor, obj, data: services.project_update(actor=actor, project=obj, data=data)
-    )
-    delete_service = staticmethod(lambda actor, obj: services.project_delete(actor=actor, project=obj))
+    services = project_services.PROJECT
 
 
 @admin.register(ProcessArea)

@@ -8,15 +8,14 @@ from django.db import transaction
 class ServiceModelAdmin(admin.ModelAdmin):
     """Saves and deletes through services instead of `Model.save()`/`delete()`.
 
-    Subclasses name the services. The form is first validated by running the service inside a
-    savepoint that is rolled back, so a rule the service enforces (a forbidden stage transition, a
-    parent in another relationship) shows up as a form error instead of an exception; the real
-    write happens in `save_model`.
+    Subclasses name their record type's services (`services`, a projects.records.RecordServices),
+    so the admin writes through exactly the code the pages and the API use. The form is first
+    validated by running the service inside a savepoint that is rolled back, so a rule the service
+    enforces (a forbidden stage transition, a parent in another relationship) shows up as a form
+    error instead of an exception; the real write happens in `save_model`.
     """
 
-    create_service = None  # (actor, data) -> instance
-    update_service = None  # (actor, instance, data) -> instance
-    delete_service = None  # (actor, instance) -> instance
+    services = None
 
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
@@ -44,8 +43,8 @@ class ServiceModelAdmin(admin.ModelAdmin):
         if change:
             data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
             original = self.model._default_manager.get(pk=form.instance.pk)
-            return self.update_service(request.user, original, data)
-        return self.create_service(request.user, dict(form.cleaned_data))
+            return self.services.update_from(actor=request.user, instance=original, values=data)
+        return self.services.create_from(actor=request.user, values=form.cleaned_data)
 
     def save_model(self, request, obj, form, change):
         saved = self._write(request, form, change=change)
@@ -58,14 +57,14 @@ class ServiceModelAdmin(admin.ModelAdmin):
             self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj):
-        self.delete_service(request.user, obj)
+        self.services.delete_record(actor=request.user, instance=obj)
 
     def delete_queryset(self, request, queryset):
         failed = 0
         for obj in queryset:
             try:
                 with transaction.atomic():
-                    self.delete_service(request.user, obj)
+                    self.services.delete_record(actor=request.user, instance=obj)
             except ValidationError as error:
                 failed += 1
                 self.message_user(request, f"{obj}: {' '.join(error.messages)}", messages.ERROR)

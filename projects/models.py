@@ -275,6 +275,9 @@ def _stage_machine(pipeline: tuple, cancelled) -> dict:
 class InnovationProject(SyncedModel):
     """An innovation project a provider runs for a client within one relationship."""
 
+    # Deleting a relationship deletes its projects (projects.records.record_soft_delete).
+    SOFT_DELETED_WITH = "relationship"
+
     class Level(models.TextChoices):
         OPERATIONAL = "operational", "Operational (efficiency)"
         PROCESS = "process", "Process (effectiveness)"

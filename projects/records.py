@@ -8,9 +8,11 @@ these with their own rules (stage machine, parent checks, follow-up work).
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -20,6 +22,83 @@ from django.utils import timezone
 from projects.models import AuditEntry, SyncClock, SyncedModel
 
 M = TypeVar("M", bound=SyncedModel)
+
+
+class Unset:
+    """The value of a field the caller did not give: a partial update leaves that column alone."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Fields:
+    """The writable fields of one record type, as a service takes them.
+
+    Each record type declares a subclass beside its services, so the field contract of a write is
+    visible (and type-checked) where it is enforced. A create passes the fields it sets; an update
+    passes only the fields it changes; every field left `UNSET` is not written.
+    """
+
+    def given(self) -> dict[str, Any]:
+        """The fields that were set, as the record writers take them."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not UNSET
+        }
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        return frozenset(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Self:
+        """Fields from a mapping (validated form or serializer data); an unknown name is refused."""
+        unknown = sorted(set(values) - cls.names())
+        if unknown:
+            raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordServices(Generic[M]):
+    """The create, update and delete services of one record type, for the interfaces that write
+    every type the same way (the API's viewsets, the admin). Declared once beside the services."""
+
+    model: type[M]
+    fields: type[Fields]
+    instance: str  # the keyword the update and delete services name the record by
+    create: Callable[..., M]  # (*, actor, fields)
+    update: Callable[..., M]  # (*, actor, <instance>, changes, expected_version)
+    delete: Callable[..., M]  # (*, actor, <instance>, expected_version)
+
+    def create_from(self, *, actor, values: Mapping[str, Any]) -> M:
+        return self.create(actor=actor, fields=self.fields.of(values))
+
+    def update_from(self, *, actor, instance: M, values: Mapping[str, Any], expected_version=None) -> M:
+        return self.update(
+            actor=actor,
+            **{self.instance: instance},
+            changes=self.fields.of(values),
+            expected_version=expected_version,
+        )
+
+    def delete_record(self, *, actor, instance: M, expected_version=None) -> M:
+        return self.delete(actor=actor, **{self.instance: instance}, expected_version=expected_version)
 
 
 def conflict_message(current: SyncedModel) -> str:
@@ -218,7 +297,14 @@ def record_touch(*, actor, instance: M, changes: dict[str, Any]) -> M:
 
 @transaction.atomic
 def record_soft_delete(*, actor, instance: M, expected_version: int | None = None) -> M:
-    """Mark the row deleted (a tombstone sync clients will see); deleting twice is a no-op."""
+    """Mark the row deleted (a tombstone sync clients will see); deleting twice is a no-op.
+
+    The rows that belong to it go with it: a model whose `SOFT_DELETED_WITH` names one of its foreign
+    keys is deleted with that parent, level by level (a relationship takes its projects, a project
+    its tracked KPIs, a tracked KPI its measurements). The child declares it, so a lower app never
+    needs to know the apps built on it. Each level is one locking read and one UPDATE,
+    whatever the number of rows, and every tombstone gets its audit entry, written in bulk.
+    """
     current = lock_for_write(instance, expected_version=expected_version)
     if current.deleted_at is not None:
         return current
@@ -232,5 +318,60 @@ def record_soft_delete(*, actor, instance: M, expected_version: int | None = Non
         action=AuditEntry.Action.DELETE,
         changes={"deleted_at": {"before": None, "after": json_value(current.deleted_at)}},
     )
+    _cascade_soft_delete(
+        actor=actor,
+        model=type(current),
+        parent_ids=[current.pk],
+        deleted_at=current.deleted_at,
+        change_stamp=current.change_stamp,
+    )
     instance.__dict__.update(current.__dict__)
     return current
+
+
+def _cascade_soft_delete(*, actor, model, parent_ids: list[int], deleted_at, change_stamp: int) -> None:
+    if not parent_ids:
+        return
+    actor = actor if actor is not None and actor.is_authenticated else None
+    for relation in model._meta.related_objects:
+        child_model = relation.related_model
+        if getattr(child_model, "SOFT_DELETED_WITH", None) != relation.field.name:
+            continue
+        live_children = child_model._default_manager.filter(
+            **{f"{relation.field.name}__in": parent_ids, "deleted_at__isnull": True}
+        )
+        children = list(
+            live_children.select_related(*getattr(child_model, "AUDIT_REPR_RELATED", ()))
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        if not children:
+            continue
+        child_ids = [child.pk for child in children]
+        child_model._default_manager.filter(pk__in=child_ids).update(
+            deleted_at=deleted_at,
+            version=models.F("version") + 1,
+            updated_at=deleted_at,
+            change_stamp=change_stamp,
+        )
+        content_type = ContentType.objects.get_for_model(child_model, for_concrete_model=True)
+        changes = {"deleted_at": {"before": None, "after": json_value(deleted_at)}}
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                actor=actor,
+                content_type=content_type,
+                object_id=child.pk,
+                object_repr=str(child)[:300],
+                action=AuditEntry.Action.DELETE,
+                changes=changes,
+                version=child.version + 1,
+            )
+            for child in children
+        )
+        _cascade_soft_delete(
+            actor=actor,
+            model=child_model,
+            parent_ids=child_ids,
+            deleted_at=deleted_at,
+            change_stamp=change_stamp,
+        )

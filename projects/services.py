@@ -5,16 +5,36 @@ Every function is atomic, checks the actor's rights, validates, bumps the versio
 app can follow up (cascade, score recompute) without this app knowing about it.
 """
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from projects import access
-from projects.models import AuditEntry, InnovationProject, LeadershipPair, Organization, Relationship
-from projects.records import record_create, record_soft_delete, record_touch, record_update
+from projects.models import (
+    AuditEntry,
+    InnovationProject,
+    LeadershipPair,
+    Organization,
+    ProcessArea,
+    Relationship,
+)
+from projects.records import (
+    UNSET,
+    Fields,
+    RecordServices,
+    Unset,
+    record_create,
+    record_soft_delete,
+    record_touch,
+    record_update,
+)
 from projects.signals import project_changed
 
 Stage = InnovationProject.Stage
@@ -26,15 +46,29 @@ _RELATIONSHIP_ADMIN_FIELDS = {"client", "provider", "account_managers", "externa
 # --- Organisations ----------------------------------------------------------------------------
 
 
-def organization_create(*, actor, data: dict[str, Any]) -> Organization:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrganizationFields(Fields):
+    external_id: str | Unset | None = UNSET
+    name: str | Unset = UNSET
+    kind: str | Unset = UNSET
+    industry: str | Unset = UNSET
+    country: str | Unset = UNSET
+
+
+def organization_create(*, actor, fields: OrganizationFields) -> Organization:
     access.ensure_can_manage(actor)
-    return record_create(actor=actor, model=Organization, data=data)
+    return record_create(actor=actor, model=Organization, data=fields.given())
 
 
 def organization_update(
-    *, actor, organization: Organization, data: dict[str, Any], expected_version: int | None = None
+    *,
+    actor,
+    organization: Organization,
+    changes: OrganizationFields,
+    expected_version: int | None = None,
 ) -> Organization:
     access.ensure_can_manage(actor)
+    data = changes.given()
     if "kind" in data and data["kind"] != organization.kind and _organization_in_use(organization):
         raise ValidationError({"kind": "An organisation that is part of a relationship cannot change kind."})
     return record_update(actor=actor, instance=organization, data=data, expected_version=expected_version)
@@ -60,6 +94,21 @@ def _organization_in_use(organization: Organization) -> bool:
 # --- Relationships ----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RelationshipFields(Fields):
+    external_id: str | Unset | None = UNSET
+    name: str | Unset = UNSET
+    client: Organization | Unset = UNSET
+    provider: Organization | Unset = UNSET
+    contract_start: dt.date | Unset = UNSET
+    contract_end: dt.date | Unset | None = UNSET
+    annual_contract_value: Decimal | Unset | None = UNSET
+    currency: str | Unset = UNSET
+    status: str | Unset = UNSET
+    process_areas: Iterable[ProcessArea] | Unset = UNSET
+    account_managers: Iterable[AbstractBaseUser] | Unset = UNSET
+
+
 def _check_parties_live(data: dict[str, Any]) -> None:
     errors = {
         field: "This organisation has been deleted."
@@ -71,17 +120,23 @@ def _check_parties_live(data: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def relationship_create(*, actor, data: dict[str, Any]) -> Relationship:
+def relationship_create(*, actor, fields: RelationshipFields) -> Relationship:
     access.ensure_can_manage(actor)
+    data = fields.given()
     _check_parties_live(data)
     return record_create(actor=actor, model=Relationship, data=data)
 
 
 @transaction.atomic
 def relationship_update(
-    *, actor, relationship: Relationship, data: dict[str, Any], expected_version: int | None = None
+    *,
+    actor,
+    relationship: Relationship,
+    changes: RelationshipFields,
+    expected_version: int | None = None,
 ) -> Relationship:
     access.ensure_can_write(actor, relationship)
+    data = changes.given()
     if actor is not None and not access.can_manage_portfolio(actor):
         restricted = sorted(_RELATIONSHIP_ADMIN_FIELDS & set(data))
         current = {name: _comparable(relationship, name) for name in restricted}
@@ -112,8 +167,13 @@ def relationship_delete(
     """Soft-delete a relationship and, with it, its projects (and through them their KPIs)."""
     access.ensure_can_manage(actor)
     relationship = record_soft_delete(actor=actor, instance=relationship, expected_version=expected_version)
-    for project in relationship.projects.filter(deleted_at__isnull=True):
-        project_delete(actor=actor, project=project)
+    project_changed.send(
+        sender=Relationship,
+        project=None,
+        action=AuditEntry.Action.DELETE,
+        actor=actor,
+        relationship_id=relationship.pk,
+    )
     return relationship
 
 
@@ -155,6 +215,27 @@ def relationship_set_leadership(
 # --- Innovation projects ----------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProjectFields(Fields):
+    external_id: str | Unset | None = UNSET
+    relationship: Relationship | Unset = UNSET
+    title: str | Unset = UNSET
+    description: str | Unset = UNSET
+    level: str | Unset = UNSET
+    stage: str | Unset = UNSET
+    originator: str | Unset = UNSET
+    owner: AbstractBaseUser | Unset | None = UNSET
+    proposed_on: dt.date | Unset | None = UNSET
+    started_on: dt.date | Unset | None = UNSET
+    delivered_on: dt.date | Unset | None = UNSET
+    investment: Decimal | Unset = UNSET
+    expected_annual_benefit: Decimal | Unset | None = UNSET
+    realised_annual_benefit: Decimal | Unset | None = UNSET
+    funding: str | Unset = UNSET
+    gain_share_pct: Decimal | Unset | None = UNSET
+    gain_share_baseline: Decimal | Unset | None = UNSET
+
+
 def _stage_dates(project_data: dict[str, Any], stage: str, today: dt.date) -> dict[str, Any]:
     """Dates a stage implies, filled in (never later than the dates after them) when left empty."""
     filled: dict[str, Any] = {}
@@ -177,14 +258,14 @@ def _check_relationship_writable(actor, relationship: Relationship) -> None:
 
 
 @transaction.atomic
-def project_create(*, actor, data: dict[str, Any]) -> InnovationProject:
+def project_create(*, actor, fields: ProjectFields) -> InnovationProject:
     """Create a project. It may start in any stage (historic imports arrive delivered); the dates a
     stage implies are filled in when missing."""
+    data = fields.given()
     relationship = data.get("relationship")
     if not isinstance(relationship, Relationship):
         raise ValidationError({"relationship": "This field is required."})
     _check_relationship_writable(actor, relationship)
-    data = dict(data)
     stage = data.get("stage") or Stage.IDEA
     if stage == Stage.DELIVERED and not data.get("delivered_on"):
         # A delivered project's date cannot be invented as "today" on import; ask for it.
@@ -198,7 +279,11 @@ def project_create(*, actor, data: dict[str, Any]) -> InnovationProject:
 
 @transaction.atomic
 def project_update(
-    *, actor, project: InnovationProject, data: dict[str, Any], expected_version: int | None = None
+    *,
+    actor,
+    project: InnovationProject,
+    changes: ProjectFields,
+    expected_version: int | None = None,
 ) -> InnovationProject:
     """Change a project's fields; a changed `stage` must be an allowed transition.
 
@@ -206,7 +291,7 @@ def project_update(
     of either relationship hold) belongs to the one it was created in.
     """
     _check_relationship_writable(actor, project.relationship)
-    data = dict(data)
+    data = changes.given()
     new_relationship = data.get("relationship")
     if (
         new_relationship is not None
@@ -255,16 +340,16 @@ def project_transition(
     expected_version: int | None = None,
 ) -> InnovationProject:
     """Move a project to its next stage (or cancel it); `on` dates the step (default today)."""
-    data: dict[str, Any] = {"stage": to_stage}
-    if on is not None:
-        date_field = {
-            Stage.PROPOSED: "proposed_on",
-            Stage.IN_PROGRESS: "started_on",
-            Stage.DELIVERED: "delivered_on",
-        }.get(to_stage)
-        if date_field:
-            data[date_field] = on
-    return project_update(actor=actor, project=project, data=data, expected_version=expected_version)
+    dates: dict[str, Any] = {}
+    date_field = InnovationProject.STAGE_DATE_FIELDS.get(to_stage)
+    if on is not None and date_field:
+        dates[date_field] = on
+    return project_update(
+        actor=actor,
+        project=project,
+        changes=ProjectFields(stage=to_stage, **dates),
+        expected_version=expected_version,
+    )
 
 
 @transaction.atomic
@@ -286,3 +371,30 @@ def _announce(project: InnovationProject, action: str, actor, relationship_id: i
         actor=actor,
         relationship_id=relationship_id or project.relationship_id,
     )
+
+
+# The three writes of each record type, for the interfaces that write every type alike.
+ORGANIZATION = RecordServices(
+    model=Organization,
+    fields=OrganizationFields,
+    instance="organization",
+    create=organization_create,
+    update=organization_update,
+    delete=organization_delete,
+)
+RELATIONSHIP = RecordServices(
+    model=Relationship,
+    fields=RelationshipFields,
+    instance="relationship",
+    create=relationship_create,
+    update=relationship_update,
+    delete=relationship_delete,
+)
+PROJECT = RecordServices(
+    model=InnovationProject,
+    fields=ProjectFields,
+    instance="project",
+    create=project_create,
+    update=project_update,
+    delete=project_delete,
+)

@@ -55,7 +55,9 @@ class OrganizationFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return project_services.organization_create(actor=None, data=data)
+        return project_services.organization_create(
+            actor=None, fields=project_services.OrganizationFields.of(data)
+        )
 
 
 class ClientFactory(OrganizationFactory):
@@ -83,7 +85,9 @@ class RelationshipFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return project_services.relationship_create(actor=None, data=data)
+        return project_services.relationship_create(
+            actor=None, fields=project_services.RelationshipFields.of(data)
+        )
 
 
 class ProjectFactory(ServiceFactory):
@@ -97,7 +101,7 @@ class ProjectFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return project_services.project_create(actor=None, data=data)
+        return project_services.project_create(actor=None, fields=project_services.ProjectFields.of(data))
 
 
 class KPIFactory(ServiceFactory):
@@ -111,7 +115,7 @@ class KPIFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return kpi_services.kpi_create(actor=None, data=data)
+        return kpi_services.kpi_create(actor=None, fields=kpi_services.KPIFields.of(data))
 
 
 class ProjectKPIFactory(ServiceFactory):
@@ -126,7 +130,7 @@ class ProjectKPIFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return kpi_services.project_kpi_add(actor=None, data=data)
+        return kpi_services.project_kpi_add(actor=None, fields=kpi_services.ProjectKPIFields.of(data))
 
 
 class MeasurementFactory(ServiceFactory):
@@ -140,4 +144,4 @@ class MeasurementFactory(ServiceFactory):
 
     @staticmethod
     def _service(data):
-        return kpi_services.measurement_record(actor=None, data=data)
+        return kpi_services.measurement_record(actor=None, fields=kpi_services.MeasurementFields.of(data))

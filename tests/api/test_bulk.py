@@ -24,7 +24,9 @@ def project_batch(world, count=3):
 def rel_a_ext(world):
     from projects import services
 
-    services.relationship_update(actor=None, relationship=world["rel_a"], data={"external_id": "rel-a-ext"})
+    services.relationship_update(
+        actor=None, relationship=world["rel_a"], changes=services.RelationshipFields(external_id="rel-a-ext")
+    )
     return world
 
 

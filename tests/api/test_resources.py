@@ -73,7 +73,11 @@ def test_organizations_crud(admin_user, api_as, db):
 
 
 def test_relationships_crud(admin_user, account_manager, world, api_as):
-    services.organization_update(actor=None, organization=world["provider"], data={"external_id": "prov-ext"})
+    services.organization_update(
+        actor=None,
+        organization=world["provider"],
+        changes=services.OrganizationFields(external_id="prov-ext"),
+    )
     body = crud(
         api_as(admin_user),
         "relationships",

@@ -131,7 +131,9 @@ def test_a_scope_change_restarts_the_pass_with_reset(admin_user, account_manager
     replica.pull()
     assert set(replica.rows) == {world["project_a"].pk}
     services.relationship_update(
-        actor=admin_user, relationship=world["rel_b"], data={"account_managers": [account_manager]}
+        actor=admin_user,
+        relationship=world["rel_b"],
+        changes=services.RelationshipFields(account_managers=[account_manager]),
     )
     response = api_as(account_manager).get(f"/api/v1/projects/?sync={replica.cursor}").json()
     assert response["reset"] is True
@@ -146,7 +148,9 @@ def test_every_list_hands_back_a_cursor_for_later_changes(admin_user, world, api
     listing = client.get("/api/v1/projects/?page_size=1").json()
     assert listing["count"] == 2 and listing["has_more"] is True
     project = world["project_b"]
-    services.project_update(actor=None, project=project, data={"title": "Changed after the list"})
+    services.project_update(
+        actor=None, project=project, changes=services.ProjectFields(title="Changed after the list")
+    )
     changes = client.get(f"/api/v1/projects/?sync={listing['next_sync']}").json()
     assert [row["id"] for row in changes["results"]] == [project.pk]
 
@@ -156,7 +160,9 @@ def test_updated_since_returns_changes_and_tombstones(admin_user, world, api_as)
     time.sleep(0.01)
     since = dt.datetime.now(dt.UTC)
     time.sleep(0.01)
-    services.project_update(actor=None, project=world["project_a"], data={"title": "Later"})
+    services.project_update(
+        actor=None, project=world["project_a"], changes=services.ProjectFields(title="Later")
+    )
     kpi_services.measurement_delete(actor=None, measurement=world["measurement_b"])
     stamp = since.isoformat().replace("+00:00", "Z")
     projects = client.get("/api/v1/projects/", {"updated_since": stamp}).json()
@@ -231,7 +237,7 @@ def test_a_transaction_that_commits_after_a_later_one_is_not_missed(admin_user, 
     def early_writer():
         with transaction.atomic():
             project = services.project_create(
-                actor=None, data={"relationship": world["rel_a"], "title": "Early"}
+                actor=None, fields=services.ProjectFields(relationship=world["rel_a"], title="Early")
             )
             early["id"], early["stamp"] = project.pk, project.change_stamp
             early_wrote.set()
@@ -240,7 +246,9 @@ def test_a_transaction_that_commits_after_a_later_one_is_not_missed(admin_user, 
     thread, errors = _in_thread(early_writer)
     assert early_wrote.wait(20)
     # Another relationship: the two writers share no row (the score-recompute mark is per relationship).
-    late = services.project_create(actor=None, data={"relationship": world["rel_b"], "title": "Late"})
+    late = services.project_create(
+        actor=None, fields=services.ProjectFields(relationship=world["rel_b"], title="Late")
+    )
     assert late.change_stamp > early["stamp"]  # started later, commits first
     seen_before = replica.pull()
     # A "highest stamp seen" cursor would now stand at the late row and skip the early one for
@@ -286,7 +294,9 @@ def test_concurrent_writers_and_a_syncing_reader_end_with_equal_copies(admin_use
                 if action < 0.3:
                     project = services.project_create(
                         actor=None,
-                        data={"relationship": rng.choice(relationships), "title": f"W{seed}-{step}"},
+                        fields=services.ProjectFields(
+                            relationship=rng.choice(relationships), title=f"W{seed}-{step}"
+                        ),
                     )
                     # Offered to the other writers only once committed: before that they cannot see it.
                     transaction.on_commit(lambda pk=project.pk: _publish(pk))
@@ -299,7 +309,9 @@ def test_concurrent_writers_and_a_syncing_reader_end_with_equal_copies(admin_use
                         project = services.project_delete(actor=None, project=project)
                     else:
                         project = services.project_update(
-                            actor=None, project=project, data={"description": f"{seed}-{step}"}
+                            actor=None,
+                            project=project,
+                            changes=services.ProjectFields(description=f"{seed}-{step}"),
                         )
                 stamp = project.change_stamp
                 time.sleep(rng.uniform(0, 0.02))  # hold the transaction open: commits interleave

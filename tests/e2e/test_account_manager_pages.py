@@ -234,17 +234,14 @@ def test_second_of_two_concurrent_edits_is_refused(new_page, account_manager, po
 def test_second_of_two_concurrent_inline_kpi_edits_is_refused(
     new_page, account_manager, portfolio, catalogue
 ):
-    from kpis.services import project_kpi_add
+    from kpis.services import ProjectKPIFields, project_kpi_add
 
     project = ProjectFactory(relationship=portfolio["rel_a"], title="Inline race")
     project_kpi = project_kpi_add(
         actor=None,
-        data={
-            "project": project,
-            "kpi": catalogue["fill"],
-            "baseline_value": 60,
-            "baseline_date": dt.date(2024, 1, 1),
-        },
+        fields=ProjectKPIFields(
+            project=project, kpi=catalogue["fill"], baseline_value=60, baseline_date=dt.date(2024, 1, 1)
+        ),
     )
     pages = [new_page(), new_page()]
     for page in pages:

@@ -55,15 +55,15 @@ def test_second_measurement_on_same_date_is_refused():
 def test_kpi_unit_frozen_once_in_use():
     project_kpi = ProjectKPIFactory()
     with pytest.raises(ValidationError):
-        services.kpi_update(actor=None, kpi=project_kpi.kpi, data={"unit": "hours"})
-    services.kpi_update(actor=None, kpi=project_kpi.kpi, data={"name": "Renamed"})
+        services.kpi_update(actor=None, kpi=project_kpi.kpi, changes=services.KPIFields(unit="hours"))
+    services.kpi_update(actor=None, kpi=project_kpi.kpi, changes=services.KPIFields(name="Renamed"))
 
 
 def test_account_manager_cannot_change_catalogue(account_manager):
     with pytest.raises(PermissionDenied):
         services.kpi_create(
             actor=account_manager,
-            data={"code": "x", "name": "X", "unit": "count", "direction": "higher_is_better"},
+            fields=services.KPIFields(code="x", name="X", unit="count", direction="higher_is_better"),
         )
 
 
@@ -93,7 +93,7 @@ def test_deleted_kpi_may_be_tracked_again():
 def test_measurement_update_versioned_and_audited():
     measurement = MeasurementFactory(value=Decimal("70"))
     updated = services.measurement_update(
-        actor=None, measurement=measurement, data={"value": Decimal("72.5")}
+        actor=None, measurement=measurement, changes=services.MeasurementFields(value=Decimal("72.5"))
     )
     assert updated.version == 2
     entry = AuditEntry.objects.filter(object_id=measurement.pk, content_type__model="measurement").first()

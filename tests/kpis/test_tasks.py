@@ -43,11 +43,11 @@ def delivered_kpi(relationship=None, *, baseline="60"):
 def record(project_kpi, value, days_ago=0):
     return services.measurement_record(
         actor=None,
-        data={
-            "project_kpi": project_kpi,
-            "measured_on": timezone.localdate() - dt.timedelta(days=days_ago),
-            "value": Decimal(value),
-        },
+        fields=services.MeasurementFields(
+            project_kpi=project_kpi,
+            measured_on=timezone.localdate() - dt.timedelta(days=days_ago),
+            value=Decimal(value),
+        ),
     )
 
 
@@ -70,7 +70,9 @@ def test_score_is_current_right_after_a_save_without_a_broker():
     record(project_kpi, "66", days_ago=1)  # an older measurement: the latest is still 85
     assert current_score(relationship).score == Decimal("63.9")
     services.measurement_update(
-        actor=None, measurement=project_kpi.measurements.latest("measured_on"), data={"value": Decimal("75")}
+        actor=None,
+        measurement=project_kpi.measurements.latest("measured_on"),
+        changes=services.MeasurementFields(value=Decimal("75")),
     )
     assert current_score(relationship).impact == Decimal("0.5")
 

@@ -65,7 +65,7 @@ def test_worker_follows_a_burst_of_edits_to_the_last_value(worker):
     measurement = record(project_kpi, "61")
     for value in range(62, 86):
         measurement = services.measurement_update(
-            actor=None, measurement=measurement, data={"value": Decimal(value)}
+            actor=None, measurement=measurement, changes=services.MeasurementFields(value=Decimal(value))
         )
     row = wait_for(
         lambda: (row := score_row(relationship_id)) and row.impact == Decimal("0.833333") and row,

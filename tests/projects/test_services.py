@@ -76,7 +76,9 @@ def test_forbidden_transition_is_refused_and_writes_nothing(current, target):
 def test_forbidden_transition_through_update_is_refused():
     project = ProjectFactory()
     with pytest.raises(ValidationError):
-        services.project_update(actor=None, project=project, data={"stage": "delivered", "title": "Jump"})
+        services.project_update(
+            actor=None, project=project, changes=services.ProjectFields(stage="delivered", title="Jump")
+        )
     project.refresh_from_db()
     assert (project.stage, project.title) == ("idea", project.title)
 
@@ -109,7 +111,7 @@ def test_update_bumps_version_and_records_before_and_after():
     project = ProjectFactory(title="Before", investment=Decimal("100"))
     assert project.version == 1
     updated = services.project_update(
-        actor=None, project=project, data={"title": "After", "investment": Decimal("250")}
+        actor=None, project=project, changes=services.ProjectFields(title="After", investment=Decimal("250"))
     )
     assert updated.version == 2
     entry = audit_entries(project).first()
@@ -122,14 +124,18 @@ def test_update_bumps_version_and_records_before_and_after():
 def test_update_without_change_is_a_no_op():
     project = ProjectFactory(title="Same")
     entries = audit_entries(project).count()
-    unchanged = services.project_update(actor=None, project=project, data={"title": "Same"})
+    unchanged = services.project_update(
+        actor=None, project=project, changes=services.ProjectFields(title="Same")
+    )
     assert unchanged.version == 1
     assert audit_entries(project).count() == entries
 
 
 def test_create_writes_audit_entry_with_actor(admin_user):
     relationship = RelationshipFactory()
-    project = services.project_create(actor=admin_user, data={"relationship": relationship, "title": "New"})
+    project = services.project_create(
+        actor=admin_user, fields=services.ProjectFields(relationship=relationship, title="New")
+    )
     entry = audit_entries(project).get()
     assert entry.action == AuditEntry.Action.CREATE
     assert entry.actor == admin_user
@@ -138,9 +144,11 @@ def test_create_writes_audit_entry_with_actor(admin_user):
 
 def test_stale_expected_version_conflicts_and_changes_nothing():
     project = ProjectFactory(title="One")
-    services.project_update(actor=None, project=project, data={"title": "Two"})
+    services.project_update(actor=None, project=project, changes=services.ProjectFields(title="Two"))
     with pytest.raises(VersionConflict) as conflict:
-        services.project_update(actor=None, project=project, data={"title": "Three"}, expected_version=1)
+        services.project_update(
+            actor=None, project=project, changes=services.ProjectFields(title="Three"), expected_version=1
+        )
     assert conflict.value.current.version == 2
     project.refresh_from_db()
     assert project.title == "Two"
@@ -150,7 +158,9 @@ def test_invalid_update_rolls_back_everything():
     project = ProjectFactory(title="Valid")
     with pytest.raises(ValidationError):
         services.project_update(
-            actor=None, project=project, data={"title": "Changed", "investment": Decimal("-5")}
+            actor=None,
+            project=project,
+            changes=services.ProjectFields(title="Changed", investment=Decimal("-5")),
         )
     project.refresh_from_db()
     assert (project.title, project.version) == ("Valid", 1)
@@ -169,21 +179,26 @@ def test_change_stamp_increases_with_each_write():
     # Real transactions: on PostgreSQL the stamp is the writing transaction's id.
     project = ProjectFactory()
     first = project.change_stamp
-    updated = services.project_update(actor=None, project=project, data={"title": "Later"})
+    updated = services.project_update(
+        actor=None, project=project, changes=services.ProjectFields(title="Later")
+    )
     assert updated.change_stamp > first
 
 
 def test_account_manager_cannot_write_unassigned_relationship(account_manager, portfolio):
     with pytest.raises(PermissionDenied):
         services.project_create(
-            actor=account_manager, data={"relationship": portfolio["rel_b"], "title": "Sneaky"}
+            actor=account_manager,
+            fields=services.ProjectFields(relationship=portfolio["rel_b"], title="Sneaky"),
         )
     project = services.project_create(
-        actor=account_manager, data={"relationship": portfolio["rel_a"], "title": "Ok"}
+        actor=account_manager, fields=services.ProjectFields(relationship=portfolio["rel_a"], title="Ok")
     )
     with pytest.raises(ValidationError) as refused:
         services.project_update(
-            actor=account_manager, project=project, data={"relationship": portfolio["rel_b"]}
+            actor=account_manager,
+            project=project,
+            changes=services.ProjectFields(relationship=portfolio["rel_b"]),
         )
     assert "relationship" in refused.value.message_dict
 
@@ -191,7 +206,9 @@ def test_account_manager_cannot_write_unassigned_relationship(account_manager, p
 def test_project_never_moves_to_another_relationship(portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"])
     with pytest.raises(ValidationError) as refused:
-        services.project_update(actor=None, project=project, data={"relationship": portfolio["rel_b"]})
+        services.project_update(
+            actor=None, project=project, changes=services.ProjectFields(relationship=portfolio["rel_b"])
+        )
     assert "cannot move" in refused.value.message_dict["relationship"][0]
     project.refresh_from_db()
     assert (project.relationship_id, project.version) == (portfolio["rel_a"].pk, 1)
@@ -201,7 +218,9 @@ def test_project_never_moves_to_another_relationship(portfolio):
 def test_implausible_year_is_a_field_error(field):
     project = ProjectFactory()
     with pytest.raises(ValidationError) as refused:
-        services.project_update(actor=None, project=project, data={field: dt.date(0o1, 1, 1)})
+        services.project_update(
+            actor=None, project=project, changes=services.ProjectFields.of({field: dt.date(0o1, 1, 1)})
+        )
     assert refused.value.message_dict[field] == ["Enter a date between 1950 and 2100."]
 
 
@@ -216,19 +235,21 @@ def test_delivery_cannot_be_dated_in_the_future():
 
 def test_executive_cannot_write(executive, portfolio):
     with pytest.raises(PermissionDenied):
-        services.project_create(actor=executive, data={"relationship": portfolio["rel_a"], "title": "No"})
+        services.project_create(
+            actor=executive, fields=services.ProjectFields(relationship=portfolio["rel_a"], title="No")
+        )
 
 
 def test_relationship_parties_must_have_matching_kinds():
     with pytest.raises(ValidationError) as refused:
         services.relationship_create(
             actor=None,
-            data={
-                "name": "Swapped",
-                "client": ProviderFactory(),
-                "provider": ClientFactory(),
-                "contract_start": dt.date(2024, 1, 1),
-            },
+            fields=services.RelationshipFields(
+                name="Swapped",
+                client=ProviderFactory(),
+                provider=ClientFactory(),
+                contract_start=dt.date(2024, 1, 1),
+            ),
         )
     assert set(refused.value.message_dict) == {"client", "provider"}
 
@@ -236,11 +257,15 @@ def test_relationship_parties_must_have_matching_kinds():
 def test_account_manager_may_edit_but_not_reassign_relationship(account_manager, portfolio):
     relationship = portfolio["rel_a"]
     services.relationship_update(
-        actor=account_manager, relationship=relationship, data={"status": "renewing"}
+        actor=account_manager,
+        relationship=relationship,
+        changes=services.RelationshipFields(status="renewing"),
     )
     with pytest.raises(ValidationError):
         services.relationship_update(
-            actor=account_manager, relationship=relationship, data={"account_managers": []}
+            actor=account_manager,
+            relationship=relationship,
+            changes=services.RelationshipFields(account_managers=[]),
         )
 
 

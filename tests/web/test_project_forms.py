@@ -172,7 +172,9 @@ def test_edit_saves_with_current_version(client, account_manager, portfolio):
 def test_edit_with_stale_version_is_refused_and_shows_current_values(client, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"], title="Original")
     stale = edit_data(project, title="Mine", investment="1000")
-    project_services.project_update(actor=None, project=project, data={"title": "Theirs"})
+    project_services.project_update(
+        actor=None, project=project, changes=project_services.ProjectFields(title="Theirs")
+    )
     client.force_login(account_manager)
     response = client.post(reverse("project-edit", args=[project.pk]), stale)
     assert response.status_code == 409
@@ -230,7 +232,9 @@ def test_delete_asks_for_confirmation_then_soft_deletes(client, account_manager,
 
 def test_delete_with_stale_version_is_refused(client, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"])
-    project_services.project_update(actor=None, project=project, data={"title": "Changed meanwhile"})
+    project_services.project_update(
+        actor=None, project=project, changes=project_services.ProjectFields(title="Changed meanwhile")
+    )
     client.force_login(account_manager)
     response = client.post(reverse("project-delete", args=[project.pk]), {"version": 1})
     assert response.status_code == 409

@@ -56,7 +56,9 @@ def test_project_page_history_includes_kpi_and_measurement_entries(
     client, account_manager, aerospace_project
 ):
     project = project_services.project_update(
-        actor=account_manager, project=aerospace_project, data={"title": "Vendor management v2"}
+        actor=account_manager,
+        project=aerospace_project,
+        changes=project_services.ProjectFields(title="Vendor management v2"),
     )
     client.force_login(account_manager)
     response = page_of(client, project)
@@ -166,7 +168,9 @@ def test_transition_dated_before_start_is_refused_with_message(client, account_m
 
 def test_transition_with_stale_version_is_refused(client, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"])
-    project_services.project_update(actor=account_manager, project=project, data={"title": "Renamed"})
+    project_services.project_update(
+        actor=account_manager, project=project, changes=project_services.ProjectFields(title="Renamed")
+    )
     client.force_login(account_manager)
     response = transition(client, project, "proposed", version=1)
     project.refresh_from_db()
@@ -255,7 +259,9 @@ def test_edit_kpi_with_stale_version_shows_conflict_and_current_values(
     client, account_manager, aerospace_project
 ):
     project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
-    kpi_services.project_kpi_update(actor=None, project_kpi=project_kpi, data={"target_value": Decimal("95")})
+    kpi_services.project_kpi_update(
+        actor=None, project_kpi=project_kpi, changes=kpi_services.ProjectKPIFields(target_value=Decimal("95"))
+    )
     client.force_login(account_manager)
     prefix = f"kpi-{project_kpi.pk}"
     response = client.post(
@@ -379,7 +385,9 @@ def test_record_measurement_for_another_projects_kpi_is_refused(
 
 def test_edit_measurement_with_stale_version_is_refused(client, account_manager, aerospace_project):
     measurement = Measurement.objects.get(project_kpi__kpi__code="turnaround_time")
-    kpi_services.measurement_update(actor=None, measurement=measurement, data={"value": Decimal("16")})
+    kpi_services.measurement_update(
+        actor=None, measurement=measurement, changes=kpi_services.MeasurementFields(value=Decimal("16"))
+    )
     client.force_login(account_manager)
     prefix = f"measurement-{measurement.pk}"
     response = client.post(

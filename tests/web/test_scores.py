@@ -36,7 +36,9 @@ def test_delivery_raises_the_score_and_deleting_the_project_removes_it(
         )
         kpi_services.measurement_record(
             actor=account_manager,
-            data={"project_kpi": project_kpi, "measured_on": today, "value": Decimal(after)},
+            fields=kpi_services.MeasurementFields(
+                project_kpi=project_kpi, measured_on=today, value=Decimal(after)
+            ),
         )
     client.force_login(account_manager)
     assert shown_score(client, relationship) == (Decimal("0.00"), "at_risk")  # nothing delivered yet

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from kpis.models import KPI, Measurement, ProjectKPI, Unit
-from kpis.services import check_measured_on
+from kpis.services import MeasurementFields, ProjectKPIFields, check_measured_on
 from web.forms.projects import PlausibleDateField, VersionedForm, conflict_differences, constraint_messages
 
 VALUE_FIELD = ProjectKPI._meta.get_field("baseline_value")
@@ -92,8 +92,8 @@ class ProjectKPIEditForm(VersionedForm):
         check_percent(self, self.project_kpi.unit, "baseline_value", "target_value")
         return cleaned
 
-    def service_data(self):
-        return {name: self.cleaned_data[name] for name in self.FIELDS}
+    def service_fields(self) -> ProjectKPIFields:
+        return ProjectKPIFields(**{name: self.cleaned_data[name] for name in self.FIELDS})
 
     @classmethod
     def initial_from(cls, project_kpi: ProjectKPI) -> dict:
@@ -172,8 +172,8 @@ class MeasurementEditForm(VersionedForm):
         check_percent(self, self.project_kpi.unit, "value")
         return cleaned
 
-    def service_data(self):
-        return {name: self.cleaned_data[name] for name in self.FIELDS}
+    def service_fields(self) -> MeasurementFields:
+        return MeasurementFields(**{name: self.cleaned_data[name] for name in self.FIELDS})
 
     @classmethod
     def initial_from(cls, measurement: Measurement) -> dict:

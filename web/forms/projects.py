@@ -16,6 +16,7 @@ from django.utils import timezone
 from projects import access
 from projects.access import Role
 from projects.models import InnovationProject, validate_plausible_date
+from projects.services import ProjectFields
 
 Stage = InnovationProject.Stage
 
@@ -260,8 +261,10 @@ class ProjectForm(forms.Form):
                 )
         return cleaned
 
-    def service_data(self) -> dict[str, Any]:
-        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
+    def service_fields(self) -> ProjectFields:
+        return ProjectFields.of(
+            {name: value for name, value in self.cleaned_data.items() if name != "version"}
+        )
 
     @staticmethod
     def initial_from(project: InnovationProject) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def project_create(request):
     form = ProjectForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            project = services.project_create(actor=request.user, data=form.service_data())
+            project = services.project_create(actor=request.user, fields=form.service_fields())
         except ValidationError as error:
             add_service_errors(form, error, form.message_fields)
         except PermissionDenied as denied:
@@ -57,7 +57,7 @@ def project_edit(request, pk: int):
             project = services.project_update(
                 actor=request.user,
                 project=project,
-                data=form.service_data(),
+                changes=form.service_fields(),
                 expected_version=form.cleaned_data["version"],
             )
         except VersionConflict as conflict:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI
+from kpis.services import MeasurementFields, ProjectKPIFields
 from projects.records import VersionConflict, conflict_message
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.forms.projects import DeleteForm, add_service_errors
@@ -48,7 +49,7 @@ def project_kpi_add(request, pk: int):
     if form.is_valid():
         try:
             project_kpi = kpi_services.project_kpi_add(
-                actor=request.user, data={"project": project, **form.cleaned_data}
+                actor=request.user, fields=ProjectKPIFields(project=project, **form.cleaned_data)
             )
         except ValidationError as error:
             add_service_errors(form, error, form.message_fields)
@@ -79,7 +80,7 @@ def project_kpi_edit(request, pk: int, kpi_pk: int):
             kpi_services.project_kpi_update(
                 actor=request.user,
                 project_kpi=project_kpi,
-                data=form.service_data(),
+                changes=form.service_fields(),
                 expected_version=form.cleaned_data["version"],
             )
         except VersionConflict as conflict:
@@ -137,7 +138,9 @@ def measurement_record(request, pk: int):
     form = MeasurementForm(request.POST, project_kpis=project_kpis)
     if form.is_valid():
         try:
-            measurement = kpi_services.measurement_record(actor=request.user, data=form.cleaned_data)
+            measurement = kpi_services.measurement_record(
+                actor=request.user, fields=MeasurementFields(**form.cleaned_data)
+            )
         except ValidationError as error:
             add_service_errors(form, error, form.message_fields)
         else:
@@ -171,7 +174,7 @@ def measurement_edit(request, pk: int, measurement_pk: int):
             kpi_services.measurement_update(
                 actor=request.user,
                 measurement=measurement,
-                data=form.service_data(),
+                changes=form.service_fields(),
                 expected_version=form.cleaned_data["version"],
             )
         except VersionConflict as conflict:
