@@ -183,6 +183,10 @@ def relationship_set_leadership(
 ) -> LeadershipPair:
     """Hand the relationship to a new leadership pair; the current pair's term ends the day before."""
     access.ensure_can_write(actor, relationship)
+    if started_on > timezone.localdate():
+        raise ValidationError(
+            {"started_on": "Record a handover once it has happened; this date is in the future."}
+        )
     relationship = Relationship.objects.select_for_update().get(pk=relationship.pk)
     current = relationship.leadership_pairs.filter(ended_on__isnull=True).first()
     if current is not None:
@@ -340,8 +344,10 @@ def project_transition(
     expected_version: int | None = None,
 ) -> InnovationProject:
     """Move a project to its next stage (or cancel it); `on` dates the step (default today)."""
-    dates: dict[str, Any] = {}
     date_field = InnovationProject.STAGE_DATE_FIELDS.get(to_stage)
+    if on is not None and on > timezone.localdate():
+        raise ValidationError({date_field or "on": "A stage change cannot be dated in the future."})
+    dates: dict[str, Any] = {}
     if on is not None and date_field:
         dates[date_field] = on
     return project_update(

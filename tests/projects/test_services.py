@@ -302,3 +302,23 @@ def test_organization_in_use_cannot_be_deleted():
     relationship = RelationshipFactory()
     with pytest.raises(ValidationError):
         services.organization_delete(actor=None, organization=relationship.client)
+
+
+def test_dates_in_the_future_are_refused_by_the_services_not_only_the_forms():
+    project = ProjectFactory(stage="in_progress", proposed_on=dt.date(2024, 1, 2))
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as refused:
+        services.project_transition(actor=None, project=project, to_stage="delivered", on=tomorrow)
+    assert refused.value.message_dict == {"delivered_on": ["A stage change cannot be dated in the future."]}
+    with pytest.raises(ValidationError) as refused:
+        services.relationship_set_leadership(
+            actor=None,
+            relationship=project.relationship,
+            client_leader="A",
+            provider_leader="B",
+            started_on=tomorrow,
+        )
+    assert list(refused.value.message_dict) == ["started_on"]
+    project.refresh_from_db()
+    assert project.stage == "in_progress"
+    assert not project.relationship.leadership_pairs.exists()

@@ -451,3 +451,19 @@ def test_stage_change_to_the_current_stage_is_a_no_op_like_the_api(client, accou
     assert answer.status_code == 200 and answer.json()["version"] == project.version
     project.refresh_from_db()
     assert project.version == 1 and AuditEntry.objects.count() == entries
+
+
+def test_stage_change_dated_in_the_future_is_refused_by_the_service_and_shown(
+    client, account_manager, portfolio
+):
+    project = ProjectFactory(
+        relationship=portfolio["rel_a"], stage="in_progress", proposed_on=dt.date(2024, 1, 2)
+    )
+    client.force_login(account_manager)
+    response = transition(client, project, "delivered", on="2099-01-01")
+    project.refresh_from_db()
+    assert project.stage == "in_progress"
+    assert (
+        "The stage was not changed. A stage change cannot be dated in the future."
+        in response.content.decode()
+    )

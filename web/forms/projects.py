@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
-from django.utils import timezone
 
 from projects import access
 from projects.access import Role
@@ -282,13 +281,8 @@ class StageForm(VersionedForm):
     """Move a project to one of its allowed next stages, optionally dating the step."""
 
     to_stage = forms.ChoiceField(choices=Stage.choices)
+    # The date rules (never in the future) live in projects.services.project_transition.
     on = PlausibleDateField(required=False, label="On")
-
-    def clean_on(self):
-        on = self.cleaned_data.get("on")
-        if on and on > timezone.localdate():
-            raise ValidationError("A stage change cannot be dated in the future.")
-        return on
 
 
 class DeleteForm(VersionedForm):
@@ -303,10 +297,6 @@ class LeadershipForm(forms.Form):
 
     client_leader = forms.CharField(max_length=200, label="Client-side leader")
     provider_leader = forms.CharField(max_length=200, label="Provider-side leader")
+    # The date rules (not in the future, after the current pair) live in
+    # projects.services.relationship_set_leadership.
     started_on = PlausibleDateField(label="In the role from")
-
-    def clean_started_on(self):
-        started_on = self.cleaned_data["started_on"]
-        if started_on > timezone.localdate():
-            raise ValidationError("Record a handover once it has happened; this date is in the future.")
-        return started_on

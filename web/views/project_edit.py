@@ -118,7 +118,7 @@ def project_transition(request, pk: int):
             "the stage was not changed. Check the current state and try again.",
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, f"The stage was not changed. {' '.join(error.messages)}")
     else:
         messages.success(request, f"Moved to {label}.")
     return redirect(_project_url(project))
