@@ -10,10 +10,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check-compose assets install install-dev migrate seed bench clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
+	@echo "make serve  - production: migrate, collectstatic, gunicorn (DJANGO_ENV=production settings)"
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
 
@@ -50,6 +51,13 @@ run: seed
 	@echo "Sign in with one of the demo logins above."
 	@echo ""
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) runserver $(HOST):$(PORT)
+
+# Production: DJANGO_ENV=production with the README's production settings in the environment;
+# migrates, collects the hashed and compressed static files, and runs gunicorn with its config.
+serve: install
+	DJANGO_ENV=production $(MANAGE) migrate --noinput
+	DJANGO_ENV=production $(MANAGE) collectstatic --noinput
+	DJANGO_ENV=production $(BIN)/gunicorn -c python:bpo_portfolio.gunicorn_conf bpo_portfolio.wsgi:application
 
 # docker-compose 1.29 validates compose files offline; it needs an old PyYAML, so it lives in a
 # virtual environment of its own.

@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bpo_portfolio.settings")
 app = Celery("bpo_portfolio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Tasks run under the request id of the request that published them.
+from bpo_portfolio.observability import connect_celery_signals  # noqa: E402
+
+connect_celery_signals()
