@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
+    "django_prometheus",
+    "bpo_portfolio.apps.PortfolioConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
     "web.apps.WebConfig",
@@ -66,7 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every later middleware's log lines carry the request id.
+    # Request counts and latency by route (bpo_portfolio.metrics); Before first, After last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Early, so that every later middleware's log lines carry the request id.
     "bpo_portfolio.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -77,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "bpo_portfolio.urls"
@@ -102,6 +107,11 @@ WSGI_APPLICATION = "bpo_portfolio.wsgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASE_VENDOR = "sqlite" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "postgresql"
+# The same backends wrapped by django-prometheus, which counts queries and errors for /metrics.
+DATABASES["default"]["ENGINE"] = {
+    "sqlite": "django_prometheus.db.backends.sqlite3",
+    "postgresql": "django_prometheus.db.backends.postgresql",
+}[DATABASE_VENDOR]
 if DATABASE_VENDOR == "sqlite":
     # Concurrent writers on SQLite: take the write lock at BEGIN (no "database is locked" when a
     # read transaction upgrades), wait for it instead of failing, and let readers run beside a
@@ -289,6 +299,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Metrics (bpo_portfolio.metrics) ---------------------------------------------------------
+# /metrics answers a bearer token when METRICS_TOKEN is set, else only these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- Error reporting (optional) -------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from bpo_portfolio import health
+from bpo_portfolio import health, metrics
 
 admin.site.site_header = "BPO Innovation Portfolio — administration"
 admin.site.site_title = "BPO Innovation Portfolio"
@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # The older readiness path, kept for existing compose files and load balancers.
     path("health/", health.readyz, name="health"),
     path("api/", include("api.urls")),

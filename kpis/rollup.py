@@ -15,6 +15,7 @@ write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
 import datetime as dt
 import gc
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from django.utils import timezone
 from kpis import scoring
 from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
 from kpis.scoring import COMPONENT_PLACES, PERCENT_PLACES, quantize
+from kpis.signals import scores_rolled_up
 from projects.models import InnovationProject, Relationship
 
 # Advisory-lock keys of score roll-ups: this prefix in the high bits, the relationship id below.
@@ -544,6 +546,7 @@ def rollup_scores(
     `computed_at` stays), so a second run returns 0. `progress(done, total)` is called after each
     batch of BATCH_SIZE relationships.
     """
+    started = time.monotonic()
     window = scoring.score_window(period)
     clear_stale = window.period == scoring.month_start(timezone.localdate())
     live = Relationship.objects.filter(deleted_at__isnull=True)
@@ -565,6 +568,13 @@ def rollup_scores(
         written += _rollup_batch(window, batch, clear_stale=clear_stale)
         if progress is not None:
             progress(start + len(batch), len(ids))
+    scores_rolled_up.send(
+        sender=RelationshipScore,
+        period=window.period,
+        relationships=len(ids),
+        rows_written=written,
+        seconds=time.monotonic() - started,
+    )
     return written
 
 

@@ -36,7 +36,8 @@ def test_embedded_default_with_nothing_set():
     result = load_settings()
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["engine"] == "django.db.backends.sqlite3"
+    # django-prometheus wraps the backend to count queries for /metrics.
+    assert values["engine"] == "django_prometheus.db.backends.sqlite3"
     assert values["eager"] is True
     assert values["debug"] is False
     assert values["secret_set"] is True
@@ -51,7 +52,7 @@ def test_database_and_redis_urls_switch_to_real_services():
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["engine"] == "django_prometheus.db.backends.postgresql"
     assert values["db_name"] == "portfolio"
     assert values["eager"] is False
     assert values["broker"] == "redis://r.example:6379/2"

@@ -22,10 +22,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn_server(transactional_db):
+def gunicorn_server(transactional_db, tmp_path):
     settings_dict = connection.settings_dict
     port = _free_port()
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
     if connection.vendor == "postgresql":
         # The server reads the test database, where the migrations have run.
         user, host, db_port = settings_dict["USER"], settings_dict["HOST"], settings_dict["PORT"]
@@ -73,3 +78,46 @@ def test_gunicorn_serves_liveness_readiness_and_request_ids(gunicorn_server):
     # Two workers were booted from the config file, and the access log names each request's id.
     assert output.count("Booting worker") == 2
     assert "rid=probe-1" in output
+
+
+def _samples(text: str, name: str, **labels) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def test_metrics_add_up_the_requests_of_both_workers(gunicorn_server):
+    base, _process = gunicorn_server
+
+    def counted() -> float:
+        metrics = requests.get(f"{base}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        return _samples(
+            metrics.text,
+            "django_http_requests_total_by_view_transport_method_total",
+            view="healthz",
+            method="GET",
+        )
+
+    before = counted()  # the fixture's own start-up probes
+    sent = 40
+    for _ in range(sent):
+        # A new connection each time, so the two workers share the requests.
+        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    assert counted() - before == sent
+
+
+@pytest.mark.django_db
+def test_metrics_are_refused_outside_the_allowed_networks_without_the_token(client, settings):
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    assert client.get("/metrics").status_code == 403
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    answered = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert answered.status_code == 200
+    assert "portfolio_stale_relationships" in answered.content.decode()
