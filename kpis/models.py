@@ -170,6 +170,15 @@ class RelationshipScore(models.Model):
     components = models.JSONField(default=dict)
     projects_delivered = models.PositiveIntegerField(default=0)
     kpis_measured = models.PositiveIntegerField(default=0)
+    # "New — not scored yet" (kpis.scoring.is_new_relationship): the contract began under three
+    # months before the month's end and nothing was delivered yet. The row keeps its figures (0,
+    # resting on continuity) so it still says what it rests on, but pages and tier counts show it
+    # as new instead of 0 at risk.
+    is_new = models.BooleanField(
+        default=False,
+        help_text="New — not scored yet: the contract began under three months before the month's end "
+        "and nothing has been delivered yet.",
+    )
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     SCOPE_PATH = "relationship"
