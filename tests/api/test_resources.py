@@ -182,6 +182,7 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
         "period": "2024-12-01",
         "score": "48.80",
         "tier": "steady",
+        "is_new": False,
         "components": {
             "impact": "0.607143",
             "attainment": None,
@@ -194,6 +195,24 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
     row = scores["results"][0]
     assert row["basis"] == ["impact", "continuity"] and row["inputs"] == {"impact": {"mean_pct": "30.36"}}
     assert row["computed_at"]
+    assert row["is_new"] is False
+
+
+def test_new_relationship_score_says_so_in_the_api(admin_user, world, api_as):
+    RelationshipScore.objects.create(
+        relationship=world["rel_a"],
+        period=dt.date(2024, 12, 1),
+        score=Decimal("0"),
+        tier="at_risk",
+        continuity=Decimal("0"),
+        basis=["continuity"],
+        is_new=True,
+    )
+    client = api_as(admin_user)
+    current = client.get(f"/api/v1/relationships/{world['rel_a'].pk}/").json()["current_score"]
+    assert current["is_new"] is True and current["components"]["continuity"] == "0.000000"
+    (row,) = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}").json()["results"]
+    assert (row["is_new"], row["basis"]) == (True, ["continuity"])
 
 
 def test_server_managed_fields_sent_by_a_client_are_ignored(admin_user, world, api_as):
