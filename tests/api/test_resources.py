@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import services
@@ -316,6 +317,39 @@ def test_validation_errors_are_field_level_and_write_nothing(admin_user, world, 
     assert response.status_code == 400
     assert {"relationship", "title", "investment"} <= set(response.json()["errors"])
     assert AuditEntry.objects.count() == before
+
+
+def test_project_kpi_dates_and_targets_that_cannot_lock_it_are_400_with_field_messages(
+    admin_user, world, api_as
+):
+    client = api_as(admin_user)
+    turnaround = KPI.objects.create(code="tat", name="TAT", unit="hours", direction="lower_is_better")
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    before = (ProjectKPI.objects.count(), AuditEntry.objects.count())
+    response = client.post(
+        "/api/v1/project-kpis/",
+        {"project": "p-a", "kpi": turnaround.pk, "baseline_value": "21", "baseline_date": tomorrow},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["baseline_date"] == ["A baseline cannot be dated in the future."]
+    response = client.post(
+        "/api/v1/project-kpis/",
+        {
+            "project": "p-a",
+            "kpi": turnaround.pk,
+            "baseline_value": "21",
+            "baseline_date": "2024-01-01",
+            "target_value": "21.0",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["target_value"][0].startswith("The target equals the baseline")
+    # A partial update is checked against the stored baseline (60).
+    response = client.patch(f"/api/v1/project-kpis/{world['project_kpi_a'].pk}/", {"target_value": "60"})
+    assert response.status_code == 400 and "target_value" in response.json()["errors"]
+    assert (ProjectKPI.objects.count(), AuditEntry.objects.count()) == before
+    world["project_kpi_a"].refresh_from_db()
+    assert world["project_kpi_a"].target_value == Decimal("90")
 
 
 def test_lists_filter_by_the_shared_filters(admin_user, world, api_as):
