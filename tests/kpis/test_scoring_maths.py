@@ -286,3 +286,38 @@ def test_weights_and_cut_offs_come_from_the_one_settings_block(settings):
     assert scoring.tier_for(Decimal("55")) == "high_performing"
     settings.BPO_SCORING = {**settings.BPO_SCORING, "IMPROVEMENT_CAP_PCT": "50"}
     assert scoring.project_impact_pct([Decimal(80)]) == Decimal(50)
+
+
+def test_docs_worked_example_of_the_grace_period():
+    """docs/scoring.md: November 2025, projects A–D; C (1 Jun, not recorded) is left out."""
+    projects = [
+        (Decimal(500), Decimal(400), dt.date(2025, 1, 10)),  # A: recorded
+        (Decimal(500), None, dt.date(2025, 5, 31)),  # B: grace over that day → counts as 0
+        (Decimal(500), None, dt.date(2025, 6, 1)),  # C: in its grace period → left out
+        (Decimal(500), Decimal(0), dt.date(2025, 11, 20)),  # D: a recorded 0 always counts
+    ]
+    result = scoring.realisation_component(projects, period=NOVEMBER_2025)
+    assert (result.realised_sum, result.expected_sum) == (Decimal(400), Decimal(1500))
+    assert scoring.quantize(result.value, Decimal("0.001")) == Decimal("0.267")
+    assert (result.projects_counted, result.projects_in_grace) == (3, 1)
+    # In February 2026 C's grace period (to 31 Aug 2025) is over and it counts as 0: 400 / 2,000.
+    february = scoring.realisation_component(projects, period=dt.date(2026, 2, 1))
+    assert (february.value, february.projects_in_grace) == (Decimal("0.2"), 0)
+
+
+def test_docs_worked_example_of_new_relationships():
+    """docs/scoring.md: Harbour (1 Sep 2025, nothing delivered) is new September–November only."""
+
+    def harbour_is_new(period):
+        return scoring.is_new_relationship(
+            contract_start=dt.date(2025, 9, 1), period=period, projects_delivered=0
+        )
+
+    assert [harbour_is_new(dt.date(2025, month, 1)) for month in (9, 10, 11, 12)] == [True, True, True, False]
+    quay = scoring.is_new_relationship(
+        contract_start=dt.date(2025, 8, 31), period=NOVEMBER_2025, projects_delivered=0
+    )
+    dock = scoring.is_new_relationship(
+        contract_start=dt.date(2025, 9, 1), period=NOVEMBER_2025, projects_delivered=1
+    )
+    assert (quay, dock) == (False, False)
