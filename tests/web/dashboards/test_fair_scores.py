@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from kpis import rollup
-from tests.factories import ClientFactory, RelationshipFactory
+from tests.factories import ClientFactory, ProjectFactory, RelationshipFactory
 from tests.web.dashboards.conftest import TODAY, month, score_row
 from web.dashboards import portfolio_dashboard, relationship_dashboard
 
@@ -129,3 +129,25 @@ def test_improving_most_compares_like_with_like_and_leaves_out_a_partial_recover
     assert f"{month(0, 1):%B %Y} minus the score for {month(-3, 1):%B %Y}" in note
     assert f"{month(-6, 1):%B %Y}" in note
     assert 'href="?sort=-improving" aria-current="page"' in html
+
+
+def test_why_this_score_names_projects_left_out_in_their_grace_period(executive, client):
+    relationship = RelationshipFactory(name="Fresh delivery")
+    delivered_recently = ProjectFactory(
+        relationship=relationship,
+        stage="delivered",
+        started_on=TODAY - dt.timedelta(days=90),
+        delivered_on=TODAY - dt.timedelta(days=7),
+        expected_annual_benefit=Decimal("500000.00"),
+    )
+    rollup.rollup_scores(period=TODAY, relationship_ids=[relationship.pk])
+    row = relationship.scores.get()
+    assert (row.realisation, row.components["realisation"]["projects_in_grace"]) == (None, 1)
+    assert delivered_recently.realised_annual_benefit is None
+    client.force_login(executive)
+    html = client.get(reverse("relationship-dashboard", args=[relationship.pk])).content.decode()
+    realisation = html[html.index('data-component="realisation"') :].split("</tr>")[0]
+    assert (
+        "1 project delivered in the last six months without a realised benefit recorded left out"
+        in realisation
+    )
