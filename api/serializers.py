@@ -71,12 +71,19 @@ class ScoreComponentsSerializer(serializers.Serializer):
     continuity = serializers.DecimalField(**COMPONENT)
 
 
+IS_NEW_HELP = (
+    "True while the relationship is new — not scored yet: its contract began under three months before "
+    "the month's end and it has delivered nothing. Its score (0) and tier are then not a verdict."
+)
+
+
 class CurrentScoreSerializer(serializers.ModelSerializer):
     components = ScoreComponentsSerializer(source="*", read_only=True)
+    is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
 
     class Meta:
         model = RelationshipScore
-        fields = ["period", "score", "tier", "components"]
+        fields = ["period", "score", "tier", "is_new", "components"]
         read_only_fields = fields
 
 
@@ -86,6 +93,7 @@ class ScoreSerializer(serializers.ModelSerializer):
     inputs = serializers.JSONField(
         source="components", read_only=True, help_text="What each component was computed from."
     )
+    is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
 
     class Meta:
         model = RelationshipScore
@@ -95,6 +103,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "period",
             "score",
             "tier",
+            "is_new",
             "components",
             "basis",
             "inputs",

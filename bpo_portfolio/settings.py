@@ -339,6 +339,14 @@ BPO_SCORING = {
     "WINDOW_MONTHS": 12,
     "QUARTERS": 4,
     "TIERS": [("high_performing", "70"), ("steady", "40"), ("at_risk", "0")],
+    # A delivered project with no realised benefit recorded is left out of realisation while it was
+    # delivered after the last day of month M − REALISATION_GRACE_MONTHS (it has had no time to
+    # realise anything); after that a missing realised benefit counts as 0.
+    "REALISATION_GRACE_MONTHS": 6,
+    # A relationship whose contract began after the last day of month M − NEW_RELATIONSHIP_MONTHS
+    # (under this many months before the month's end) and that has delivered nothing yet is
+    # "new — not scored yet" rather than 0 at risk.
+    "NEW_RELATIONSHIP_MONTHS": 3,
 }
 
 # --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------

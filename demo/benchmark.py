@@ -205,6 +205,9 @@ WITH rel AS (
 ), prj AS (
     SELECT p.id, p.relationship_id, p.expected_annual_benefit AS expected,
            p.realised_annual_benefit AS realised,
+           -- Realisation counts a project expecting a benefit unless its realised benefit is not
+           -- recorded and it is still in its grace period (delivered after the last day of M − 6).
+           (p.realised_annual_benefit IS NOT NULL OR p.delivered_on <= %(grace_ends)s) AS realisation_counts,
            CASE p.level WHEN 'operational' THEN %(w_operational)s WHEN 'process' THEN %(w_process)s
                         ELSE %(w_strategic)s END AS level_weight,
            ((extract(year FROM p.delivered_on)::int * 12 + extract(month FROM p.delivered_on)::int)
@@ -229,18 +232,20 @@ WITH rel AS (
                 THEN GREATEST(0, LEAST(1, (l.a - pk.b) / (pk.t - pk.b))) END AS achievement
     FROM pk LEFT JOIN latest l ON l.project_kpi_id = pk.id
 ), per_project AS (
-    SELECT prj.id, prj.relationship_id, prj.level_weight, prj.expected, prj.realised, prj.quarter,
+    SELECT prj.id, prj.relationship_id, prj.level_weight, prj.expected, prj.realised, prj.realisation_counts,
+           prj.quarter,
            avg(kpi.capped) AS impact, count(kpi.a) AS measured,
            sum(kpi.achievement) AS achievement_sum, count(kpi.achievement) AS achievement_count
     FROM prj LEFT JOIN kpi ON kpi.project_id = prj.id
-    GROUP BY prj.id, prj.relationship_id, prj.level_weight, prj.expected, prj.realised, prj.quarter
+    GROUP BY prj.id, prj.relationship_id, prj.level_weight, prj.expected, prj.realised,
+             prj.realisation_counts, prj.quarter
 ), per_relationship AS (
     SELECT relationship_id,
            sum(level_weight * impact) / nullif(sum(level_weight) FILTER (WHERE impact IS NOT NULL), 0)
                AS mean_impact,
            sum(achievement_sum) / nullif(sum(achievement_count), 0) AS attainment,
-           sum(coalesce(realised, 0)) FILTER (WHERE expected > 0) AS realised_sum,
-           sum(expected) FILTER (WHERE expected > 0) AS expected_sum,
+           sum(coalesce(realised, 0)) FILTER (WHERE expected > 0 AND realisation_counts) AS realised_sum,
+           sum(expected) FILTER (WHERE expected > 0 AND realisation_counts) AS expected_sum,
            count(DISTINCT quarter) AS quarters, count(*) AS projects, sum(measured) AS kpis_measured
     FROM per_project GROUP BY relationship_id
 ), components AS (
@@ -278,6 +283,7 @@ def floor_parameters(period: dt.date) -> dict:
         **levels,
         "start": window.start,
         "end": window.end,
+        "grace_ends": scoring.realisation_grace_ends(window.period),
         "start_month_index": window.start.year * 12 + window.start.month,
         "quarter_months": config["WINDOW_MONTHS"] // config["QUARTERS"],
         "quarters": config["QUARTERS"],

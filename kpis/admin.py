@@ -45,11 +45,12 @@ class RelationshipScoreAdmin(ReadOnlyAdmin):
         "period",
         "score",
         "tier",
+        "is_new",
         "projects_delivered",
         "kpis_measured",
         "computed_at",
     )
-    list_filter = ("tier", "period")
+    list_filter = ("tier", "is_new", "period")
     search_fields = ("relationship__name",)
     list_select_related = ("relationship",)
     date_hierarchy = "period"

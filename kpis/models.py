@@ -1,5 +1,6 @@
 """The KPI catalogue, KPIs tracked on projects, their measurements, and monthly relationship scores."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -101,6 +102,25 @@ class ProjectKPI(SyncedModel):
     def __str__(self) -> str:
         return f"{self.kpi} on {self.project}"
 
+    def clean(self):
+        """Dates and values that could never lock a KPI: a baseline not yet observed, or a target
+        equal to the baseline (target achievement, (a − b) / (t − b), could never be computed).
+        Here rather than in a form so that pages and API refuse them alike (services full_clean())."""
+        errors = {}
+        if self.baseline_date is not None and self.baseline_date > timezone.localdate():
+            errors["baseline_date"] = "A baseline cannot be dated in the future."
+        if (
+            self.target_value is not None
+            and self.baseline_value is not None
+            and self.target_value == self.baseline_value
+        ):
+            errors["target_value"] = (
+                "The target equals the baseline, so no target achievement could ever be computed; "
+                "give a different target or leave it empty."
+            )
+        if errors:
+            raise ValidationError(errors)
+
     # The figures below read `latest_value`, annotated by kpis.selectors.with_latest_values().
     @property
     def improvement_pct(self):
@@ -177,6 +197,15 @@ class RelationshipScore(models.Model):
     components = models.JSONField(default=dict)
     projects_delivered = models.PositiveIntegerField(default=0)
     kpis_measured = models.PositiveIntegerField(default=0)
+    # "New — not scored yet" (kpis.scoring.is_new_relationship): the contract began under three
+    # months before the month's end and nothing was delivered yet. The row keeps its figures (0,
+    # resting on continuity) so it still says what it rests on, but pages and tier counts show it
+    # as new instead of 0 at risk.
+    is_new = models.BooleanField(
+        default=False,
+        help_text="New — not scored yet: the contract began under three months before the month's end "
+        "and nothing has been delivered yet.",
+    )
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     SCOPE_PATH = "relationship"

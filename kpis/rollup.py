@@ -50,6 +50,7 @@ SCORE_FIELDS = (
     "components",
     "projects_delivered",
     "kpis_measured",
+    "is_new",
 )
 
 
@@ -90,6 +91,7 @@ class ScoreInputs:
     relationship_ids: list[int]
     projects: list[ProjectInput]
     kpis: list[KPIInput]
+    contract_starts: dict[int, dt.date]  # relationship id → contract start (for "new")
 
 
 def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix: str = "") -> dict:
@@ -178,9 +180,16 @@ def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int
     return [(*row, *latest.get(row[0], (None, None))) for row in rows]
 
 
-def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> ScoreInputs:
+def gather_inputs(
+    *, window: scoring.Window, relationship_ids: list[int], contract_starts: dict[int, dt.date] | None = None
+) -> ScoreInputs:
     """Everything a month's scores rest on, for these relationships, in two queries (three on
-    SQLite)."""
+    SQLite). `contract_starts` (relationship id → contract start) is read by the caller along with
+    the ids; without it, one more query reads it."""
+    if contract_starts is None:
+        contract_starts = dict(
+            Relationship.objects.filter(pk__in=relationship_ids).values_list("pk", "contract_start")
+        )
     projects = list(
         map(
             ProjectInput._make,
@@ -202,7 +211,13 @@ def gather_inputs(*, window: scoring.Window, relationship_ids: list[int]) -> Sco
         map(KPIInput._make, _project_kpis_with_latest(window, relationship_ids)),
         key=attrgetter("project_id", "kpi", "project_kpi_id"),
     )
-    return ScoreInputs(window=window, relationship_ids=relationship_ids, projects=projects, kpis=kpis)
+    return ScoreInputs(
+        window=window,
+        relationship_ids=relationship_ids,
+        projects=projects,
+        kpis=kpis,
+        contract_starts=contract_starts,
+    )
 
 
 # --- The pure computation ---------------------------------------------------------------------
@@ -225,6 +240,7 @@ class ComputedScore:
     components_json: str
     projects_delivered: int
     kpis_measured: int
+    is_new: bool
 
 
 # The explanation is written as JSON text directly: building tens of thousands of small dicts and
@@ -273,6 +289,7 @@ class _BatchText:
 
 def _compute_one(
     relationship_id: int,
+    contract_start: dt.date | None,
     window: scoring.Window,
     projects: list[ProjectInput],
     kpis_by_project: dict[int, list[KPIInput]],
@@ -319,8 +336,10 @@ def _compute_one(
 
     impact, mean_impact_pct = scoring.impact_component(impacts)
     attainment = scoring.attainment_component(achievements)
-    benefits = [(project.expected_benefit, project.realised_benefit) for project in projects]
-    realisation, realised_sum, expected_sum = scoring.realisation_component(benefits)
+    realisation = scoring.realisation_component(
+        [(project.expected_benefit, project.realised_benefit, project.delivered_on) for project in projects],
+        period=window.period,
+    )
     continuity = scoring.continuity_component(
         [index for index, count in enumerate(quarter_deliveries) if count], len(window.quarters)
     )
@@ -329,14 +348,13 @@ def _compute_one(
     values = {
         "impact": quantize(impact, COMPONENT_PLACES),
         "attainment": quantize(attainment, COMPONENT_PLACES),
-        "realisation": quantize(realisation, COMPONENT_PLACES),
+        "realisation": quantize(realisation.value, COMPONENT_PLACES),
         "continuity": quantize(continuity, COMPONENT_PLACES),
     }
     result = scoring.combine(values)
     weights_used = ",".join(
         f"{_string(name)}:{_figure(weight, COMPONENT_PLACES)}" for name, weight in result.weights_used.items()
     )
-    projects_counted = sum(1 for expected, _ in benefits if expected is not None and expected > 0)
     quarters = ",".join(
         f"{prefix}{count}}}" for prefix, count in zip(batch.quarter_prefixes, quarter_deliveries, strict=True)
     )
@@ -348,8 +366,10 @@ def _compute_one(
         f'"projects":[{",".join(project_entries)}]}},'
         f'"attainment":{{"value":{_figure(values["attainment"])},"kpis_with_target":{len(achievements)}}},'
         f'"realisation":{{"value":{_figure(values["realisation"])},'
-        f'"realised_sum":{_figure(realised_sum, PERCENT_PLACES)},'
-        f'"expected_sum":{_figure(expected_sum, PERCENT_PLACES)},"projects_counted":{projects_counted}}},'
+        f'"realised_sum":{_figure(realisation.realised_sum, PERCENT_PLACES)},'
+        f'"expected_sum":{_figure(realisation.expected_sum, PERCENT_PLACES)},'
+        f'"projects_counted":{realisation.projects_counted},'
+        f'"projects_in_grace":{realisation.projects_in_grace}}},'
         f'"continuity":{{"value":{_figure(values["continuity"])},"quarters":[{quarters}]}}}}'
     )
     return ComputedScore(
@@ -361,6 +381,9 @@ def _compute_one(
         components_json=components_json,
         projects_delivered=len(projects),
         kpis_measured=kpis_measured,
+        is_new=scoring.is_new_relationship(
+            contract_start=contract_start, period=window.period, projects_delivered=len(projects)
+        ),
         **values,
     )
 
@@ -378,6 +401,7 @@ def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
     return [
         _compute_one(
             relationship_id,
+            inputs.contract_starts.get(relationship_id),
             inputs.window,
             projects_by_relationship[relationship_id],
             kpis_by_project,
@@ -414,7 +438,13 @@ def _lock(relationship_ids: list[int]) -> None:
         )
 
 
-def _rollup_batch(window: scoring.Window, relationship_ids: list[int], *, clear_stale: bool) -> int:
+def _rollup_batch(
+    window: scoring.Window,
+    relationship_ids: list[int],
+    contract_starts: dict[int, dt.date],
+    *,
+    clear_stale: bool,
+) -> int:
     with transaction.atomic():
         _lock(relationship_ids)
         if clear_stale:
@@ -423,7 +453,9 @@ def _rollup_batch(window: scoring.Window, relationship_ids: list[int], *, clear_
             # read below. Either way no change is lost.
             PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
         with _without_cyclic_gc():
-            inputs = gather_inputs(window=window, relationship_ids=relationship_ids)
+            inputs = gather_inputs(
+                window=window, relationship_ids=relationship_ids, contract_starts=contract_starts
+            )
             computed = compute_scores(inputs)
             return _upsert(computed, computed_at=timezone.now())
 
@@ -554,7 +586,9 @@ def rollup_scores(
     if relationship_ids is not None:
         requested = sorted(set(relationship_ids))
         live = live.filter(pk__in=requested)
-    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    # Contract starts come with the ids (no query of their own): "new" rests on them.
+    contract_starts = dict(live.order_by("pk").values_list("pk", "contract_start"))
+    ids = list(contract_starts)
     if clear_stale and (requested is None or len(ids) < len(requested)):
         # Marks of relationships deleted since would otherwise stay forever.
         gone = PendingScoreRecompute.objects.filter(relationship__deleted_at__isnull=False)
@@ -565,7 +599,9 @@ def rollup_scores(
     written = 0
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
-        written += _rollup_batch(window, batch, clear_stale=clear_stale)
+        written += _rollup_batch(
+            window, batch, {pk: contract_starts[pk] for pk in batch}, clear_stale=clear_stale
+        )
         if progress is not None:
             progress(start + len(batch), len(ids))
     scores_rolled_up.send(

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -185,23 +186,50 @@ def attainment_component(achievements_pct: Iterable[Decimal | None]) -> Decimal 
     return sum(clamped, ZERO) / len(clamped)
 
 
-def realisation_component(
-    benefits: Iterable[tuple[Decimal | None, Decimal | None]],
-) -> tuple[Decimal | None, Decimal, Decimal]:
-    """(component, realised sum, expected sum) over (expected, realised) of projects expecting > 0.
+def realisation_grace_ends(period: dt.date) -> dt.date:
+    """The last day of month M − REALISATION_GRACE_MONTHS: a project delivered after it whose realised
+    benefit is not yet recorded is in its grace period and left out of realisation."""
+    return month_end(add_months(month_start(period), -_config()["REALISATION_GRACE_MONTHS"]))
 
-    A realised benefit not yet recorded counts as 0; the ratio is capped at 1.
+
+def in_realisation_grace(*, realised, delivered_on: dt.date | None, grace_ends: dt.date) -> bool:
+    """True while a project's missing realised benefit is not yet held against it. A recorded value
+    (0 included) always counts; so does a missing one once the grace period is over."""
+    return realised is None and delivered_on is not None and delivered_on > grace_ends
+
+
+class Realisation(NamedTuple):
+    value: Decimal | None  # the component, 0–1; None without a project that counts
+    realised_sum: Decimal
+    expected_sum: Decimal
+    projects_counted: int  # projects expecting a benefit whose figures went into the sums
+    projects_in_grace: int  # projects expecting a benefit left out while in their grace period
+
+
+def realisation_component(
+    benefits: Iterable[tuple[Decimal | None, Decimal | None, dt.date | None]], *, period: dt.date
+) -> Realisation:
+    """Realised ÷ expected benefit over (expected, realised, delivered on) of projects expecting > 0,
+    for the month `period`; capped at 1.
+
+    A project whose realised benefit is not recorded is left out while in its grace period (see
+    `in_realisation_grace`); after it, the missing benefit counts as 0.
     """
+    grace_ends = realisation_grace_ends(period)
     expected_total, realised_total = ZERO, ZERO
-    for expected, realised in benefits:
+    counted = in_grace = 0
+    for expected, realised, delivered_on in benefits:
         expected, realised = _decimal(expected), _decimal(realised)
         if expected is None or expected <= 0:
             continue
+        if in_realisation_grace(realised=realised, delivered_on=delivered_on, grace_ends=grace_ends):
+            in_grace += 1
+            continue
+        counted += 1
         expected_total += expected
         realised_total += realised if realised is not None else ZERO
-    if expected_total == 0:
-        return None, realised_total, expected_total
-    return min(ONE, realised_total / expected_total), realised_total, expected_total
+    value = None if expected_total == 0 else min(ONE, realised_total / expected_total)
+    return Realisation(value, realised_total, expected_total, counted, in_grace)
 
 
 def continuity_component(
@@ -247,6 +275,20 @@ def combine(components: dict[str, Decimal | None]) -> ScoreResult:
         basis=basis,
         weights_used={name: all_weights[name] / total_weight for name in basis} if total_weight else {},
     )
+
+
+def is_new_relationship(*, contract_start: dt.date | None, period: dt.date, projects_delivered: int) -> bool:
+    """A relationship "new — not scored yet" in month `period`: its contract began after the last
+    day of month M − NEW_RELATIONSHIP_MONTHS (under that many months before M's end) and it has
+    delivered nothing yet. It has had no time to innovate, so it is not shown as 0 at risk.
+
+    `projects_delivered` counts the projects delivered in the score's window: the window reaches
+    twelve months back, so it holds everything delivered since such a recent contract began.
+    """
+    if contract_start is None or projects_delivered:
+        return False
+    new_after = month_end(add_months(month_start(period), -_config()["NEW_RELATIONSHIP_MONTHS"]))
+    return contract_start > new_after
 
 
 def tier_for(score: Decimal) -> str:

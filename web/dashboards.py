@@ -8,6 +8,10 @@ user sees only the figures of relationships they may see.
 Dates: a dashboard is read "as of" a day (today by default). The scored month is the month of that
 day; "a quarter earlier" is the same point three months before — the month three months earlier
 for scores and 12-month windows, the same day three months earlier for who was active.
+
+A score row of a relationship that is "new — not scored yet" (RelationshipScore.is_new) is not a
+verdict: its score and tier read as none here, so it is neither ranked, nor counted in a tier, nor
+compared with.
 """
 
 import datetime as dt
@@ -67,6 +71,8 @@ SCOREBOARD_SORTS = {
     "score": "current_score",
     "tier": "current_score",  # the tier follows the score, so sorting by either is the same
     "change": "score_change",
+    # "Improving most": the quarter's rise, only where it is not a rebound (see with_scores).
+    "improving": "improving_change",
     "impact": "current_impact",
     "attainment": "current_attainment",
     "realisation": "current_realisation",
@@ -110,6 +116,11 @@ class AsOf:
             earlier_window=scoring.score_window(earlier_period),
         )
 
+    @property
+    def half_year_earlier_period(self) -> dt.date:
+        """The month two quarters before the scored one: "Improving most" checks a rise against it."""
+        return scoring.add_months(self.period, -6)
+
 
 def quarter_label(first: dt.date, last: dt.date) -> str:
     if first.year == last.year:
@@ -131,28 +142,66 @@ def tier_bands() -> list[dict]:
 # --- Relationships with their scores ----------------------------------------------------------
 
 
+# Columns that are a verdict, and read as none while the relationship is new (not scored yet).
+VERDICT_COLUMNS = ("score", "tier")
+
+
 def _score_at(period: dt.date, column: str) -> Subquery:
     """A column of the relationship's latest stored score up to `period` (a correlated subquery)."""
     latest = RelationshipScore.objects.filter(relationship=OuterRef("pk"), period__lte=period).order_by(
         "-period"
     )
+    if column in VERDICT_COLUMNS:
+        latest = latest.annotate(verdict=Case(When(is_new=True, then=None), default=F(column)))
+        column = "verdict"
     return Subquery(latest.values(column)[:1])
 
 
+def _scored_in(period: dt.date) -> Subquery:
+    """The relationship's score for exactly the month `period`, or none (no row, or new)."""
+    row = RelationshipScore.objects.filter(relationship=OuterRef("pk"), period=period, is_new=False)
+    return Subquery(row.values("score")[:1])
+
+
 def with_scores(relationships: QuerySet[Relationship], as_of: AsOf) -> QuerySet[Relationship]:
-    """Annotate the current score (latest up to this month), its parts, and the score a quarter earlier."""
+    """Annotate the current score (latest up to this month), its parts, and the score a quarter earlier.
+
+    Δ quarter (`score_change`) compares like with like: the score for this month with the score for
+    the month exactly three months earlier, both computed the same way over their own 12 months;
+    without either (not stored, or new — not scored yet) there is no change to show. "Improving
+    most" (`improving_change`) ranks a rise only when the score also stands at or above its level
+    a quarter before that, so a relationship that fell and partly recovered is not shown improving.
+    """
     decimal = DecimalField(max_digits=7, decimal_places=2)
     return relationships.annotate(
         current_period=_score_at(as_of.period, "period"),
         current_score=_score_at(as_of.period, "score"),
         current_tier=_score_at(as_of.period, "tier"),
+        current_is_new=_score_at(as_of.period, "is_new"),
         current_impact=_score_at(as_of.period, "impact"),
         current_attainment=_score_at(as_of.period, "attainment"),
         current_realisation=_score_at(as_of.period, "realisation"),
         current_continuity=_score_at(as_of.period, "continuity"),
         current_projects_delivered=_score_at(as_of.period, "projects_delivered"),
         earlier_score=_score_at(as_of.earlier_period, "score"),
-        score_change=ExpressionWrapper(F("current_score") - F("earlier_score"), output_field=decimal),
+        score_this_month=_scored_in(as_of.period),
+        score_quarter_earlier=_scored_in(as_of.earlier_period),
+        score_two_quarters_earlier=_scored_in(as_of.half_year_earlier_period),
+        score_change=ExpressionWrapper(
+            F("score_this_month") - F("score_quarter_earlier"), output_field=decimal
+        ),
+        improving_change=Case(
+            When(
+                Q(score_change__gt=0)
+                & (
+                    Q(score_two_quarters_earlier__isnull=True)
+                    | Q(score_this_month__gte=F("score_two_quarters_earlier"))
+                ),
+                then=F("score_change"),
+            ),
+            default=None,
+            output_field=decimal,
+        ),
     )
 
 
@@ -230,7 +279,8 @@ class PortfolioStats:
     median_now: Decimal | None = None
     median_earlier: Decimal | None = None
     tier_counts: dict[str, int] = field(default_factory=dict)
-    unscored: int = 0
+    unscored: int = 0  # no score row yet
+    new: int = 0  # new — not scored yet (neither in a tier nor in the distribution)
     bins: list[dict] = field(default_factory=list)
     # The relationships covered, so that project figures filter by a list rather than re-running
     # the relationships' score subqueries inside every project query.
@@ -244,17 +294,28 @@ def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> Portf
         was_active=Case(
             When(active_on(as_of.earlier_day, today=as_of.today), then=Value(1)), default=Value(0)
         ),
-    ).values_list("pk", "current_score", "current_tier", "earlier_score", "is_active_now", "was_active")
+    ).values_list(
+        "pk",
+        "current_score",
+        "current_tier",
+        "current_is_new",
+        "earlier_score",
+        "is_active_now",
+        "was_active",
+    )
     stats = PortfolioStats(tier_counts=dict.fromkeys(TIER_ORDER, 0))
     scores_now, scores_earlier = [], []
     bin_counts = defaultdict(int)
-    for pk, score, tier, earlier, is_active_now, was_active in rows:
+    for pk, score, tier, is_new, earlier, is_active_now, was_active in rows:
         stats.relationships += 1
         stats.relationship_ids.append(pk)
         stats.active_now += is_active_now
         stats.active_earlier += was_active
         if earlier is not None:
             scores_earlier.append(Decimal(earlier))
+        if is_new:
+            stats.new += 1
+            continue
         if score is None:
             stats.unscored += 1
             continue
@@ -438,10 +499,11 @@ def sparklines(*, user, relationship_ids: list[int], as_of: AsOf) -> dict[int, l
         score_list(user=user)
         .filter(relationship_id__in=relationship_ids, period__gte=first, period__lte=as_of.period)
         .order_by("relationship_id", "period")
-        .values_list("relationship_id", "period", "score")
+        .values_list("relationship_id", "period", "score", "is_new")
     )
-    for relationship_id, period, score in rows:
-        lines[relationship_id].append({"period": period, "score": Decimal(score)})
+    for relationship_id, period, score, is_new in rows:
+        # A month in which the relationship was new has no score to draw (a gap, not a 0).
+        lines[relationship_id].append({"period": period, "score": None if is_new else Decimal(score)})
     return lines
 
 
@@ -521,7 +583,7 @@ class RelationshipDashboard:
 
     @property
     def score_change(self) -> Decimal | None:
-        if self.score is None or self.earlier_score is None:
+        if self.score is None or self.score.is_new or self.earlier_score is None:
             return None
         return self.score.score - self.earlier_score.score
 
@@ -546,7 +608,9 @@ def relationship_dashboard(
     earlier_score = None
     if score is not None:
         earlier_period = scoring.add_months(score.period, -3)
-        earlier_score = next((row for row in history if row.period == earlier_period), None)
+        earlier_score = next(
+            (row for row in history if row.period == earlier_period and not row.is_new), None
+        )
     projects = list(
         with_kpi_stats(
             project_selectors.project_list(user=user).filter(relationship=relationship).select_related(None)
@@ -648,6 +712,11 @@ def explain(score: RelationshipScore) -> dict:
     realisation = components.get("realisation") or {}
     continuity = components.get("continuity") or {}
     return {
+        # Why a score is what it is before any component: new (not scored yet), or nothing delivered
+        # in the 12 months (continuity 0 and no other data: the score is 0 for that reason alone).
+        "is_new": score.is_new,
+        "no_delivery": not score.is_new and score.projects_delivered == 0,
+        "projects_in_grace": realisation.get("projects_in_grace") or 0,
         "components": rows,
         "terms": [row for row in rows if row["value"] is not None],
         "basis": basis,

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import services
@@ -186,6 +187,7 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
         "period": "2024-12-01",
         "score": "48.80",
         "tier": "steady",
+        "is_new": False,
         "components": {
             "impact": "0.607143",
             "attainment": None,
@@ -198,6 +200,24 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
     row = scores["results"][0]
     assert row["basis"] == ["impact", "continuity"] and row["inputs"] == {"impact": {"mean_pct": "30.36"}}
     assert row["computed_at"]
+    assert row["is_new"] is False
+
+
+def test_new_relationship_score_says_so_in_the_api(admin_user, world, api_as):
+    RelationshipScore.objects.create(
+        relationship=world["rel_a"],
+        period=dt.date(2024, 12, 1),
+        score=Decimal("0"),
+        tier="at_risk",
+        continuity=Decimal("0"),
+        basis=["continuity"],
+        is_new=True,
+    )
+    client = api_as(admin_user)
+    current = client.get(f"/api/v1/relationships/{world['rel_a'].pk}/").json()["current_score"]
+    assert current["is_new"] is True and current["components"]["continuity"] == "0.000000"
+    (row,) = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}").json()["results"]
+    assert (row["is_new"], row["basis"]) == (True, ["continuity"])
 
 
 def test_server_managed_fields_sent_by_a_client_are_ignored(admin_user, world, api_as):
@@ -301,6 +321,39 @@ def test_validation_errors_are_field_level_and_write_nothing(admin_user, world, 
     assert response.status_code == 400
     assert {"relationship", "title", "investment"} <= set(response.json()["errors"])
     assert AuditEntry.objects.count() == before
+
+
+def test_project_kpi_dates_and_targets_that_cannot_lock_it_are_400_with_field_messages(
+    admin_user, world, api_as
+):
+    client = api_as(admin_user)
+    turnaround = KPI.objects.create(code="tat", name="TAT", unit="hours", direction="lower_is_better")
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    before = (ProjectKPI.objects.count(), AuditEntry.objects.count())
+    response = client.post(
+        "/api/v1/project-kpis/",
+        {"project": "p-a", "kpi": turnaround.pk, "baseline_value": "21", "baseline_date": tomorrow},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["baseline_date"] == ["A baseline cannot be dated in the future."]
+    response = client.post(
+        "/api/v1/project-kpis/",
+        {
+            "project": "p-a",
+            "kpi": turnaround.pk,
+            "baseline_value": "21",
+            "baseline_date": "2024-01-01",
+            "target_value": "21.0",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["target_value"][0].startswith("The target equals the baseline")
+    # A partial update is checked against the stored baseline (60).
+    response = client.patch(f"/api/v1/project-kpis/{world['project_kpi_a'].pk}/", {"target_value": "60"})
+    assert response.status_code == 400 and "target_value" in response.json()["errors"]
+    assert (ProjectKPI.objects.count(), AuditEntry.objects.count()) == before
+    world["project_kpi_a"].refresh_from_db()
+    assert world["project_kpi_a"].target_value == Decimal("90")
 
 
 def test_lists_filter_by_the_shared_filters(admin_user, world, api_as):

@@ -135,7 +135,13 @@ def test_worked_example_scores_48_8_steady_with_its_explanation(worked_example):
             ],
         },
         "attainment": {"value": None, "kpis_with_target": 0},
-        "realisation": {"value": None, "realised_sum": "0.00", "expected_sum": "0.00", "projects_counted": 0},
+        "realisation": {
+            "value": None,
+            "realised_sum": "0.00",
+            "expected_sum": "0.00",
+            "projects_counted": 0,
+            "projects_in_grace": 0,
+        },
         "continuity": {
             "value": "0.250000",
             "quarters": [
@@ -203,13 +209,16 @@ def test_all_four_components_with_targets_benefits_and_levels():
     # Attainment: the two KPIs with a target, 0.5 and (clamped) 0.
     assert row.attainment == Decimal("0.25")
     assert row.components["attainment"] == {"value": "0.250000", "kpis_with_target": 2}
-    # Realisation: 600 / (1000 + 500), the unrecorded realised benefit counting as 0.
-    assert row.realisation == Decimal("0.4")
+    # Realisation: 600 / 1000. DESIGN §4 changed (realisation grace period): the operational project,
+    # delivered 10 Jul 2025 (after 31 May, the last day of M − 6) with no realised benefit recorded,
+    # is left out instead of counting as 0 (it was 600 / (1000 + 500) = 0.4 before).
+    assert row.realisation == Decimal("0.6")
     assert row.components["realisation"]["realised_sum"] == "600.00"
-    assert row.components["realisation"]["expected_sum"] == "1500.00"
+    assert row.components["realisation"]["expected_sum"] == "1000.00"
+    assert row.components["realisation"]["projects_in_grace"] == 1
     assert row.continuity == Decimal("0.5")
-    # 100 × (0.4 × 0.95 + 0.2 × 0.25 + 0.2 × 0.4 + 0.2 × 0.5) / 1.0 = 61.0
-    assert (row.score, row.tier, row.basis) == (Decimal("61.0"), "steady", list(scoring.COMPONENTS))
+    # 100 × (0.4 × 0.95 + 0.2 × 0.25 + 0.2 × 0.6 + 0.2 × 0.5) / 1.0 = 65.0 (61.0 before the grace period)
+    assert (row.score, row.tier, row.basis) == (Decimal("65.0"), "steady", list(scoring.COMPONENTS))
 
 
 def test_relationship_that_delivered_nothing_scores_zero_at_risk():
@@ -219,6 +228,82 @@ def test_relationship_that_delivered_nothing_scores_zero_at_risk():
     row = score_of(relationship)
     assert (row.score, row.tier, row.basis, row.continuity) == (Decimal("0"), "at_risk", ["continuity"], 0)
     assert row.impact is None and row.components["impact"]["projects"] == []
+
+
+@pytest.mark.parametrize(
+    "delivered_on,realised,expected_realisation,in_grace",
+    [
+        # November 2025: the grace period ends on 31 May 2025, the last day of M − 6.
+        (dt.date(2025, 5, 31), None, Decimal("0.4"), 0),  # missing after grace counts 0: 400 / 1000
+        (dt.date(2025, 6, 1), None, Decimal("0.8"), 1),  # the day after: left out, 400 / 500
+        (dt.date(2025, 6, 1), "0.00", Decimal("0.4"), 0),  # a recorded 0 always counts
+        (dt.date(2025, 11, 20), "250.00", Decimal("0.65"), 0),  # recorded, however recent: 650 / 1000
+    ],
+)
+def test_realisation_grace_period_in_the_rollup(delivered_on, realised, expected_realisation, in_grace):
+    """DESIGN §4 worked examples: one project long delivered (expected 500, realised 400) and one
+    delivered on `delivered_on` (expected 500, realised `realised`)."""
+    relationship = RelationshipFactory()
+    delivered(
+        relationship,
+        dt.date(2025, 1, 10),
+        expected_annual_benefit=Decimal("500.00"),
+        realised_annual_benefit=Decimal("400.00"),
+    )
+    delivered(
+        relationship,
+        delivered_on,
+        expected_annual_benefit=Decimal("500.00"),
+        realised_annual_benefit=Decimal(realised) if realised is not None else None,
+    )
+    rollup.rollup_scores(period=NOVEMBER)
+    row = score_of(relationship)
+    assert row.realisation == expected_realisation
+    detail = row.components["realisation"]
+    assert (detail["projects_counted"], detail["projects_in_grace"]) == (2 - in_grace, in_grace)
+    assert detail["expected_sum"] == ("500.00" if in_grace else "1000.00")
+    assert row.basis == ["realisation", "continuity"]
+    # The score follows: 100 × (0.2 × realisation + 0.2 × continuity 0.5) / 0.4.
+    assert row.score == scoring.quantize((expected_realisation + Decimal("0.5")) * 50, Decimal("0.1"))
+
+
+def test_realisation_left_out_while_every_project_is_in_grace():
+    relationship = RelationshipFactory()
+    delivered(relationship, dt.date(2025, 10, 1), expected_annual_benefit=Decimal("500.00"))
+    rollup.rollup_scores(period=NOVEMBER)
+    row = score_of(relationship)
+    # Before the grace period this scored 100 × (0.2 × 0 + 0.2 × 0.25) / 0.4 = 12.5 (at risk).
+    assert (row.realisation, row.basis, row.score) == (None, ["continuity"], Decimal("25.0"))
+    # Six months on, the same missing benefit counts as 0.
+    rollup.rollup_scores(period=dt.date(2026, 5, 1))
+    may = score_of(relationship, dt.date(2026, 5, 1))
+    assert (may.realisation, may.components["realisation"]["projects_in_grace"]) == (Decimal(0), 0)
+
+
+@pytest.mark.parametrize(
+    "contract_start,deliver,is_new",
+    [
+        (dt.date(2025, 9, 1), False, True),  # began after 31 Aug, the last day of M − 3
+        (dt.date(2025, 8, 31), False, False),  # three months: scored, 0 at risk
+        (dt.date(2025, 9, 1), True, False),  # new, but it has delivered: scored on its merits
+    ],
+)
+def test_new_relationship_is_flagged_and_keeps_its_figures(contract_start, deliver, is_new):
+    relationship = RelationshipFactory(contract_start=contract_start)
+    if deliver:
+        delivered(relationship, dt.date(2025, 10, 1))
+    rollup.rollup_scores(period=NOVEMBER)
+    row = score_of(relationship)
+    assert row.is_new is is_new
+    # The stored row still says what it rests on (continuity) and what it was computed from.
+    assert row.basis == ["continuity"]
+    assert row.continuity == (Decimal("0.25") if deliver else 0)
+    assert rollup.rollup_scores(period=NOVEMBER) == 0  # idempotent, flag included
+    # Four months on it is no longer new: it scores 0 at risk like any relationship without delivery.
+    if is_new:
+        rollup.rollup_scores(period=dt.date(2026, 3, 1))
+        march = score_of(relationship, dt.date(2026, 3, 1))
+        assert (march.is_new, march.score, march.tier) == (False, Decimal("0"), "at_risk")
 
 
 def test_measurement_after_the_months_end_is_ignored(worked_example):

@@ -1,5 +1,6 @@
 """The maths of DESIGN.md §4 on the published cases and the worked example."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -165,13 +166,100 @@ def test_attainment_clamps_each_kpi_to_0_and_1():
     assert scoring.attainment_component([None]) is None
 
 
+NOVEMBER_2025 = dt.date(2025, 11, 1)  # M − 6 is May 2025: its last day, 31 May, ends the grace period
+LONG_AGO = dt.date(2025, 1, 15)  # delivered before the grace period ended
+
+
 def test_realisation_sums_projects_expecting_a_benefit_and_caps_at_1():
-    value, realised, expected = scoring.realisation_component(
-        [(Decimal(100), Decimal(50)), (Decimal(100), None), (Decimal(0), Decimal(500)), (None, Decimal(9))]
+    # The projects were delivered before the grace period (DESIGN §4) ended, so a missing realised
+    # benefit counts as 0, as it always did.
+    value, realised, expected, counted, in_grace = scoring.realisation_component(
+        [
+            (Decimal(100), Decimal(50), LONG_AGO),
+            (Decimal(100), None, LONG_AGO),
+            (Decimal(0), Decimal(500), LONG_AGO),
+            (None, Decimal(9), LONG_AGO),
+        ],
+        period=NOVEMBER_2025,
     )
     assert (value, realised, expected) == (Decimal("0.25"), Decimal(50), Decimal(200))
-    assert scoring.realisation_component([(Decimal(100), Decimal(300))])[0] == 1
-    assert scoring.realisation_component([(None, Decimal(300))])[0] is None
+    assert (counted, in_grace) == (2, 0)
+    assert (
+        scoring.realisation_component([(Decimal(100), Decimal(300), LONG_AGO)], period=NOVEMBER_2025)[0] == 1
+    )
+    assert scoring.realisation_component([(None, Decimal(300), LONG_AGO)], period=NOVEMBER_2025)[0] is None
+
+
+def test_realisation_grace_period_ends_on_the_last_day_of_month_m_minus_6():
+    assert scoring.realisation_grace_ends(NOVEMBER_2025) == dt.date(2025, 5, 31)
+    assert scoring.realisation_grace_ends(dt.date(2026, 8, 17)) == dt.date(2026, 2, 28)
+
+
+@pytest.mark.parametrize(
+    "delivered_on,realised,counted",
+    [
+        # Missing realised benefit: counted as 0 when delivered on or before 31 May 2025 …
+        (dt.date(2025, 5, 31), None, True),
+        (dt.date(2024, 12, 1), None, True),
+        # … left out when delivered the day after or later.
+        (dt.date(2025, 6, 1), None, False),
+        (dt.date(2025, 11, 30), None, False),
+        # A recorded value always counts, 0 included, however recent the delivery.
+        (dt.date(2025, 11, 30), "0", True),
+        (dt.date(2025, 6, 1), "40", True),
+    ],
+)
+def test_realisation_grace_period_window_edges(delivered_on, realised, counted):
+    realised = Decimal(realised) if realised is not None else None
+    assert scoring.in_realisation_grace(
+        realised=realised, delivered_on=delivered_on, grace_ends=dt.date(2025, 5, 31)
+    ) is (not counted)
+    # With one other project, expected 100 and realised 80, delivered long ago:
+    result = scoring.realisation_component(
+        [(Decimal(100), Decimal(80), LONG_AGO), (Decimal(100), realised, delivered_on)], period=NOVEMBER_2025
+    )
+    if counted:
+        # (80 + realised or 0) / 200
+        assert result.value == (Decimal(80) + (realised or 0)) / Decimal(200)
+        assert (result.expected_sum, result.projects_counted, result.projects_in_grace) == (200, 2, 0)
+    else:
+        assert result.value == Decimal("0.8")  # 80 / 100: the new project is left out
+        assert (result.expected_sum, result.projects_counted, result.projects_in_grace) == (100, 1, 1)
+
+
+def test_realisation_with_only_projects_in_grace_has_no_data():
+    result = scoring.realisation_component([(Decimal(100), None, dt.date(2025, 10, 1))], period=NOVEMBER_2025)
+    assert (result.value, result.projects_counted, result.projects_in_grace) == (None, 0, 1)
+    # … so the component is left out of the score and the weights rescaled, not held at 0.
+    assert scoring.combine({"realisation": result.value, "continuity": Decimal("0.25")}).basis == [
+        "continuity"
+    ]
+
+
+def test_grace_length_comes_from_the_settings_block(settings):
+    settings.BPO_SCORING = {**settings.BPO_SCORING, "REALISATION_GRACE_MONTHS": 2}
+    assert scoring.realisation_grace_ends(NOVEMBER_2025) == dt.date(2025, 9, 30)
+
+
+@pytest.mark.parametrize(
+    "contract_start,projects_delivered,is_new",
+    [
+        # M = November 2025; M − 3 is August, whose last day is 31 Aug.
+        (dt.date(2025, 9, 1), 0, True),  # began under three months before 30 Nov
+        (dt.date(2025, 11, 30), 0, True),
+        (dt.date(2026, 1, 1), 0, True),  # not begun yet in November
+        (dt.date(2025, 8, 31), 0, False),  # exactly three months: scored (0, at risk, if nothing came)
+        (dt.date(2025, 9, 1), 1, False),  # new but already delivered: scored on its merits
+        (None, 0, False),
+    ],
+)
+def test_new_relationship_edges(contract_start, projects_delivered, is_new):
+    assert (
+        scoring.is_new_relationship(
+            contract_start=contract_start, period=NOVEMBER_2025, projects_delivered=projects_delivered
+        )
+        is is_new
+    )
 
 
 def test_continuity_counts_quarters_not_deliveries():
@@ -198,3 +286,38 @@ def test_weights_and_cut_offs_come_from_the_one_settings_block(settings):
     assert scoring.tier_for(Decimal("55")) == "high_performing"
     settings.BPO_SCORING = {**settings.BPO_SCORING, "IMPROVEMENT_CAP_PCT": "50"}
     assert scoring.project_impact_pct([Decimal(80)]) == Decimal(50)
+
+
+def test_docs_worked_example_of_the_grace_period():
+    """docs/scoring.md: November 2025, projects A–D; C (1 Jun, not recorded) is left out."""
+    projects = [
+        (Decimal(500), Decimal(400), dt.date(2025, 1, 10)),  # A: recorded
+        (Decimal(500), None, dt.date(2025, 5, 31)),  # B: grace over that day → counts as 0
+        (Decimal(500), None, dt.date(2025, 6, 1)),  # C: in its grace period → left out
+        (Decimal(500), Decimal(0), dt.date(2025, 11, 20)),  # D: a recorded 0 always counts
+    ]
+    result = scoring.realisation_component(projects, period=NOVEMBER_2025)
+    assert (result.realised_sum, result.expected_sum) == (Decimal(400), Decimal(1500))
+    assert scoring.quantize(result.value, Decimal("0.001")) == Decimal("0.267")
+    assert (result.projects_counted, result.projects_in_grace) == (3, 1)
+    # In February 2026 C's grace period (to 31 Aug 2025) is over and it counts as 0: 400 / 2,000.
+    february = scoring.realisation_component(projects, period=dt.date(2026, 2, 1))
+    assert (february.value, february.projects_in_grace) == (Decimal("0.2"), 0)
+
+
+def test_docs_worked_example_of_new_relationships():
+    """docs/scoring.md: Harbour (1 Sep 2025, nothing delivered) is new September–November only."""
+
+    def harbour_is_new(period):
+        return scoring.is_new_relationship(
+            contract_start=dt.date(2025, 9, 1), period=period, projects_delivered=0
+        )
+
+    assert [harbour_is_new(dt.date(2025, month, 1)) for month in (9, 10, 11, 12)] == [True, True, True, False]
+    quay = scoring.is_new_relationship(
+        contract_start=dt.date(2025, 8, 31), period=NOVEMBER_2025, projects_delivered=0
+    )
+    dock = scoring.is_new_relationship(
+        contract_start=dt.date(2025, 9, 1), period=NOVEMBER_2025, projects_delivered=1
+    )
+    assert (quay, dock) == (False, False)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.utils import timezone
 
 from kpis import selectors, services
 from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI
@@ -145,3 +146,27 @@ def test_measurement_cannot_be_dated_in_the_future():
         MeasurementFactory(project_kpi=project_kpi, measured_on=dt.date.today() + dt.timedelta(days=1))
     assert refused.value.message_dict["measured_on"] == ["A measurement cannot be dated in the future."]
     assert not Measurement.objects.exists()
+
+
+def test_project_kpi_baseline_cannot_be_dated_in_the_future():
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as refused:
+        ProjectKPIFactory(baseline_date=tomorrow)
+    assert refused.value.message_dict == {"baseline_date": ["A baseline cannot be dated in the future."]}
+    assert ProjectKPIFactory(baseline_date=timezone.localdate()).baseline_date == timezone.localdate()
+
+
+def test_project_kpi_target_equal_to_the_baseline_is_refused_on_add_and_update():
+    with pytest.raises(ValidationError) as refused:
+        ProjectKPIFactory(baseline_value=Decimal("60"), target_value=Decimal("60.00"))
+    assert list(refused.value.message_dict) == ["target_value"]
+    assert ProjectKPI.objects.count() == 0
+    project_kpi = ProjectKPIFactory(baseline_value=Decimal("60"), target_value=Decimal("90"))
+    # Moving the baseline onto the target is refused too (the row as a whole is checked).
+    with pytest.raises(ValidationError) as refused:
+        services.project_kpi_update(
+            actor=None, project_kpi=project_kpi, data={"baseline_value": Decimal("90")}
+        )
+    assert "target_value" in refused.value.message_dict
+    project_kpi.refresh_from_db()
+    assert (project_kpi.baseline_value, project_kpi.version) == (Decimal("60"), 1)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI
@@ -243,6 +244,59 @@ def test_add_kpi_rejects_bad_input_field_by_field(
     assert any(message in error for error in form.errors[field]), form.errors
     assert message in response.content.decode().replace("&#x27;", "'")
     assert not ProjectKPI.objects.filter(project=project).exists()
+
+
+@pytest.mark.parametrize(
+    "fields,field,message",
+    [
+        (
+            {"baseline_date": "tomorrow"},
+            "baseline_date",
+            "A baseline cannot be dated in the future.",
+        ),
+        (
+            {"baseline_value": "60", "target_value": "60.0"},
+            "target_value",
+            "The target equals the baseline, so no target achievement could ever be computed",
+        ),
+    ],
+)
+def test_add_kpi_refuses_dates_and_targets_that_cannot_lock_it(
+    client, account_manager, portfolio, fill_rate, fields, field, message
+):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    if fields.get("baseline_date") == "tomorrow":
+        fields = {**fields, "baseline_date": (timezone.localdate() + dt.timedelta(days=1)).isoformat()}
+    data = {"kpi": fill_rate.pk, "baseline_value": "60", "baseline_date": "2024-01-15", **fields}
+    response = add_kpi(client, project, htmx=True, **data)
+    assert response.status_code == 422
+    form = response.context["add_kpi_form"]
+    assert any(message in error for error in form.errors[field]), form.errors
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert not ProjectKPI.objects.filter(project=project).exists()
+
+
+def test_edit_kpi_refuses_a_target_equal_to_the_baseline(client, account_manager, aerospace_project):
+    project_kpi = ProjectKPI.objects.get(project=aerospace_project, kpi__code="order_fill_rate")
+    before = (project_kpi.baseline_value, project_kpi.target_value, project_kpi.version)
+    client.force_login(account_manager)
+    prefix = f"kpi-{project_kpi.pk}"
+    response = client.post(
+        reverse("project-kpi-edit", args=[aerospace_project.pk, project_kpi.pk]),
+        {
+            f"{prefix}-version": project_kpi.version,
+            f"{prefix}-baseline_value": "70",
+            f"{prefix}-baseline_date": "2024-01-01",
+            f"{prefix}-target_value": "70",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    errors = response.context["kpi_edit_form"].errors
+    assert errors["target_value"][0].startswith("The target equals the baseline")
+    project_kpi.refresh_from_db()
+    assert (project_kpi.baseline_value, project_kpi.target_value, project_kpi.version) == before
 
 
 def test_add_duplicate_kpi_is_a_field_error(client, account_manager, aerospace_project, fill_rate):

@@ -197,7 +197,8 @@ def relationship(request, pk: int):
     charts = {
         "history": {
             "labels": [_month_label(row.period) for row in dashboard.history],
-            "score": [_number(row.score) for row in dashboard.history],
+            # A month in which the relationship was new has no score to draw (a gap, not a 0).
+            "score": [None if row.is_new else _number(row.score) for row in dashboard.history],
             "components": {
                 name: [
                     _number(getattr(row, name) * 100) if getattr(row, name) is not None else None
