@@ -37,7 +37,9 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        # Authenticate with Django's request, so login protection (django-axes) counts this attempt
+        # and its middleware answers a locked-out caller, as on the browser login.
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request._request})
         serializer.is_valid(raise_exception=True)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})

@@ -6,6 +6,7 @@ generated once into a local file, DEBUG off unless asked. ``DJANGO_ENV=productio
 development conveniences off and refuses to start without ``DJANGO_SECRET_KEY``.
 """
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "django_prometheus",
+    "axes",
     "bpo_portfolio.apps.PortfolioConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     # Last before the metrics, so its 503 for a lost database is still counted and logged.
     "bpo_portfolio.resilience.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Answers locked-out sign-ins (bpo_portfolio.security); django-axes wants it last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bpo_portfolio.urls"
@@ -173,6 +177,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins are counted per username and per address (browser login and the API's token
+# endpoint alike); the limit locks that username or address for the cool-off (bpo_portfolio.security).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "bpo_portfolio.security.lockout_response"
+AXES_VERBOSE = False
+# Sessions end after two weeks (SESSION_COOKIE_AGE, seconds).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
