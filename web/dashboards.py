@@ -12,8 +12,8 @@ from django.core.paginator import Page, Paginator
 from django.db.models import F
 
 from kpis import dashboard_selectors as reads
-from kpis import scoring
 from kpis.dashboard_selectors import AsOf, Deliveries, Funnel, PortfolioStats
+from kpis.explanation import ScoreExplanation
 from kpis.models import ProjectKPI, RelationshipScore, Tier
 from projects import selectors as project_selectors
 from projects.filters import RelationshipFilterSet
@@ -178,7 +178,7 @@ class RelationshipDashboard:
     history: list[RelationshipScore]  # oldest first
     score: RelationshipScore | None  # the month explained ("why this score")
     earlier_score: RelationshipScore | None  # the score a quarter before that month
-    why: dict | None
+    why: ScoreExplanation | None  # "why this score", for `score`
     projects: list[InnovationProject]
     stage_counts: list[dict]
     delivered: list[InnovationProject]
@@ -204,110 +204,9 @@ def relationship_dashboard(
         history=history.rows,
         score=history.score,
         earlier_score=history.earlier_score,
-        why=explain(history.score) if history.score is not None else None,
+        why=ScoreExplanation.of_score(history.score) if history.score is not None else None,
         projects=projects,
         stage_counts=reads.stage_counts(projects),
         delivered=delivered,
         benefits=reads.benefit_totals(delivered),
     )
-
-
-def _decimal_or_none(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
-
-
-def explain(score: RelationshipScore) -> dict:
-    """ "Why this score", read from the stored components (the trace to the rows it came from).
-
-    Returns each component with its value, its weight, the weight actually used once components
-    without data are left out, and the points it contributes (100 × weight used × value), which add
-    up to the score; plus the inputs of each component and the projects and KPIs behind them.
-    """
-    components = score.components or {}
-    weights = {name: _decimal_or_none(v) for name, v in (components.get("weights") or {}).items()}
-    weights = weights or scoring.weights()
-    values = {}
-    for name in scoring.COMPONENTS:
-        stored = getattr(score, name)
-        detail_value = (components.get(name) or {}).get("value")
-        values[name] = Decimal(stored) if stored is not None else _decimal_or_none(detail_value)
-    basis = [name for name in scoring.COMPONENTS if values[name] is not None]
-    weight_total = sum((weights.get(name) or Decimal(0) for name in basis), Decimal(0))
-    weights_used = {name: _decimal_or_none(v) for name, v in (components.get("weights_used") or {}).items()}
-    rows = []
-    for name in scoring.COMPONENTS:
-        value, used = values[name], None
-        if value is not None:
-            # The exact rescaled weight, as the score was combined (the stored weights_used are
-            # rounded), so that the points add up to the unrounded score.
-            if weight_total and weights.get(name) is not None:
-                used = weights[name] / weight_total
-            else:
-                used = weights_used.get(name)
-        rows.append(
-            {
-                "name": name,
-                "label": name.capitalize(),
-                "value": value,
-                "weight": weights.get(name),
-                "weight_used": used,
-                # 100 × (weight ÷ Σ weights of the basis) × value: the points add up to the score.
-                "points": Decimal(100) * used * value if used is not None else None,
-                "detail": components.get(name) or {},
-            }
-        )
-    impact = components.get("impact") or {}
-    projects = []
-    for project in impact.get("projects") or []:
-        kpis = [
-            {
-                **kpi,
-                "baseline": _decimal_or_none(kpi.get("baseline")),
-                "latest": _decimal_or_none(kpi.get("latest")),
-                "target": _decimal_or_none(kpi.get("target")),
-                "improvement_pct": _decimal_or_none(kpi.get("improvement_pct")),
-                "target_achievement_pct": _decimal_or_none(kpi.get("target_achievement_pct")),
-                "latest_measured_on": _date_or_none(kpi.get("latest_measured_on")),
-            }
-            for kpi in project.get("kpis") or []
-        ]
-        projects.append(
-            {
-                **project,
-                "impact_pct": _decimal_or_none(project.get("impact_pct")),
-                "delivered_on": _date_or_none(project.get("delivered_on")),
-                "kpis": kpis,
-            }
-        )
-    window = components.get("window") or {}
-    realisation = components.get("realisation") or {}
-    continuity = components.get("continuity") or {}
-    return {
-        "components": rows,
-        "terms": [row for row in rows if row["value"] is not None],
-        "basis": basis,
-        "weight_total": weight_total,
-        "points_total": sum((row["points"] for row in rows if row["points"] is not None), Decimal(0)),
-        "window_start": _date_or_none(window.get("start")),
-        "window_end": _date_or_none(window.get("end")),
-        "mean_impact_pct": _decimal_or_none(impact.get("mean_impact_pct")),
-        "projects": projects,
-        "kpis_with_target": (components.get("attainment") or {}).get("kpis_with_target"),
-        "realised_sum": _decimal_or_none(realisation.get("realised_sum")),
-        "expected_sum": _decimal_or_none(realisation.get("expected_sum")),
-        "projects_counted": realisation.get("projects_counted"),
-        "quarters": [
-            {
-                "start": _date_or_none(quarter.get("start")),
-                "end": _date_or_none(quarter.get("end")),
-                "delivered": quarter.get("delivered", 0),
-            }
-            for quarter in continuity.get("quarters") or []
-        ],
-    }
-
-
-def _date_or_none(value) -> dt.date | None:
-    if not value:
-        return None
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
