@@ -25,10 +25,8 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -38,7 +36,15 @@ from django.utils import timezone
 
 from kpis import scoring
 from kpis.models import ProjectKPI, RelationshipScore, Tier
-from kpis.selectors import improvement_expression, score_list, with_kpi_stats, with_latest_values
+from kpis.selectors import (
+    current_score_value,
+    improvement_expression,
+    score_list,
+    scored_month,
+    scores_up_to,
+    with_kpi_stats,
+    with_latest_values,
+)
 from projects import selectors as project_selectors
 from projects.access import scope
 from projects.models import InnovationProject, Relationship
@@ -79,7 +85,7 @@ class AsOf:
     @classmethod
     def of(cls, today: dt.date | None = None) -> "AsOf":
         today = today or timezone.localdate()
-        period = scoring.month_start(today)
+        period = scored_month(today)
         earlier_period = scoring.add_months(period, -3)
         return cls(
             today=today,
@@ -111,27 +117,20 @@ def tier_bands() -> list[dict]:
 # --- Relationships with their scores ----------------------------------------------------------
 
 
-def _score_at(period: dt.date, column: str) -> Subquery:
-    """A column of the relationship's latest stored score up to `period` (a correlated subquery)."""
-    latest = RelationshipScore.objects.filter(relationship=OuterRef("pk"), period__lte=period).order_by(
-        "-period"
-    )
-    return Subquery(latest.values(column)[:1])
-
-
 def with_scores(relationships: QuerySet[Relationship], as_of: AsOf) -> QuerySet[Relationship]:
-    """Annotate the current score (latest up to this month), its parts, and the score a quarter earlier."""
+    """Annotate the current score (kpis.selectors.scores_up_to the scored month), its parts, and the
+    score a quarter earlier."""
     decimal = DecimalField(max_digits=7, decimal_places=2)
     return relationships.annotate(
-        current_period=_score_at(as_of.period, "period"),
-        current_score=_score_at(as_of.period, "score"),
-        current_tier=_score_at(as_of.period, "tier"),
-        current_impact=_score_at(as_of.period, "impact"),
-        current_attainment=_score_at(as_of.period, "attainment"),
-        current_realisation=_score_at(as_of.period, "realisation"),
-        current_continuity=_score_at(as_of.period, "continuity"),
-        current_projects_delivered=_score_at(as_of.period, "projects_delivered"),
-        earlier_score=_score_at(as_of.earlier_period, "score"),
+        current_period=current_score_value(month=as_of.period, column="period"),
+        current_score=current_score_value(month=as_of.period, column="score"),
+        current_tier=current_score_value(month=as_of.period, column="tier"),
+        current_impact=current_score_value(month=as_of.period, column="impact"),
+        current_attainment=current_score_value(month=as_of.period, column="attainment"),
+        current_realisation=current_score_value(month=as_of.period, column="realisation"),
+        current_continuity=current_score_value(month=as_of.period, column="continuity"),
+        current_projects_delivered=current_score_value(month=as_of.period, column="projects_delivered"),
+        earlier_score=current_score_value(month=as_of.earlier_period, column="score"),
         score_change=ExpressionWrapper(F("current_score") - F("earlier_score"), output_field=decimal),
     )
 
@@ -389,8 +388,9 @@ def score_history(
     month without a stored score falls back to the latest."""
     first = scoring.add_months(as_of.period, -(HISTORY_MONTHS - 1))
     rows = list(
-        score_list(user=user)
-        .filter(relationship=relationship, period__gte=first, period__lte=as_of.period)
+        scope(user, scores_up_to(as_of.period))
+        .filter(relationship=relationship, period__gte=first)
+        .select_related("relationship")
         .order_by("period")
     )
     score = None

@@ -102,11 +102,26 @@ def project_impact_pct(project: InnovationProject) -> Decimal | None:
     return scoring.project_impact_pct(project_kpi.improvement_pct for project_kpi in project.live_kpis)
 
 
+def scored_month(today: dt.date | None = None) -> dt.date:
+    """The month whose score is current on `today` (its first day): today's month. A score stored
+    for a later month is not current yet."""
+    return scoring.month_start(today or timezone.localdate())
+
+
+def scores_up_to(month: dt.date) -> QuerySet[RelationshipScore]:
+    """Stored scores of `month` and before, newest first.
+
+    The one definition of a relationship's current score: its first row here for the scored month
+    (its latest stored score up to that month). Pages and the API read it with
+    `with_current_score`, the dashboards sort and filter by it with `current_score_value`.
+    """
+    return RelationshipScore.objects.filter(period__lte=scoring.month_start(month)).order_by("-period")
+
+
 def with_current_score(relationships: QuerySet[Relationship], *, today: dt.date | None = None) -> QuerySet:
-    """Prefetch each relationship's latest stored score up to this month; read it with current_score()."""
-    this_month = scoring.month_start(today or timezone.localdate())
+    """Prefetch each relationship's current score (`scores_up_to`); read it with current_score()."""
     # A sliced prefetch: Django picks the newest row per relationship with a window function.
-    latest = RelationshipScore.objects.filter(period__lte=this_month).order_by("-period")[:1]
+    latest = scores_up_to(scored_month(today))[:1]
     return relationships.prefetch_related(Prefetch("scores", queryset=latest, to_attr="latest_scores"))
 
 
@@ -115,6 +130,12 @@ def current_score(relationship: Relationship) -> RelationshipScore | None:
     if latest is None:
         raise AttributeError("Use kpis.selectors.with_current_score() before current_score().")
     return latest[0] if latest else None
+
+
+def current_score_value(column: str, *, month: dt.date) -> Subquery:
+    """A column of each relationship's current score as of `month` (`scores_up_to`), as a correlated
+    subquery on relationships, for sorting and filtering by it in SQL."""
+    return Subquery(scores_up_to(month).filter(relationship=OuterRef("pk")).values(column)[:1])
 
 
 def score_list(*, user) -> QuerySet[RelationshipScore]:

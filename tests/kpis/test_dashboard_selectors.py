@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 
 from kpis import dashboard_selectors as reads
+from kpis import selectors
 from projects.access import role_of
+from projects.models import Relationship
 from tests.dashboard_data import month, score_row
 from tests.factories import RelationshipFactory
 
@@ -113,3 +115,23 @@ def test_stage_counts_and_benefit_totals_of_a_relationships_projects(book, execu
     delivered = [project for project in projects if project.stage == "delivered"]
     assert [project.delivered_on for project in delivered] == [month(-1), month(-5), month(-13)]
     assert reads.benefit_totals(delivered) == {"expected": Decimal("120000"), "realised": Decimal("220000")}
+
+
+def test_pages_api_and_dashboards_read_the_same_current_score(book, executive):
+    """The prefetched current score (relationship pages, API) and the annotated one (dashboards)
+    come from one definition: the latest stored score up to this month, never a later month's."""
+    as_of = reads.AsOf.of()
+    annotated = {r.pk: r for r in reads.portfolio_relationships(user=executive, as_of=as_of)}
+    prefetched = selectors.with_current_score(Relationship.objects.filter(pk__in=annotated))
+    seen = {}
+    for relationship in prefetched:
+        score = selectors.current_score(relationship)
+        row = annotated[relationship.pk]
+        assert (row.current_period, row.current_score, row.current_tier) == (
+            (score.period, score.score, score.tier) if score else (None, None, None)
+        )
+        seen[relationship.name] = score.score if score else None
+    assert seen == {
+        "R1": Decimal("72.5"), "R2": Decimal("48.8"), "R3": Decimal("30.0"), "R4": Decimal("10.0"),
+        "R5": None,
+    }  # fmt: skip
