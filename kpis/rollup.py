@@ -1,8 +1,8 @@
 """Monthly relationship scores: gather the inputs set-wise, compute them exactly, store snapshots.
 
 A roll-up for one month reads its inputs with a fixed number of queries whatever the number of
-relationships (live relationships; projects delivered in the window; their live KPIs; the latest
-measurement of each as of the month's end, picked by a window function), computes every figure in
+relationships (live relationships; projects delivered in the window; their live KPIs with the latest
+measurement of each as of the month's end, as kpis.selectors defines it), computes every figure in
 Python with `Decimal` through kpis.scoring, and upserts one `RelationshipScore` per relationship in
 the same transaction. Rows whose figures did not change are left alone, so running a roll-up twice
 changes nothing, and a worker killed half-way leaves the old rows or the new ones, never a mix.
@@ -25,14 +25,13 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from kpis import scoring
 from kpis.explanation import KPIExplanation, ProjectExplanation, QuarterExplanation, ScoreExplanation
-from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.models import PendingScoreRecompute, ProjectKPI, RelationshipScore
 from kpis.scoring import COMPONENT_PLACES, quantize
+from kpis.selectors import latest_measurements
 from projects.models import InnovationProject, Relationship
 
 # Advisory-lock keys of score roll-ups: this prefix in the high bits, the relationship id below.
@@ -106,29 +105,13 @@ def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix
     }
 
 
-def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -> QuerySet[Measurement]:
-    """The latest live measurement of each of `project_kpis` dated on or before `as_of`, in one query.
-
-    A window function ranks each KPI's measurements newest first (ties on a date cannot happen
-    among live rows; the id breaks them anyway) and keeps the first.
-    """
-    ranked = Measurement.objects.filter(
-        project_kpi__in=project_kpis, deleted_at__isnull=True, measured_on__lte=as_of
-    ).annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("project_kpi_id")],
-            order_by=[F("measured_on").desc(), F("id").desc()],
-        )
-    )
-    return ranked.filter(rank=1).order_by()
-
-
-# PostgreSQL: each project KPI's latest measurement through a LATERAL join, one backward probe of
-# the (project_kpi, measured_on) index per KPI; measured here faster than ranking every measurement
-# with a window function, and one statement instead of two. Live measurements are unique per
-# (project KPI, date) (constraint measurement_one_per_date, whose partial index the probe walks), so
-# ordering by the date alone is exact, and spares a sort per KPI that an id tie-break would need.
+# PostgreSQL: each project KPI's latest measurement (kpis.selectors.latest_measurement, the one
+# definition; tests/kpis/test_rollup.py checks this statement against it) through a LATERAL join,
+# one backward probe of the (project_kpi, measured_on) index per KPI; measured here faster than
+# ranking every measurement with a window function, and one statement instead of two. Live
+# measurements are unique per (project KPI, date) (constraint measurement_one_per_date, whose
+# partial index the probe walks), so ordering by the date alone is exact, and spares a sort per KPI
+# that an id tie-break would need.
 _PROJECT_KPIS_WITH_LATEST_SQL = """
 SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
        latest.value, latest.measured_on
@@ -161,7 +144,7 @@ def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int
                 },
             )
             return cursor.fetchall()
-    # Elsewhere (SQLite): the project KPIs, and their latest measurements ranked by a window function.
+    # Elsewhere (SQLite): the project KPIs, and their latest measurements (kpis.selectors).
     project_kpis = ProjectKPI.objects.filter(
         deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
     )
