@@ -1,8 +1,8 @@
 """Monthly relationship scores: gather the inputs set-wise, compute them exactly, store snapshots.
 
 A roll-up for one month reads its inputs with a fixed number of queries whatever the number of
-relationships (live relationships; projects delivered in the window; their live KPIs; the latest
-measurement of each as of the month's end, picked by a window function), computes every figure in
+relationships (live relationships; projects delivered in the window; their live KPIs with the latest
+measurement of each as of the month's end, as kpis.selectors defines it), computes every figure in
 Python with `Decimal` through kpis.scoring, and upserts one `RelationshipScore` per relationship in
 the same transaction. Rows whose figures did not change are left alone, so running a roll-up twice
 changes nothing, and a worker killed half-way leaves the old rows or the new ones, never a mix.
@@ -20,19 +20,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from kpis import scoring
-from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
-from kpis.scoring import COMPONENT_PLACES, PERCENT_PLACES, quantize
+from kpis.explanation import KPIExplanation, ProjectExplanation, QuarterExplanation, ScoreExplanation
+from kpis.models import PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.scoring import COMPONENT_PLACES, quantize
+from kpis.selectors import latest_measurements
 from kpis.signals import scores_rolled_up
 from projects.models import InnovationProject, Relationship
 
@@ -109,29 +109,13 @@ def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix
     }
 
 
-def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -> QuerySet[Measurement]:
-    """The latest live measurement of each of `project_kpis` dated on or before `as_of`, in one query.
-
-    A window function ranks each KPI's measurements newest first (ties on a date cannot happen
-    among live rows; the id breaks them anyway) and keeps the first.
-    """
-    ranked = Measurement.objects.filter(
-        project_kpi__in=project_kpis, deleted_at__isnull=True, measured_on__lte=as_of
-    ).annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("project_kpi_id")],
-            order_by=[F("measured_on").desc(), F("id").desc()],
-        )
-    )
-    return ranked.filter(rank=1).order_by()
-
-
-# PostgreSQL: each project KPI's latest measurement through a LATERAL join, one backward probe of
-# the (project_kpi, measured_on) index per KPI; measured here faster than ranking every measurement
-# with a window function, and one statement instead of two. Live measurements are unique per
-# (project KPI, date) (constraint measurement_one_per_date, whose partial index the probe walks), so
-# ordering by the date alone is exact, and spares a sort per KPI that an id tie-break would need.
+# PostgreSQL: each project KPI's latest measurement (kpis.selectors.latest_measurement, the one
+# definition; tests/kpis/test_rollup.py checks this statement against it) through a LATERAL join,
+# one backward probe of the (project_kpi, measured_on) index per KPI; measured here faster than
+# ranking every measurement with a window function, and one statement instead of two. Live
+# measurements are unique per (project KPI, date) (constraint measurement_one_per_date, whose
+# partial index the probe walks), so ordering by the date alone is exact, and spares a sort per KPI
+# that an id tie-break would need.
 _PROJECT_KPIS_WITH_LATEST_SQL = """
 SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
        latest.value, latest.measured_on
@@ -164,7 +148,7 @@ def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int
                 },
             )
             return cursor.fetchall()
-    # Elsewhere (SQLite): the project KPIs, and their latest measurements ranked by a window function.
+    # Elsewhere (SQLite): the project KPIs, and their latest measurements (kpis.selectors).
     project_kpis = ProjectKPI.objects.filter(
         deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
     )
@@ -226,7 +210,7 @@ def gather_inputs(
 @dataclass(frozen=True)
 class ComputedScore:
     """The figures of one RelationshipScore row; `components_json` is the `components` column's JSON
-    text (compact, in the order of `json.dumps(components, separators=(",", ":"))`)."""
+    text, `ScoreExplanation.to_json()` (kpis.explanation)."""
 
     relationship_id: int
     period: dt.date
@@ -243,48 +227,12 @@ class ComputedScore:
     is_new: bool
 
 
-# The explanation is written as JSON text directly: building tens of thousands of small dicts and
-# encoding them afterwards cost twice as much (measured). The text is exactly what
-# `json.dumps(..., separators=(",", ":"))` gives for the same dict (pinned by a test), strings
-# encoded by the encoder json.dumps itself uses.
-_string = json.encoder.encode_basestring_ascii
-
-
-def _compact(value) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _figure(value: Decimal | None, places: Decimal | None = None) -> str:
-    """A figure as a JSON string ("41.67"), or null; Decimal text never needs escaping."""
-    if value is None:
-        return "null"
-    # str(), as the dict version had it (and faster than format() in an f-string, measured).
-    return f'"{value if places is None else value.quantize(places, rounding=ROUND_HALF_UP)!s}"'
-
-
-def _day(value: dt.date | None) -> str:
-    return f'"{value.isoformat()}"' if value is not None else "null"
-
-
 @dataclass(frozen=True)
-class _BatchText:
-    """The parts of the explanation that are the same for every relationship of a batch."""
+class _BatchConstants:
+    """What every relationship of a batch shares: the weights and the level weights."""
 
-    weights: str
-    window: str
-    quarter_prefixes: tuple[str, ...]
+    weights: dict[str, Decimal]
     level_weights: dict[str, int]
-
-    @classmethod
-    def of(cls, window: scoring.Window, level_weights: dict[str, int]) -> "_BatchText":
-        return cls(
-            weights=_compact({name: str(weight) for name, weight in scoring.weights().items()}),
-            window=f'{{"start":{_day(window.start)},"end":{_day(window.end)}}}',
-            quarter_prefixes=tuple(
-                f'{{"start":{_day(first)},"end":{_day(last)},"delivered":' for first, last in window.quarters
-            ),
-            level_weights=level_weights,
-        )
 
 
 def _compute_one(
@@ -293,7 +241,7 @@ def _compute_one(
     window: scoring.Window,
     projects: list[ProjectInput],
     kpis_by_project: dict[int, list[KPIInput]],
-    batch: _BatchText,
+    batch: _BatchConstants,
 ) -> ComputedScore:
     achievements: list[Decimal] = []
     kpis_measured = 0
@@ -317,11 +265,18 @@ def _compute_one(
             if kpi.latest is not None:
                 kpis_measured += 1
             kpi_entries.append(
-                f'{{"project_kpi_id":{kpi.project_kpi_id},"kpi":{_string(kpi.kpi)},"unit":{_string(kpi.unit)},'
-                f'"direction":{_string(kpi.direction)},"baseline":{_figure(kpi.baseline)},'
-                f'"latest":{_figure(kpi.latest)},"latest_measured_on":{_day(kpi.latest_measured_on)},'
-                f'"improvement_pct":{_figure(improvement, PERCENT_PLACES)},"target":{_figure(kpi.target)},'
-                f'"target_achievement_pct":{_figure(achievement, PERCENT_PLACES)}}}'
+                KPIExplanation(
+                    kpi.project_kpi_id,
+                    kpi.kpi,
+                    kpi.unit,
+                    kpi.direction,
+                    kpi.baseline,
+                    kpi.latest,
+                    kpi.latest_measured_on,
+                    improvement,
+                    kpi.target,
+                    achievement,
+                )
             )
         impact_pct = scoring.project_impact_pct(improvements)
         impacts.append((project.level, impact_pct))
@@ -329,9 +284,15 @@ def _compute_one(
         if quarter is not None:
             quarter_deliveries[quarter] += 1
         project_entries.append(
-            f'{{"id":{project.id},"title":{_string(project.title)},"level":{_string(project.level)},'
-            f'"level_weight":{batch.level_weights[project.level]},"delivered_on":{_day(project.delivered_on)},'
-            f'"impact_pct":{_figure(impact_pct, PERCENT_PLACES)},"kpis":[{",".join(kpi_entries)}]}}'
+            ProjectExplanation(
+                project.id,
+                project.title,
+                project.level,
+                batch.level_weights[project.level],
+                project.delivered_on,
+                impact_pct,
+                tuple(kpi_entries),
+            )
         )
 
     impact, mean_impact_pct = scoring.impact_component(impacts)
@@ -352,25 +313,26 @@ def _compute_one(
         "continuity": quantize(continuity, COMPONENT_PLACES),
     }
     result = scoring.combine(values)
-    weights_used = ",".join(
-        f"{_string(name)}:{_figure(weight, COMPONENT_PLACES)}" for name, weight in result.weights_used.items()
-    )
-    quarters = ",".join(
-        f"{prefix}{count}}}" for prefix, count in zip(batch.quarter_prefixes, quarter_deliveries, strict=True)
-    )
-    # Keys and their order: see the RelationshipScore.components contract (tests/kpis/test_rollup.py).
-    components_json = (
-        f'{{"weights":{batch.weights},"weights_used":{{{weights_used}}},"window":{batch.window},'
-        f'"impact":{{"value":{_figure(values["impact"])},'
-        f'"mean_impact_pct":{_figure(mean_impact_pct, PERCENT_PLACES)},'
-        f'"projects":[{",".join(project_entries)}]}},'
-        f'"attainment":{{"value":{_figure(values["attainment"])},"kpis_with_target":{len(achievements)}}},'
-        f'"realisation":{{"value":{_figure(values["realisation"])},'
-        f'"realised_sum":{_figure(realisation.realised_sum, PERCENT_PLACES)},'
-        f'"expected_sum":{_figure(realisation.expected_sum, PERCENT_PLACES)},'
-        f'"projects_counted":{realisation.projects_counted},'
-        f'"projects_in_grace":{realisation.projects_in_grace}}},'
-        f'"continuity":{{"value":{_figure(values["continuity"])},"quarters":[{quarters}]}}}}'
+    explanation = ScoreExplanation(
+        weights=batch.weights,
+        weights_used=result.weights_used,
+        window_start=window.start,
+        window_end=window.end,
+        impact=values["impact"],
+        mean_impact_pct=mean_impact_pct,
+        projects=tuple(project_entries),
+        attainment=values["attainment"],
+        kpis_with_target=len(achievements),
+        realisation=values["realisation"],
+        realised_sum=realisation.realised_sum,
+        expected_sum=realisation.expected_sum,
+        projects_counted=realisation.projects_counted,
+        projects_in_grace=realisation.projects_in_grace,
+        continuity=values["continuity"],
+        quarters=tuple(
+            QuarterExplanation(first, last, count)
+            for (first, last), count in zip(window.quarters, quarter_deliveries, strict=True)
+        ),
     )
     return ComputedScore(
         relationship_id=relationship_id,
@@ -378,7 +340,7 @@ def _compute_one(
         score=result.score,
         tier=result.tier,
         basis=result.basis,
-        components_json=components_json,
+        components_json=explanation.to_json(),
         projects_delivered=len(projects),
         kpis_measured=kpis_measured,
         is_new=scoring.is_new_relationship(
@@ -397,7 +359,7 @@ def compute_scores(inputs: ScoreInputs) -> list[ComputedScore]:
     for kpi in inputs.kpis:
         kpis_by_project[kpi.project_id].append(kpi)
     level_weights = {level: int(weight) for level, weight in settings.BPO_SCORING["LEVEL_WEIGHTS"].items()}
-    batch = _BatchText.of(inputs.window, level_weights)
+    batch = _BatchConstants(weights=scoring.weights(), level_weights=level_weights)
     return [
         _compute_one(
             relationship_id,
@@ -472,6 +434,13 @@ def _without_cyclic_gc():
     finally:
         if was_enabled:
             gc.enable()
+
+
+_string = json.encoder.encode_basestring_ascii
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _json_value(value) -> str:

@@ -21,8 +21,10 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Abs
+from django.db.models.expressions import OrderBy
+from django.db.models.functions import Abs, RowNumber
 from django.utils import timezone
 
 from kpis import scoring
@@ -37,18 +39,51 @@ def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
     return kpis if include_deleted else kpis.filter(deleted_at__isnull=True)
 
 
-def _latest_measurement(as_of: dt.date | None = None) -> QuerySet[Measurement]:
-    measurements = Measurement.objects.filter(project_kpi=OuterRef("pk"), deleted_at__isnull=True)
-    if as_of is not None:
-        measurements = measurements.filter(measured_on__lte=as_of)
-    return measurements.order_by("-measured_on", "-id")
+# A project KPI's latest measurement, its "after" value (DESIGN.md §3): the live measurement with the
+# latest date, on or before a given day when there is one. Live measurements are unique per (project
+# KPI, date) (constraint measurement_one_per_date); the id only makes the order total. This is the
+# one definition: pages, API and dashboards read it through `with_latest_values`, the roll-up too
+# (its PostgreSQL statement is tested against it: tests/kpis/test_rollup.py).
+LATEST_FIRST = ("-measured_on", "-id")
+
+
+def live_measurements(*, as_of: dt.date | None = None) -> QuerySet[Measurement]:
+    """Live measurements, dated on or before `as_of` when given: those a latest measurement is
+    chosen from."""
+    measurements = Measurement.objects.filter(deleted_at__isnull=True)
+    return measurements if as_of is None else measurements.filter(measured_on__lte=as_of)
+
+
+def latest_measurement(*, as_of: dt.date | None = None) -> QuerySet[Measurement]:
+    """The measurements of the outer query's project KPI (`OuterRef("pk")`), latest first: its first
+    row is the latest measurement (as of a date, or now)."""
+    return live_measurements(as_of=as_of).filter(project_kpi=OuterRef("pk")).order_by(*LATEST_FIRST)
+
+
+def latest_measurements(project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date) -> QuerySet[Measurement]:
+    """The latest measurement of each of `project_kpis` as of a date, as rows (one query): the same
+    choice as `latest_measurement`, ranked by a window function for many KPIs at once."""
+    ranked = (
+        live_measurements(as_of=as_of)
+        .filter(project_kpi__in=project_kpis)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("project_kpi_id")],
+                order_by=[
+                    OrderBy(F(key.lstrip("-")), descending=key.startswith("-")) for key in LATEST_FIRST
+                ],
+            )
+        )
+    )
+    return ranked.filter(rank=1).order_by()
 
 
 def with_latest_values(
     project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date | None = None
 ) -> QuerySet[ProjectKPI]:
-    """Annotate `latest_value` and `latest_measured_on` (as of a date, or now)."""
-    latest = _latest_measurement(as_of)
+    """Annotate `latest_value` and `latest_measured_on` of the latest measurement (as of a date, or now)."""
+    latest = latest_measurement(as_of=as_of)
     # improvement_pct reads the KPI's direction: joined here, so a list costs no query per row.
     return project_kpis.select_related("kpi").annotate(
         latest_value=Subquery(latest.values("value")[:1]),
@@ -102,11 +137,26 @@ def project_impact_pct(project: InnovationProject) -> Decimal | None:
     return scoring.project_impact_pct(project_kpi.improvement_pct for project_kpi in project.live_kpis)
 
 
+def scored_month(today: dt.date | None = None) -> dt.date:
+    """The month whose score is current on `today` (its first day): today's month. A score stored
+    for a later month is not current yet."""
+    return scoring.month_start(today or timezone.localdate())
+
+
+def scores_up_to(month: dt.date) -> QuerySet[RelationshipScore]:
+    """Stored scores of `month` and before, newest first.
+
+    The one definition of a relationship's current score: its first row here for the scored month
+    (its latest stored score up to that month). Pages and the API read it with
+    `with_current_score`, the dashboards sort and filter by it with `current_score_value`.
+    """
+    return RelationshipScore.objects.filter(period__lte=scoring.month_start(month)).order_by("-period")
+
+
 def with_current_score(relationships: QuerySet[Relationship], *, today: dt.date | None = None) -> QuerySet:
-    """Prefetch each relationship's latest stored score up to this month; read it with current_score()."""
-    this_month = scoring.month_start(today or timezone.localdate())
+    """Prefetch each relationship's current score (`scores_up_to`); read it with current_score()."""
     # A sliced prefetch: Django picks the newest row per relationship with a window function.
-    latest = RelationshipScore.objects.filter(period__lte=this_month).order_by("-period")[:1]
+    latest = scores_up_to(scored_month(today))[:1]
     return relationships.prefetch_related(Prefetch("scores", queryset=latest, to_attr="latest_scores"))
 
 
@@ -115,6 +165,12 @@ def current_score(relationship: Relationship) -> RelationshipScore | None:
     if latest is None:
         raise AttributeError("Use kpis.selectors.with_current_score() before current_score().")
     return latest[0] if latest else None
+
+
+def current_score_value(column: str, *, month: dt.date) -> Subquery:
+    """A column of each relationship's current score as of `month` (`scores_up_to`), as a correlated
+    subquery on relationships, for sorting and filtering by it in SQL."""
+    return Subquery(scores_up_to(month).filter(relationship=OuterRef("pk")).values(column)[:1])
 
 
 def score_list(*, user) -> QuerySet[RelationshipScore]:

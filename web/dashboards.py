@@ -1,67 +1,27 @@
-"""Set-based reads behind the executive dashboards: the whole portfolio, and one relationship.
-
-Every figure comes from stored monthly scores (`RelationshipScore`) and a fixed number of
-aggregate queries, so a dashboard costs the same number of queries for 10 relationships as for
-1,000. Every read starts from `projects.access.scope` (directly or through the selectors), so a
-user sees only the figures of relationships they may see.
-
-Dates: a dashboard is read "as of" a day (today by default). The scored month is the month of that
-day; "a quarter earlier" is the same point three months before — the month three months earlier
-for scores and 12-month windows, the same day three months earlier for who was active.
-
-A score row of a relationship that is "new — not scored yet" (RelationshipScore.is_new) is not a
-verdict: its score and tier read as none here, so it is neither ranked, nor counted in a tier, nor
-compared with.
-"""
+"""The dashboards' view work: the scoreboard's sorting, filters from the URL and paging, the
+headline figures' labels, and the assembly of each dashboard from the domain's set-based reads
+(kpis.dashboard_selectors), which hold every figure and its query count."""
 
 import datetime as dt
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 import django_filters
-from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import (
-    Case,
-    Count,
-    DecimalField,
-    ExpressionWrapper,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import TruncMonth
-from django.utils import timezone
+from django.db.models import F
 
-from kpis import scoring
+from kpis import dashboard_selectors as reads
+from kpis.dashboard_selectors import AsOf, Deliveries, Funnel, PortfolioStats
+from kpis.explanation import ScoreExplanation
 from kpis.models import ProjectKPI, RelationshipScore, Tier
-from kpis.selectors import improvement_expression, score_list, with_kpi_stats, with_latest_values
 from projects import selectors as project_selectors
-from projects.access import scope
 from projects.filters import RelationshipFilterSet
 from projects.models import InnovationProject, Relationship
 
 Stage = InnovationProject.Stage
-Level = InnovationProject.Level
 
 SCOREBOARD_PAGE_SIZE = 25
-TOP_IMPROVEMENTS = 10
-SPARKLINE_MONTHS = 12
-HISTORY_MONTHS = 24
-FUNNEL_QUARTERS = 8
-# Score distribution in bins of this many points (0–10, 10–20, …, 90–100).
-DISTRIBUTION_BIN = 10
-
-TIER_ORDER = [Tier.HIGH_PERFORMING, Tier.STEADY, Tier.AT_RISK]
-FUNNEL_STAGES = InnovationProject.PIPELINE
 
 # Scoreboard columns that can be sorted: the key in the URL → the annotation or field it sorts by.
 SCOREBOARD_SORTS = {
@@ -71,7 +31,7 @@ SCOREBOARD_SORTS = {
     "score": "current_score",
     "tier": "current_score",  # the tier follows the score, so sorting by either is the same
     "change": "score_change",
-    # "Improving most": the quarter's rise, only where it is not a rebound (see with_scores).
+    # "Improving most": the quarter's rise, only where it is not a rebound (dashboard_selectors).
     "improving": "improving_change",
     "impact": "current_impact",
     "attainment": "current_attainment",
@@ -80,129 +40,6 @@ SCOREBOARD_SORTS = {
     "delivered": "current_projects_delivered",
 }
 DEFAULT_SORT = "-score"
-
-
-# --- Dates ------------------------------------------------------------------------------------
-
-
-def shift_day(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later (earlier when negative), clamped to the end of a shorter month."""
-    first = scoring.add_months(day, months)
-    return min(first.replace(day=1) + dt.timedelta(days=day.day - 1), scoring.month_end(first))
-
-
-@dataclass(frozen=True)
-class AsOf:
-    """The points in time a dashboard compares: now, and the same point a quarter earlier."""
-
-    today: dt.date
-    period: dt.date  # the scored month (first day)
-    earlier_day: dt.date
-    earlier_period: dt.date
-    window: scoring.Window  # the 12 months ending with `period`
-    earlier_window: scoring.Window
-
-    @classmethod
-    def of(cls, today: dt.date | None = None) -> "AsOf":
-        today = today or timezone.localdate()
-        period = scoring.month_start(today)
-        earlier_period = scoring.add_months(period, -3)
-        return cls(
-            today=today,
-            period=period,
-            earlier_day=shift_day(today, -3),
-            earlier_period=earlier_period,
-            window=scoring.score_window(period),
-            earlier_window=scoring.score_window(earlier_period),
-        )
-
-    @property
-    def half_year_earlier_period(self) -> dt.date:
-        """The month two quarters before the scored one: "Improving most" checks a rise against it."""
-        return scoring.add_months(self.period, -6)
-
-
-def quarter_label(first: dt.date, last: dt.date) -> str:
-    if first.year == last.year:
-        return f"{first:%b}–{last:%b %Y}"
-    return f"{first:%b %Y}–{last:%b %Y}"
-
-
-def tier_bands() -> list[dict]:
-    """The tier bands of the scoring settings, highest first: [{tier, label, low, high}]."""
-    labels = dict(Tier.choices)
-    bands, high = [], Decimal(100)
-    for tier, cut_off in settings.BPO_SCORING["TIERS"]:
-        low = Decimal(cut_off)
-        bands.append({"tier": tier, "label": labels.get(tier, tier), "low": low, "high": high})
-        high = low
-    return bands
-
-
-# --- Relationships with their scores ----------------------------------------------------------
-
-
-# Columns that are a verdict, and read as none while the relationship is new (not scored yet).
-VERDICT_COLUMNS = ("score", "tier")
-
-
-def _score_at(period: dt.date, column: str) -> Subquery:
-    """A column of the relationship's latest stored score up to `period` (a correlated subquery)."""
-    latest = RelationshipScore.objects.filter(relationship=OuterRef("pk"), period__lte=period).order_by(
-        "-period"
-    )
-    if column in VERDICT_COLUMNS:
-        latest = latest.annotate(verdict=Case(When(is_new=True, then=None), default=F(column)))
-        column = "verdict"
-    return Subquery(latest.values(column)[:1])
-
-
-def _scored_in(period: dt.date) -> Subquery:
-    """The relationship's score for exactly the month `period`, or none (no row, or new)."""
-    row = RelationshipScore.objects.filter(relationship=OuterRef("pk"), period=period, is_new=False)
-    return Subquery(row.values("score")[:1])
-
-
-def with_scores(relationships: QuerySet[Relationship], as_of: AsOf) -> QuerySet[Relationship]:
-    """Annotate the current score (latest up to this month), its parts, and the score a quarter earlier.
-
-    Δ quarter (`score_change`) compares like with like: the score for this month with the score for
-    the month exactly three months earlier, both computed the same way over their own 12 months;
-    without either (not stored, or new — not scored yet) there is no change to show. "Improving
-    most" (`improving_change`) ranks a rise only when the score also stands at or above its level
-    a quarter before that, so a relationship that fell and partly recovered is not shown improving.
-    """
-    decimal = DecimalField(max_digits=7, decimal_places=2)
-    return relationships.annotate(
-        current_period=_score_at(as_of.period, "period"),
-        current_score=_score_at(as_of.period, "score"),
-        current_tier=_score_at(as_of.period, "tier"),
-        current_is_new=_score_at(as_of.period, "is_new"),
-        current_impact=_score_at(as_of.period, "impact"),
-        current_attainment=_score_at(as_of.period, "attainment"),
-        current_realisation=_score_at(as_of.period, "realisation"),
-        current_continuity=_score_at(as_of.period, "continuity"),
-        current_projects_delivered=_score_at(as_of.period, "projects_delivered"),
-        earlier_score=_score_at(as_of.earlier_period, "score"),
-        score_this_month=_scored_in(as_of.period),
-        score_quarter_earlier=_scored_in(as_of.earlier_period),
-        score_two_quarters_earlier=_scored_in(as_of.half_year_earlier_period),
-        score_change=ExpressionWrapper(
-            F("score_this_month") - F("score_quarter_earlier"), output_field=decimal
-        ),
-        improving_change=Case(
-            When(
-                Q(score_change__gt=0)
-                & (
-                    Q(score_two_quarters_earlier__isnull=True)
-                    | Q(score_this_month__gte=F("score_two_quarters_earlier"))
-                ),
-                then=F("score_change"),
-            ),
-            default=None,
-            output_field=decimal,
-        ),
-    )
 
 
 class PortfolioFilterSet(RelationshipFilterSet):
@@ -218,12 +55,7 @@ class PortfolioFilterSet(RelationshipFilterSet):
 
 def portfolio_relationships(*, user, as_of: AsOf, params: Mapping | None = None) -> tuple:
     """(filterset, the visible live relationships it selects, annotated with their scores)."""
-    relationships = with_scores(
-        scope(user, Relationship.objects.filter(deleted_at__isnull=True)).select_related(
-            "client", "provider"
-        ),
-        as_of,
-    )
+    relationships = reads.portfolio_relationships(user=user, as_of=as_of)
     filterset = PortfolioFilterSet(params or None, queryset=relationships, user=user)
     if filterset.is_bound and filterset.is_valid():
         relationships = filterset.qs
@@ -249,217 +81,6 @@ class Figure:
         if self.value is None or self.earlier is None:
             return None
         return self.value - self.earlier
-
-
-def active_on(day: dt.date, *, today: dt.date) -> Q:
-    """Relationships active on `day`: the contract had started and not yet run out.
-
-    A relationship marked ended is not active today; for past days it counts until its contract end
-    (the only end date recorded), and not at all when it has none.
-    """
-    condition = Q(contract_start__lte=day) & (Q(contract_end__isnull=True) | Q(contract_end__gte=day))
-    if day >= today:
-        return condition & ~Q(status=Relationship.Status.ENDED)
-    return condition & (~Q(status=Relationship.Status.ENDED) | Q(contract_end__isnull=False))
-
-
-def median(values: Iterable[Decimal]) -> Decimal | None:
-    values = list(values)
-    return statistics.median(values) if values else None
-
-
-@dataclass
-class PortfolioStats:
-    """Figures over every relationship the dashboard covers (not only the scoreboard's page)."""
-
-    relationships: int = 0
-    scored: int = 0
-    active_now: int = 0
-    active_earlier: int = 0
-    median_now: Decimal | None = None
-    median_earlier: Decimal | None = None
-    tier_counts: dict[str, int] = field(default_factory=dict)
-    unscored: int = 0  # no score row yet
-    new: int = 0  # new — not scored yet (neither in a tier nor in the distribution)
-    bins: list[dict] = field(default_factory=list)
-    # The relationships covered, so that project figures filter by a list rather than re-running
-    # the relationships' score subqueries inside every project query.
-    relationship_ids: list[int] = field(default_factory=list)
-
-
-def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> PortfolioStats:
-    """One query: each relationship's current and earlier score, tier and whether it is active."""
-    rows = relationships.annotate(
-        is_active_now=Case(When(active_on(as_of.today, today=as_of.today), then=Value(1)), default=Value(0)),
-        was_active=Case(
-            When(active_on(as_of.earlier_day, today=as_of.today), then=Value(1)), default=Value(0)
-        ),
-    ).values_list(
-        "pk",
-        "current_score",
-        "current_tier",
-        "current_is_new",
-        "earlier_score",
-        "is_active_now",
-        "was_active",
-    )
-    stats = PortfolioStats(tier_counts=dict.fromkeys(TIER_ORDER, 0))
-    scores_now, scores_earlier = [], []
-    bin_counts = defaultdict(int)
-    for pk, score, tier, is_new, earlier, is_active_now, was_active in rows:
-        stats.relationships += 1
-        stats.relationship_ids.append(pk)
-        stats.active_now += is_active_now
-        stats.active_earlier += was_active
-        if earlier is not None:
-            scores_earlier.append(Decimal(earlier))
-        if is_new:
-            stats.new += 1
-            continue
-        if score is None:
-            stats.unscored += 1
-            continue
-        score = Decimal(score)
-        stats.scored += 1
-        scores_now.append(score)
-        stats.tier_counts[tier] = stats.tier_counts.get(tier, 0) + 1
-        bin_index = min(int(score // DISTRIBUTION_BIN), 100 // DISTRIBUTION_BIN - 1)
-        bin_counts[(bin_index, scoring.tier_for(score))] += 1
-    stats.median_now = median(scores_now)
-    stats.median_earlier = median(scores_earlier)
-    stats.bins = [
-        {
-            "label": f"{index * DISTRIBUTION_BIN}–{(index + 1) * DISTRIBUTION_BIN}",
-            "counts": {tier.value: bin_counts[(index, tier.value)] for tier in TIER_ORDER},
-        }
-        for index in range(100 // DISTRIBUTION_BIN)
-    ]
-    return stats
-
-
-# --- Projects: delivered per month, the funnel, the largest KPI improvements ------------------
-
-
-def _portfolio_projects(*, user, relationship_ids: list[int]) -> QuerySet[InnovationProject]:
-    return project_selectors.project_list(user=user).filter(relationship_id__in=relationship_ids)
-
-
-@dataclass
-class Deliveries:
-    """Delivered projects per quarter and the realised benefit they brought, by currency."""
-
-    quarters: list[dict]
-    delivered_now: int
-    delivered_earlier: int
-    realised_now: dict[str, Decimal]
-    realised_earlier: dict[str, Decimal]
-
-
-def deliveries(*, projects: QuerySet[InnovationProject], as_of: AsOf) -> Deliveries:
-    """One aggregate query: delivered projects and realised benefit per month and currency."""
-    first_month = scoring.add_months(as_of.period, -(FUNNEL_QUARTERS * 3 - 1))
-    rows = (
-        projects.filter(
-            stage=Stage.DELIVERED, delivered_on__gte=first_month, delivered_on__lte=as_of.window.end
-        )
-        .annotate(month=TruncMonth("delivered_on"))
-        .values("month", "relationship__currency")
-        .annotate(delivered=Count("id"), realised=Sum("realised_annual_benefit"))
-        .order_by()
-    )
-    by_month: dict[dt.date, int] = defaultdict(int)
-    realised_by_month: dict[tuple[dt.date, str], Decimal] = defaultdict(Decimal)
-    for row in rows:
-        month = row["month"]
-        month = month.date() if isinstance(month, dt.datetime) else month
-        by_month[month] += row["delivered"]
-        realised_by_month[(month, row["relationship__currency"])] += Decimal(row["realised"] or 0)
-
-    def in_window(window: scoring.Window) -> tuple[int, dict[str, Decimal]]:
-        delivered = sum(count for month, count in by_month.items() if window.contains(month))
-        realised: dict[str, Decimal] = defaultdict(Decimal)
-        for (month, currency), amount in realised_by_month.items():
-            if window.contains(month):
-                realised[currency] += amount
-        return delivered, dict(realised)
-
-    quarters = []
-    for index in range(FUNNEL_QUARTERS):
-        first = scoring.add_months(first_month, index * 3)
-        last = scoring.month_end(scoring.add_months(first, 2))
-        quarters.append(
-            {
-                "label": quarter_label(first, last),
-                "short_label": [f"{first:%b}–{last:%b}", f"{last:%Y}"],
-                "start": first,
-                "end": last,
-                "delivered": sum(count for month, count in by_month.items() if first <= month <= last),
-            }
-        )
-    delivered_now, realised_now = in_window(as_of.window)
-    delivered_earlier, realised_earlier = in_window(as_of.earlier_window)
-    return Deliveries(quarters, delivered_now, delivered_earlier, realised_now, realised_earlier)
-
-
-@dataclass
-class Funnel:
-    stages: list[dict]  # {"stage", "label", "count"}, idea → delivered, then cancelled
-    levels: list[dict]  # {"level", "label", "count"} of projects not cancelled
-    by_stage_level: dict[tuple[str, str], int]
-
-
-def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
-    """One aggregate query: live projects by stage and level."""
-    counts = {
-        (row["stage"], row["level"]): row["n"]
-        for row in projects.values("stage", "level").annotate(n=Count("id")).order_by()
-    }
-    stages = [
-        {
-            "stage": stage.value,
-            "label": stage.label,
-            "count": sum(n for (s, _), n in counts.items() if s == stage),
-        }
-        for stage in [*FUNNEL_STAGES, Stage.CANCELLED]
-    ]
-    levels = [
-        {
-            "level": level.value,
-            "label": level.label,
-            "count": sum(n for (s, lv), n in counts.items() if lv == level and s != Stage.CANCELLED),
-        }
-        for level in Level
-    ]
-    return Funnel(stages=stages, levels=levels, by_stage_level=counts)
-
-
-def top_improvements(
-    *, user, relationship_ids: list[int], window: scoring.Window, limit: int = TOP_IMPROVEMENTS
-) -> list[ProjectKPI]:
-    """The largest KPI improvements of projects delivered in the window, largest first (one query).
-
-    The database orders by d × (a − b) / |b|; the figures shown come from kpis.scoring on the same
-    row (`improvement_pct`), so they are exact. KPIs with a zero baseline or no measurement have no
-    improvement and are left out.
-    """
-    project_kpis = with_latest_values(
-        scope(user, ProjectKPI.objects.all()).filter(
-            deleted_at__isnull=True,
-            project__deleted_at__isnull=True,
-            project__stage=Stage.DELIVERED,
-            project__delivered_on__gte=window.start,
-            project__delivered_on__lte=window.end,
-            project__relationship_id__in=relationship_ids,
-            project__relationship__deleted_at__isnull=True,
-        )
-    )
-    return list(
-        project_kpis.exclude(baseline_value=0)
-        .filter(latest_value__isnull=False)
-        .annotate(improvement_order=improvement_expression())
-        .select_related("kpi", "project", "project__relationship__client", "project__relationship__provider")
-        .order_by("-improvement_order", "id")[:limit]
-    )
 
 
 # --- The portfolio dashboard ------------------------------------------------------------------
@@ -491,22 +112,6 @@ def scoreboard_order(sort: str) -> tuple[str, list]:
     return sort, [ordering, "name", "id"]
 
 
-def sparklines(*, user, relationship_ids: list[int], as_of: AsOf) -> dict[int, list[dict]]:
-    """The last 12 months of stored scores of the given relationships, in one query."""
-    first = scoring.add_months(as_of.period, -(SPARKLINE_MONTHS - 1))
-    lines: dict[int, list[dict]] = {pk: [] for pk in relationship_ids}
-    rows = (
-        score_list(user=user)
-        .filter(relationship_id__in=relationship_ids, period__gte=first, period__lte=as_of.period)
-        .order_by("relationship_id", "period")
-        .values_list("relationship_id", "period", "score", "is_new")
-    )
-    for relationship_id, period, score, is_new in rows:
-        # A month in which the relationship was new has no score to draw (a gap, not a 0).
-        lines[relationship_id].append({"period": period, "score": None if is_new else Decimal(score)})
-    return lines
-
-
 def portfolio_dashboard(
     *,
     user,
@@ -520,10 +125,10 @@ def portfolio_dashboard(
     filterset, relationships = portfolio_relationships(user=user, as_of=as_of, params=params)
     sort, ordering = scoreboard_order(sort or DEFAULT_SORT)
     page = Paginator(relationships.order_by(*ordering), page_size).get_page(page_number)
-    lines = sparklines(user=user, relationship_ids=[r.pk for r in page], as_of=as_of)
-    stats = portfolio_stats(relationships, as_of)
-    projects = _portfolio_projects(user=user, relationship_ids=stats.relationship_ids)
-    delivered = deliveries(projects=projects, as_of=as_of)
+    lines = reads.sparklines(user=user, relationship_ids=[r.pk for r in page], as_of=as_of)
+    stats = reads.portfolio_stats(relationships, as_of)
+    projects = reads.portfolio_projects(user=user, relationship_ids=stats.relationship_ids)
+    delivered = reads.deliveries(projects=projects, as_of=as_of)
     figures = [
         Figure("active", "Active relationships", stats.active_now, stats.active_earlier),
         Figure(
@@ -558,8 +163,8 @@ def portfolio_dashboard(
         figures=figures,
         realised=realised,
         deliveries=delivered,
-        funnel=funnel(projects=projects),
-        improvements=top_improvements(
+        funnel=reads.funnel(projects=projects),
+        improvements=reads.top_improvements(
             user=user, relationship_ids=stats.relationship_ids, window=as_of.window
         ),
     )
@@ -575,7 +180,7 @@ class RelationshipDashboard:
     history: list[RelationshipScore]  # oldest first
     score: RelationshipScore | None  # the month explained ("why this score")
     earlier_score: RelationshipScore | None  # the score a quarter before that month
-    why: dict | None
+    why: ScoreExplanation | None  # "why this score", for `score`
     projects: list[InnovationProject]
     stage_counts: list[dict]
     delivered: list[InnovationProject]
@@ -583,9 +188,7 @@ class RelationshipDashboard:
 
     @property
     def score_change(self) -> Decimal | None:
-        if self.score is None or self.score.is_new or self.earlier_score is None:
-            return None
-        return self.score.score - self.earlier_score.score
+        return reads.ScoreHistory(self.history, self.score, self.earlier_score).score_change
 
 
 def relationship_dashboard(
@@ -594,154 +197,18 @@ def relationship_dashboard(
     """One relationship in depth; raises Relationship.DoesNotExist when it is not visible."""
     as_of = AsOf.of(today)
     relationship = project_selectors.relationship_get(user=user, pk=pk)
-    first = scoring.add_months(as_of.period, -(HISTORY_MONTHS - 1))
-    history = list(
-        score_list(user=user)
-        .filter(relationship=relationship, period__gte=first, period__lte=as_of.period)
-        .order_by("period")
-    )
-    score = None
-    if month is not None:
-        score = next((row for row in history if row.period == scoring.month_start(month)), None)
-    if score is None and history:
-        score = history[-1]
-    earlier_score = None
-    if score is not None:
-        earlier_period = scoring.add_months(score.period, -3)
-        earlier_score = next(
-            (row for row in history if row.period == earlier_period and not row.is_new), None
-        )
-    projects = list(
-        with_kpi_stats(
-            project_selectors.project_list(user=user).filter(relationship=relationship).select_related(None)
-        ).order_by("-delivered_on", "title", "id")
-    )
-    stage_counts = [
-        {
-            "stage": stage.value,
-            "label": stage.label,
-            "count": sum(1 for project in projects if project.stage == stage),
-        }
-        for stage in [*FUNNEL_STAGES, Stage.CANCELLED]
-    ]
+    history = reads.score_history(user=user, relationship=relationship, as_of=as_of, month=month)
+    projects = reads.relationship_projects(user=user, relationship=relationship)
     delivered = [project for project in projects if project.stage == Stage.DELIVERED]
-    expected = sum((p.expected_annual_benefit or Decimal(0) for p in delivered), Decimal(0))
-    realised = sum((p.realised_annual_benefit or Decimal(0) for p in delivered), Decimal(0))
     return RelationshipDashboard(
         as_of=as_of,
         relationship=relationship,
-        history=history,
-        score=score,
-        earlier_score=earlier_score,
-        why=explain(score) if score is not None else None,
+        history=history.rows,
+        score=history.score,
+        earlier_score=history.earlier_score,
+        why=ScoreExplanation.of_score(history.score) if history.score is not None else None,
         projects=projects,
-        stage_counts=stage_counts,
+        stage_counts=reads.stage_counts(projects),
         delivered=delivered,
-        benefits={"expected": expected, "realised": realised},
+        benefits=reads.benefit_totals(delivered),
     )
-
-
-def _decimal_or_none(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
-
-
-def explain(score: RelationshipScore) -> dict:
-    """ "Why this score", read from the stored components (the trace to the rows it came from).
-
-    Returns each component with its value, its weight, the weight actually used once components
-    without data are left out, and the points it contributes (100 × weight used × value), which add
-    up to the score; plus the inputs of each component and the projects and KPIs behind them.
-    """
-    components = score.components or {}
-    weights = {name: _decimal_or_none(v) for name, v in (components.get("weights") or {}).items()}
-    weights = weights or scoring.weights()
-    values = {}
-    for name in scoring.COMPONENTS:
-        stored = getattr(score, name)
-        detail_value = (components.get(name) or {}).get("value")
-        values[name] = Decimal(stored) if stored is not None else _decimal_or_none(detail_value)
-    basis = [name for name in scoring.COMPONENTS if values[name] is not None]
-    weight_total = sum((weights.get(name) or Decimal(0) for name in basis), Decimal(0))
-    weights_used = {name: _decimal_or_none(v) for name, v in (components.get("weights_used") or {}).items()}
-    rows = []
-    for name in scoring.COMPONENTS:
-        value, used = values[name], None
-        if value is not None:
-            # The exact rescaled weight, as the score was combined (the stored weights_used are
-            # rounded), so that the points add up to the unrounded score.
-            if weight_total and weights.get(name) is not None:
-                used = weights[name] / weight_total
-            else:
-                used = weights_used.get(name)
-        rows.append(
-            {
-                "name": name,
-                "label": name.capitalize(),
-                "value": value,
-                "weight": weights.get(name),
-                "weight_used": used,
-                # 100 × (weight ÷ Σ weights of the basis) × value: the points add up to the score.
-                "points": Decimal(100) * used * value if used is not None else None,
-                "detail": components.get(name) or {},
-            }
-        )
-    impact = components.get("impact") or {}
-    projects = []
-    for project in impact.get("projects") or []:
-        kpis = [
-            {
-                **kpi,
-                "baseline": _decimal_or_none(kpi.get("baseline")),
-                "latest": _decimal_or_none(kpi.get("latest")),
-                "target": _decimal_or_none(kpi.get("target")),
-                "improvement_pct": _decimal_or_none(kpi.get("improvement_pct")),
-                "target_achievement_pct": _decimal_or_none(kpi.get("target_achievement_pct")),
-                "latest_measured_on": _date_or_none(kpi.get("latest_measured_on")),
-            }
-            for kpi in project.get("kpis") or []
-        ]
-        projects.append(
-            {
-                **project,
-                "impact_pct": _decimal_or_none(project.get("impact_pct")),
-                "delivered_on": _date_or_none(project.get("delivered_on")),
-                "kpis": kpis,
-            }
-        )
-    window = components.get("window") or {}
-    realisation = components.get("realisation") or {}
-    continuity = components.get("continuity") or {}
-    return {
-        # Why a score is what it is before any component: new (not scored yet), or nothing delivered
-        # in the 12 months (continuity 0 and no other data: the score is 0 for that reason alone).
-        "is_new": score.is_new,
-        "no_delivery": not score.is_new and score.projects_delivered == 0,
-        "projects_in_grace": realisation.get("projects_in_grace") or 0,
-        "components": rows,
-        "terms": [row for row in rows if row["value"] is not None],
-        "basis": basis,
-        "weight_total": weight_total,
-        "points_total": sum((row["points"] for row in rows if row["points"] is not None), Decimal(0)),
-        "window_start": _date_or_none(window.get("start")),
-        "window_end": _date_or_none(window.get("end")),
-        "mean_impact_pct": _decimal_or_none(impact.get("mean_impact_pct")),
-        "projects": projects,
-        "kpis_with_target": (components.get("attainment") or {}).get("kpis_with_target"),
-        "realised_sum": _decimal_or_none(realisation.get("realised_sum")),
-        "expected_sum": _decimal_or_none(realisation.get("expected_sum")),
-        "projects_counted": realisation.get("projects_counted"),
-        "quarters": [
-            {
-                "start": _date_or_none(quarter.get("start")),
-                "end": _date_or_none(quarter.get("end")),
-                "delivered": quarter.get("delivered", 0),
-            }
-            for quarter in continuity.get("quarters") or []
-        ],
-    }
-
-
-def _date_or_none(value) -> dt.date | None:
-    if not value:
-        return None
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

@@ -1,4 +1,5 @@
-"""Fixtures for tests that need a real Celery broker (Redis) and, for some, a real worker."""
+"""Fixtures for tests that need a real Celery broker (Redis) and, for some, a real worker; the
+dashboard reads' portfolio."""
 
 import os
 
@@ -6,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from bpo_portfolio.celery import app as celery_app
+from tests.dashboard_data import book, kpis  # noqa: F401 (fixtures of the dashboard reads' tests)
 
 
 def _in_ci() -> bool:

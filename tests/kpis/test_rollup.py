@@ -336,6 +336,33 @@ def test_deleted_measurement_is_ignored(worked_example):
     assert entry["latest"] == "70.0000"
 
 
+def test_rollups_latest_measurement_is_the_one_the_selectors_define(worked_example):
+    """The roll-up's own statement (a LATERAL join on PostgreSQL) picks, for every project KPI, the
+    measurement kpis.selectors.latest_measurement defines: live, dated by the month's end, latest."""
+    project = worked_example["project"]
+    later_only = track(project, baseline="10", values={dt.date(2025, 12, 1): "20"})
+    deleted_latest = track(
+        project, baseline="10", values={dt.date(2025, 3, 1): "11", dt.date(2025, 9, 1): "15"}
+    )
+    deleted_latest.measurements.filter(measured_on=dt.date(2025, 9, 1)).update(deleted_at=timezone.now())
+    on_last_day = track(
+        project, baseline="10", values={dt.date(2025, 11, 30): "12", dt.date(2025, 12, 1): "99"}
+    )
+    never = track(project, baseline="10", values={})
+    window = scoring.score_window(NOVEMBER)
+    rows = rollup._project_kpis_with_latest(window, [worked_example["relationship"].pk])
+    from_rollup = {row[0]: (row[7], row[8]) for row in rows}
+    expected = {
+        row.pk: (row.latest_value, row.latest_measured_on)
+        for row in selectors.with_latest_values(type(never).objects.filter(project=project), as_of=window.end)
+    }
+    assert from_rollup == expected
+    assert expected[later_only.pk] == (None, None) and expected[never.pk] == (None, None)
+    assert expected[deleted_latest.pk] == (Decimal("11"), dt.date(2025, 3, 1))
+    assert expected[on_last_day.pk] == (Decimal("12"), dt.date(2025, 11, 30))
+    assert expected[worked_example["fill"].pk] == (Decimal("85"), dt.date(2025, 10, 1))
+
+
 @pytest.mark.parametrize(
     "delivered_on,counted",
     [

@@ -165,7 +165,9 @@ def test_project_kpi_target_equal_to_the_baseline_is_refused_on_add_and_update()
     # Moving the baseline onto the target is refused too (the row as a whole is checked).
     with pytest.raises(ValidationError) as refused:
         services.project_kpi_update(
-            actor=None, project_kpi=project_kpi, data={"baseline_value": Decimal("90")}
+            actor=None,
+            project_kpi=project_kpi,
+            changes=services.ProjectKPIFields(baseline_value=Decimal("90")),
         )
     assert "target_value" in refused.value.message_dict
     project_kpi.refresh_from_db()

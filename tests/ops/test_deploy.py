@@ -17,7 +17,13 @@ from projects.models import AuditEntry
 from tests.factories import MeasurementFactory
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SCRUBBED = ("DJANGO_DEBUG", "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_HSTS_SECONDS", "DJANGO_SECURE_COOKIES")
+SCRUBBED = (
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_DEBUG",
+    "DJANGO_SECURE_SSL_REDIRECT",
+    "DJANGO_HSTS_SECONDS",
+    "DJANGO_SECURE_COOKIES",
+)
 
 
 def _manage(*args, **env_overrides) -> subprocess.CompletedProcess:

@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
+from kpis.explanation import component_pct
+
 register = template.Library()
 
 DASH = "—"
@@ -65,6 +67,12 @@ def share(value, places=0) -> str:
     """A 0–1 component as a percentage: 0.607143 → 61 %."""
     number = _decimal(value)
     return DASH if number is None else f"{_fixed(number * 100, int(places))} %"
+
+
+@register.filter
+def component(value) -> str:
+    """A score component (0–1) as every page shows it, rounded by kpis.explanation: 0.607143 → 60.71 %."""
+    return pct(component_pct(_decimal(value)), 2)
 
 
 @register.filter

@@ -1,7 +1,8 @@
 """The executive dashboards: the portfolio at a glance and one relationship in depth.
 
-Views parse the request, call web.dashboards, and shape the figures for the page: exact values
-for the tables, and the same numbers as floats for the charts, embedded once with `json_script`.
+Views parse the request, call web.dashboards (which reads through kpis.dashboard_selectors), and
+shape the figures for the page: exact values for the tables, and the same numbers as floats for the
+charts, embedded once with `json_script`.
 """
 
 import datetime as dt
@@ -11,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kpis import scoring
+from kpis import dashboard_selectors, scoring
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
 from web import dashboards
@@ -138,7 +139,7 @@ def portfolio(request):
                     "label": tier.label,
                     "values": [bin_["counts"][tier.value] for bin_ in stats.bins],
                 }
-                for tier in dashboards.TIER_ORDER
+                for tier in dashboard_selectors.TIER_ORDER
             ],
         },
     }
@@ -156,13 +157,13 @@ def portfolio(request):
         "stats": stats,
         "tiers": [
             {"tier": tier.value, "label": tier.label, "count": stats.tier_counts.get(tier.value, 0)}
-            for tier in dashboards.TIER_ORDER
+            for tier in dashboard_selectors.TIER_ORDER
         ],
         "funnel": funnel,
         "deliveries": deliveries,
         "improvements": dashboard.improvements,
         "charts": charts,
-        "tier_cut_offs": dashboards.tier_bands(),
+        "tier_cut_offs": dashboard_selectors.tier_bands(),
         "tier_labels": dict(Tier.choices),
     }
     return render(request, "web/dashboard_portfolio.html", context)
@@ -213,7 +214,7 @@ def relationship(request, pk: int):
                     "low": float(band["low"]),
                     "high": float(band["high"]),
                 }
-                for band in dashboards.tier_bands()
+                for band in dashboard_selectors.tier_bands()
             ],
         },
         "stages": {
@@ -252,7 +253,7 @@ def relationship(request, pk: int):
         "kpi_rows": kpi_rows,
         "uncharted": [row for row in kpi_rows if row not in charted],
         "charts": charts,
-        "tier_cut_offs": dashboards.tier_bands(),
+        "tier_cut_offs": dashboard_selectors.tier_bands(),
         "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
     }
     return render(request, "web/dashboard_relationship.html", context)

@@ -8,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kpis import scoring
 from kpis import selectors as kpi_selectors
+from kpis.explanation import ScoreExplanation
 from projects import access
 from projects import selectors as project_selectors
 from projects.filters import RelationshipFilterSet
@@ -73,23 +73,19 @@ def relationship_detail(request, pk: int):
     return render(request, "web/relationship_detail.html", context)
 
 
+# What each component measures, as the relationship page words it.
+COMPONENT_LABELS = {
+    "impact": "Impact — mean KPI improvement of delivered projects, weighted by level",
+    "attainment": "Attainment — mean target achievement",
+    "realisation": "Realisation — realised ÷ expected annual benefit",
+    "continuity": "Continuity — quarters of the last four with a delivery",
+}
+
+
 def _score_components(score) -> list[dict]:
     if score is None:
         return []
-    weights = scoring.weights()
-    labels = {
-        "impact": "Impact — mean KPI improvement of delivered projects, weighted by level",
-        "attainment": "Attainment — mean target achievement",
-        "realisation": "Realisation — realised ÷ expected annual benefit",
-        "continuity": "Continuity — quarters of the last four with a delivery",
-    }
     return [
-        {
-            "name": name,
-            "label": labels[name],
-            "value": getattr(score, name),
-            "weight": weights[name],
-            "used": name in (score.basis or []),
-        }
-        for name in scoring.COMPONENTS
+        {"component": component, "label": COMPONENT_LABELS[component.name]}
+        for component in ScoreExplanation.of_score(score).components
     ]

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from kpis.explanation import ScoreExplanation
 from projects import services as project_services
 from tests.factories import ProjectFactory, RelationshipFactory
 from tests.web.dashboards.conftest import (
@@ -17,7 +18,7 @@ from tests.web.dashboards.conftest import (
     track,
     worked_example_components,
 )
-from web.dashboards import explain, relationship_dashboard
+from web.dashboards import relationship_dashboard
 
 pytestmark = pytest.mark.django_db
 
@@ -73,26 +74,26 @@ def test_score_history_is_the_stored_monthly_scores(aerospace, executive):
 
 def test_why_this_score_components_add_up_to_the_score(aerospace, executive):
     why = relationship_dashboard(user=executive, pk=aerospace["relationship"].pk).why
-    rows = {row["name"]: row for row in why["components"]}
-    assert why["basis"] == ["impact", "continuity"]
-    assert why["weight_total"] == Decimal("0.6")
-    assert rows["impact"]["value"] == Decimal("0.607143")
-    assert rows["attainment"]["value"] is None and rows["attainment"]["points"] is None
+    rows = {row.name: row for row in why.components}
+    assert why.basis == ["impact", "continuity"]
+    assert why.weight_total == Decimal("0.6")
+    assert rows["impact"].value == Decimal("0.607143")
+    assert rows["attainment"].value is None and rows["attainment"].points is None
     # 100 × (0.4 × 0.607143 + 0.2 × 0.25) ÷ 0.6 = 48.8 (DESIGN.md §4, worked example)
     expected = (
         Decimal(100)
         * (Decimal("0.4") * Decimal("0.607143") + Decimal("0.2") * Decimal("0.25"))
         / Decimal("0.6")
     )
-    assert abs(why["points_total"] - expected) < Decimal("0.0001")
-    assert why["points_total"].quantize(Decimal("0.1")) == Decimal("48.8")
-    [project] = why["projects"]
-    assert project["id"] == aerospace["project"].pk
-    assert [kpi["project_kpi_id"] for kpi in project["kpis"]] == [
+    assert abs(why.points_total - expected) < Decimal("0.0001")
+    assert why.points_total.quantize(Decimal("0.1")) == Decimal("48.8")
+    [project] = why.projects
+    assert project.id == aerospace["project"].pk
+    assert [kpi.project_kpi_id for kpi in project.kpis] == [
         aerospace["fill"].pk,
         aerospace["turnaround"].pk,
     ]
-    assert [q["delivered"] for q in why["quarters"]] == [0, 0, 0, 1]
+    assert [q.delivered for q in why.quarters] == [0, 0, 0, 1]
 
 
 def test_why_for_an_earlier_month_is_that_months_row(aerospace, executive):
@@ -104,10 +105,40 @@ def test_why_for_an_earlier_month_is_that_months_row(aerospace, executive):
 def test_explain_rescales_weights_when_a_score_row_lacks_them(aerospace):
     score = aerospace["relationship"].scores.get(period=month(0, 1))
     score.components = {}
-    why = explain(score)
-    rows = {row["name"]: row for row in why["components"]}
-    assert rows["impact"]["weight_used"] == Decimal("0.4") / Decimal("0.6")
-    assert why["points_total"].quantize(Decimal("0.1")) == Decimal("48.8")
+    why = ScoreExplanation.of_score(score)
+    rows = {row.name: row for row in why.components}
+    assert rows["impact"].weight_used == Decimal("0.4") / Decimal("0.6")
+    assert why.points_total.quantize(Decimal("0.1")) == Decimal("48.8")
+
+
+def test_relationship_page_and_dashboard_show_a_component_the_same_way(aerospace, executive, client):
+    """One rounding for a component: the relationship page, the dashboard's "why" table and its
+    score history all write 0.607143 as 60.71 % (and a component left out as no value)."""
+    client.force_login(executive)
+    relationship = aerospace["relationship"]
+    page = client.get(reverse("relationship-detail", args=[relationship.pk])).content.decode()
+    dashboard = client.get(reverse("relationship-dashboard", args=[relationship.pk])).content.decode()
+
+    def text(html):
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+    def on_page(name):
+        row = re.search(rf'<tr data-component="{name}"[^>]*>(.*?)</tr>', page, re.S).group(1)
+        return text(re.search(r"<td[^>]*data-value>(.*?)</td>", row, re.S).group(1))
+
+    def in_why(name):
+        why = dashboard.split('<table class="why-components', 1)[1]
+        row = re.search(rf'<tr data-component="{name}"[^>]*>(.*?)</tr>', why, re.S).group(1)
+        return text(re.search(r"<td[^>]*data-value>(.*?)</td>", row, re.S).group(1))
+
+    def in_history(name):
+        current = re.search(r'<tr aria-current="true"[^>]*>(.*?)</tr>', dashboard, re.S).group(1)
+        return text(re.search(rf'<td[^>]*data-component="{name}">(.*?)</td>', current, re.S).group(1))
+
+    assert on_page("impact") == in_why("impact") == in_history("impact") == "60.71 %"
+    assert on_page("continuity") == in_why("continuity") == in_history("continuity") == "25.00 %"
+    assert on_page("attainment") == "no data — left out"
+    assert in_why("attainment") == in_history("attainment") == "—"
 
 
 def test_page_shows_history_why_kpis_benefits_and_leadership(aerospace, executive, client):
