@@ -107,7 +107,7 @@ def test_relationship_page_shows_contract_leadership_projects_by_stage_and_score
     response = client.get(reverse("relationship-detail", args=[portfolio["rel_a"].pk]))
     page = response.content.decode()
     assert "Clara Client" in page and "Pete Provider" in page
-    assert "1,000,000.00 USD" in page
+    assert "1,000,000 USD" in page
     assert "48.8" in page and "Steady" in page
     assert "60.71 %" in page  # impact component 0.607143
     assert "no data — left out" in page  # attainment, realisation

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from kpis import scoring
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
-from web import dashboards
+from web import dashboards, formatting
 
 SCOREBOARD_COLUMNS = [
     # (sort key, heading, numeric: right-aligned and sorted descending first)
@@ -228,7 +228,10 @@ def relationship(request, pk: int):
             ],
             "raw_before": [_number(row["project_kpi"].baseline_value) for row in charted],
             "raw_after": [_number(row["project_kpi"].latest_value) for row in charted],
-            "units": [row["project_kpi"].kpi.get_unit_display() for row in charted],
+            "units": [
+                formatting.unit_symbol(row["project_kpi"].unit, dashboard.relationship.currency)
+                for row in charted
+            ],
             # +1 improved, −1 worsened, 0 unchanged: colours the "after" bar.
             "change": [
                 (row["project_kpi"].improvement_pct > 0) - (row["project_kpi"].improvement_pct < 0)

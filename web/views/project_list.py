@@ -1,7 +1,6 @@
 """The project list: filtered, searched, sorted, paged, and the same list exported as CSV."""
 
 import csv
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +14,7 @@ from kpis import selectors as kpi_selectors
 from projects import selectors as project_selectors
 from projects.filters import ProjectFilterSet
 from projects.models import InnovationProject
+from web import formatting
 from web.views.common import (
     PAGE_SIZE,
     checkboxes,
@@ -136,15 +136,14 @@ CSV_HEADER = ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered",
 
 def project_csv_row(project) -> list[str]:
     owner = project.owner.get_full_name() or project.owner.get_username() if project.owner else ""
-    impact = project.impact_pct
     return [
         _csv_cell(project.title),
         _csv_cell(project.relationship.name),
         project.get_level_display(),
         project.get_stage_display(),
         _csv_cell(owner),
-        project.delivered_on.isoformat() if project.delivered_on else "",
-        "" if impact is None else str(impact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        formatting.export_date(project.delivered_on),
+        formatting.export_number(project.impact_pct, 2),
     ]
 
 

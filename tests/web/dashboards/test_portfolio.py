@@ -175,6 +175,9 @@ def test_page_shows_the_figures_and_embeds_chart_data(book, executive, client):
     assert figure("active").startswith("Active relationships 4 ±0")
     assert figure("delivered").startswith("Projects delivered, last 12 months 3 +1")
     assert "150 k USD" in figure("realised") and "+30.0 k USD" in figure("realised")
+    # A compact headline amount always carries the exact amount as its tooltip.
+    assert '<span title="150,000 USD">150 k USD</span>' in page
+    assert '<span title="+30,000 USD">+30.0 k USD</span>' in page
     assert figure("median").startswith("Median relationship score 39.4 −15.6")
     charts = json.loads(re.search(r'id="portfolio-charts"[^>]*>(.*?)</script>', page, re.S).group(1))
     assert charts["stages"]["values"] == [1, 1, 1, 1, 5, 1]

@@ -135,9 +135,9 @@ def test_page_shows_history_why_kpis_benefits_and_leadership(aerospace, executiv
     for shown in ("+41.67 %", "+19.05 %", "60 %", "85 %", "21 h", "17 h"):
         assert shown in text
     rework_row = re.search(rf'data-project-kpi="{aerospace["rework"].pk}">(.*?)</tr>', page, re.S).group(1)
-    assert "—" in rework_row and "104.0 %" in rework_row  # no improvement from 0; target achieved 52/50
+    assert "—" in rework_row and "104.00 %" in rework_row  # no improvement from 0; target achieved 52/50
     assert "Ada COO" in text and "Ben Lead" in text
-    assert "1,050,000" in text and "87.5 %" in text
+    assert "1,050,000 USD" in text and "87.50 %" in text
 
 
 def test_month_parameter_selects_the_explained_month_and_ignores_nonsense(aerospace, executive, client):
