@@ -76,6 +76,7 @@ class ProjectViewSet(PortfolioViewSet):
     serializer_class = serializers.ProjectSerializer
     filterset_class = filters.ApiProjectFilterSet
     ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
+    ordering_expressions = {"stage": selectors.stage_order}  # pipeline order, as on the project list
 
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.with_kpi_stats(

@@ -9,6 +9,7 @@ import pytest
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import services
 from projects.models import AuditEntry, InnovationProject, Organization, Relationship
+from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -345,3 +346,21 @@ def test_pages_are_bounded_and_ordered_stably(admin_user, world, api_as):
     assert client.get("/api/v1/kpis/?page_size=100000").status_code == 200
     assert len(client.get("/api/v1/kpis/?page_size=100000").json()["results"]) == 8
     assert client.get("/api/v1/kpis/?page=99").status_code == 404
+
+
+def test_ordering_by_stage_follows_the_pipeline_like_the_project_list(admin_user, portfolio, api_as, client):
+    for title, stage in (("P-delivered", "delivered"), ("P-idea", "idea"), ("P-cancelled", "cancelled")):
+        ProjectFactory(
+            relationship=portfolio["rel_a"],
+            title=title,
+            stage=stage,
+            delivered_on=dt.date(2024, 1, 1) if stage == "delivered" else None,
+        )
+    api = api_as(admin_user)
+    titles = [row["title"] for row in api.get("/api/v1/projects/?ordering=stage").json()["results"]]
+    assert titles == ["P-idea", "P-delivered", "P-cancelled"]  # not alphabetical (cancelled first)
+    reverse_titles = [row["title"] for row in api.get("/api/v1/projects/?ordering=-stage").json()["results"]]
+    assert reverse_titles == titles[::-1]
+    client.force_login(admin_user)
+    page = client.get("/projects/", {"sort": "stage"})
+    assert [project.title for project in page.context["rows"]] == titles

@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET
 from kpis import scoring
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
+from projects.sorting import parse_sort
 from web import dashboards, formatting
+from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
     # (sort key, heading, numeric: right-aligned and sorted descending first)
@@ -48,23 +50,6 @@ def _query(params, *, drop=("page",), **overrides) -> str:
     for key, value in overrides.items():
         query[key] = value
     return query.urlencode()
-
-
-def _scoreboard_columns(request, sort: str) -> list[dict]:
-    current_key, descending = sort.lstrip("-"), sort.startswith("-")
-    columns = []
-    for key, heading, numeric in SCOREBOARD_COLUMNS:
-        descending_first = numeric or key == "tier"
-        column = {"key": key, "heading": heading, "numeric": numeric, "aria_sort": None, "url": None}
-        if key is not None:
-            if key == current_key:
-                column["aria_sort"] = "descending" if descending else "ascending"
-                next_sort = key if descending else f"-{key}"
-            else:
-                next_sort = f"-{key}" if descending_first else key
-            column["url"] = "?" + _query(request.GET, drop=("page", "sort"), sort=next_sort)
-        columns.append(column)
-    return columns
 
 
 def _filter_selects(request, filterset) -> list[dict]:
@@ -151,7 +136,12 @@ def portfolio(request):
         "filtered": filtered,
         "page": dashboard.page,
         "rows": rows,
-        "columns": _scoreboard_columns(request, dashboard.sort),
+        "columns": sort_headers(
+            request,
+            parse_sort(dashboard.sort, allowed=dashboards.SCOREBOARD_SORTS, default=dashboards.DEFAULT_SORT),
+            SCOREBOARD_COLUMNS,
+            descending_first=("tier",),  # the best tier first, like the score
+        ),
         "query": _query(request.GET),
         "stats": stats,
         "tiers": [

@@ -276,6 +276,20 @@ def test_scoreboard_sorts(book, executive, sort, expected):
     assert [r.name for r in dashboard.page] == expected
 
 
+def test_scoreboard_headers_sort_numbers_largest_first_and_reverse_the_current_column(
+    book, executive, client
+):
+    client.force_login(executive)
+    columns = {
+        c["key"]: c for c in client.get(reverse("home"), {"sort": "-score", "tier": ""}).context["columns"]
+    }
+    assert columns["score"]["aria_sort"] == "descending" and columns["score"]["query"] == "tier=&sort=score"
+    assert columns["impact"]["aria_sort"] is None and columns["impact"]["query"] == "tier=&sort=-impact"
+    assert columns["tier"]["query"] == "tier=&sort=-tier"  # the best tier first, like the score
+    assert columns["client"]["query"] == "tier=&sort=client"
+    assert columns[None]["query"] is None  # the sparkline column is not sortable
+
+
 def test_bad_filter_input_shows_a_message_and_the_whole_portfolio(book, executive, client):
     client.force_login(executive)
     response = client.get(reverse("home"), {"client": "not-a-number", "tier": "bogus", "page": "999"})
