@@ -6,6 +6,7 @@ annotated values, so a page of any length costs a fixed number of queries.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import (
@@ -129,6 +130,18 @@ def project_gain_share(project: InnovationProject) -> Decimal | None:
         realised_benefit=project.realised_annual_benefit,
         baseline=project.gain_share_baseline,
     )
+
+
+def gain_share_by_currency(projects: Iterable[tuple[InnovationProject, str]]) -> dict[str, Decimal]:
+    """The gain-share of the projects where one is earned, summed per currency. Takes (project,
+    currency) pairs: a project's amounts are in its relationship's currency, and sums never mix
+    currencies."""
+    totals: dict[str, Decimal] = {}
+    for project, currency in projects:
+        share = project_gain_share(project)
+        if share is not None:
+            totals[currency] = totals.get(currency, Decimal(0)) + share
+    return totals
 
 
 def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet[AuditEntry]:

@@ -364,3 +364,16 @@ def test_ordering_by_stage_follows_the_pipeline_like_the_project_list(admin_user
     client.force_login(admin_user)
     page = client.get("/projects/", {"sort": "stage"})
     assert [project.title for project in page.context["rows"]] == titles
+
+
+def test_projects_carry_a_read_only_gain_share_where_agreed(admin_user, world, api_as):
+    client = api_as(admin_user)
+    url = f"/api/v1/projects/{world['project_a'].pk}/"
+    assert client.get(url).json()["gain_share"] is None  # no agreement
+    client.patch(url, {"gain_share_pct": "12.5", "gain_share_baseline": "50000.00"}, format="json")
+    assert client.get(url).json()["gain_share"] is None  # agreed, nothing realised yet
+    body = client.patch(url, {"realised_annual_benefit": "80000.00", "gain_share": "1"}, format="json").json()
+    assert body["gain_share"] == "3750.00"  # 12.5 % × (80,000 − 50,000); a client's value is ignored
+    listed = {row["id"]: row for row in client.get("/api/v1/projects/").json()["results"]}
+    assert listed[world["project_a"].pk]["gain_share"] == "3750.00"
+    assert listed[world["project_b"].pk]["gain_share"] is None

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from kpis import scoring
+from kpis import selectors as kpi_selectors
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
@@ -234,9 +235,16 @@ def relationship(request, pk: int):
             "realised": [_number(project.realised_annual_benefit) for project in dashboard.delivered],
         },
     }
+    currency = dashboard.relationship.currency
+    for project in dashboard.delivered:
+        project.gain_share = kpi_selectors.project_gain_share(project)
     context = {
         "dashboard": dashboard,
         "relationship": dashboard.relationship,
+        "gain_share_agreed": any(project.gain_share_pct is not None for project in dashboard.delivered),
+        "gain_share_totals": kpi_selectors.gain_share_by_currency(
+            (project, currency) for project in dashboard.delivered
+        ),
         "leadership": list(dashboard.relationship.leadership_pairs.all()),
         "score": dashboard.score,
         "why": dashboard.why,

@@ -65,6 +65,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     context = {
         "project": project,
         "relationship": project.relationship,
+        "gain_share": kpi_selectors.project_gain_share(project),
         "can_write": can_write and project.deleted_at is None,
         "stage_steps": _stage_steps(project),
         "next_stages": [
