@@ -83,6 +83,10 @@ class ProjectViewSet(PortfolioViewSet):
             selectors.project_list(user=user, include_deleted=include_deleted)
         )
 
+    def history_entries(self, obj):
+        # The page's history: the project's entries and its KPIs' and measurements', one order.
+        return kpi_selectors.project_history(project=obj, limit=None)
+
     def service_create(self, *, actor, data):
         return services.project_create(actor=actor, data=data)
 

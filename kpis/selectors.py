@@ -144,8 +144,10 @@ def gain_share_by_currency(projects: Iterable[tuple[InnovationProject, str]]) ->
     return totals
 
 
-def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet[AuditEntry]:
-    """Audit entries of a project and of its tracked KPIs and their measurements, newest first.
+def project_history(*, project: InnovationProject, limit: int | None = 100) -> QuerySet[AuditEntry]:
+    """Audit entries of a project and of its tracked KPIs and their measurements, newest first:
+    the history the project page and the API's project history both show (`limit=None`: all of
+    it, for a paginated reader).
 
     The caller has read `project` through a scoped selector; its children's entries belong to it.
     Content types are matched by name (a join), not through the content-type cache, so the cost is
@@ -164,4 +166,5 @@ def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet
         | of(ProjectKPI, ProjectKPI.objects.filter(project=project).values("pk"))
         | of(Measurement, Measurement.objects.filter(project_kpi__project=project).values("pk"))
     )
-    return entries.select_related("actor", "content_type").order_by("-at", "-id")[:limit]
+    entries = entries.select_related("actor", "content_type").order_by("-at", "-id")
+    return entries if limit is None else entries[:limit]

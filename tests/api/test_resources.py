@@ -377,3 +377,28 @@ def test_projects_carry_a_read_only_gain_share_where_agreed(admin_user, world, a
     listed = {row["id"]: row for row in client.get("/api/v1/projects/").json()["results"]}
     assert listed[world["project_a"].pk]["gain_share"] == "3750.00"
     assert listed[world["project_b"].pk]["gain_share"] is None
+
+
+def test_project_history_is_the_pages_history_with_kpi_and_measurement_changes(
+    admin_user, world, api_as, client
+):
+    api = api_as(admin_user)
+    project = world["project_a"]
+    api.patch(f"/api/v1/projects/{project.pk}/", {"title": "Project A, renamed"})
+    api.patch(f"/api/v1/project-kpis/{world['project_kpi_a'].pk}/", {"target_value": "95"})
+    api.post("/api/v1/measurements/", {"project_kpi": "pk-a", "measured_on": "2024-12-01", "value": "90"})
+    api.delete(f"/api/v1/measurements/{world['measurement_a'].pk}/", HTTP_IF_MATCH='"1"')
+
+    entries = api.get(f"/api/v1/projects/{project.pk}/history/?page_size=200").json()["results"]
+    client.force_login(admin_user)
+    shown = client.get(f"/projects/{project.pk}/").context["history"]
+    assert len(entries) == len(shown) > 4
+    subjects = {"projects": "Project", "project-kpis": "KPI", "measurements": "measurement"}
+    assert [(subjects[e["resource"]], e["action"], e["version"]) for e in entries] == [
+        (row["subject"], row["action_code"], row["version"]) for row in shown
+    ]
+    assert {entry["resource"] for entry in entries} == set(subjects)
+    assert (entries[0]["resource"], entries[0]["action"]) == ("measurements", "delete")  # newest first
+    # Another project's history holds its own KPI, never this one's.
+    other = api.get(f"/api/v1/projects/{world['project_b'].pk}/history/").json()["results"]
+    assert {e["record_id"] for e in other if e["resource"] == "project-kpis"} == {world["project_kpi_b"].pk}
