@@ -40,10 +40,6 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _month_label(period: dt.date) -> str:
-    return f"{period:%b %Y}"
-
-
 def _query(params, *, drop=("page",), **overrides) -> str:
     query = params.copy()
     for key in drop:
@@ -99,7 +95,7 @@ def portfolio(request):
     charts = {
         "sparklines": {
             str(row["relationship"].pk): {
-                "labels": [_month_label(point["period"]) for point in row["sparkline"]],
+                "labels": [formatting.month(point["period"]) for point in row["sparkline"]],
                 "values": [_number(point["score"]) for point in row["sparkline"]],
             }
             for row in rows
@@ -187,7 +183,7 @@ def relationship(request, pk: int):
     ]
     charts = {
         "history": {
-            "labels": [_month_label(row.period) for row in dashboard.history],
+            "labels": [formatting.month(row.period) for row in dashboard.history],
             "score": [_number(row.score) for row in dashboard.history],
             "components": {
                 name: [
