@@ -17,6 +17,7 @@ from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore, Tier, U
 from projects import selectors
 from projects.filters import ProjectFilterSet, RelationshipFilterSet
 from projects.models import InnovationProject, Organization
+from projects.sorting import Sort, with_id_tie_break
 
 
 class ISODateTimeField(forms.Field):
@@ -268,10 +269,19 @@ class PortfolioFilterBackend(DjangoFilterBackend):
 
 
 class StableOrderingFilter(OrderingFilter):
-    """`?ordering=` over the view's `ordering_fields`, always ending with the id as a tie-breaker."""
+    """`?ordering=` over the view's `ordering_fields`, always ending with the id as a tie-breaker.
+
+    A field the view lists in `ordering_expressions` (say `stage`) orders by the domain's
+    expression for it (pipeline order), as the list page does, not by its stored text."""
 
     def get_ordering(self, request, queryset, view):
-        ordering = list(super().get_ordering(request, queryset, view) or ["pk"])
-        if not any(term.lstrip("-") in ("pk", "id") for term in ordering):
-            ordering.append("pk")
-        return ordering
+        ordering = with_id_tie_break(super().get_ordering(request, queryset, view) or ["pk"])
+        expressions = getattr(view, "ordering_expressions", {})
+        return [self._term(term, expressions) for term in ordering]
+
+    @staticmethod
+    def _term(term: str, expressions):
+        expression = expressions.get(term.removeprefix("-"))
+        if expression is None:
+            return term
+        return Sort(term.removeprefix("-"), term.startswith("-")).ordering([expression()])[0]

@@ -1,6 +1,8 @@
 """Serializers of every resource. They validate and shape data; every write is done by the
 services (see the viewsets), and computed figures come from the selectors."""
 
+from decimal import ROUND_HALF_UP
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -181,6 +183,11 @@ class ProjectSerializer(SyncedSerializer):
     impact_pct = serializers.SerializerMethodField(
         help_text="Mean improvement of the project's KPIs, each capped to ±100 % (null without any)."
     )
+    gain_share = serializers.SerializerMethodField(
+        help_text="The provider's gain-share in the relationship's currency: gain_share_pct × "
+        "(realised_annual_benefit − gain_share_baseline), never below 0; null where no gain-share "
+        "is agreed or no benefit is realised yet."
+    )
 
     class Meta(SyncedSerializer.Meta):
         model = InnovationProject
@@ -203,8 +210,9 @@ class ProjectSerializer(SyncedSerializer):
             "gain_share_pct",
             "gain_share_baseline",
             "impact_pct",
+            "gain_share",
         ]
-        read_only_fields = [*SERVER_MANAGED, "impact_pct"]
+        read_only_fields = [*SERVER_MANAGED, "impact_pct", "gain_share"]
         extra_kwargs = {
             "stage": {
                 "help_text": "idea → proposed → approved → in_progress → delivered, or cancelled from any "
@@ -215,6 +223,12 @@ class ProjectSerializer(SyncedSerializer):
     @extend_schema_field(ComputedDecimalField())
     def get_impact_pct(self, project):
         return ComputedDecimalField().to_representation(kpi_selectors.project_impact_pct(project))
+
+    @extend_schema_field(ComputedDecimalField(decimal_places=2))
+    def get_gain_share(self, project):
+        # An amount of money: to the cent, rounded half up as the pages show it.
+        field = ComputedDecimalField(decimal_places=2, rounding=ROUND_HALF_UP)
+        return field.to_representation(kpi_selectors.project_gain_share(project))
 
 
 def _live_kpis(user):

@@ -54,11 +54,16 @@ class ProjectViewSet(PortfolioViewSet):
     serializer_class = serializers.ProjectSerializer
     filterset_class = filters.ApiProjectFilterSet
     ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
+    ordering_expressions = {"stage": selectors.stage_order}  # pipeline order, as on the project list
 
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.with_kpi_stats(
             selectors.project_list(user=user, include_deleted=include_deleted)
         )
+
+    def history_entries(self, obj):
+        # The page's history: the project's entries and its KPIs' and measurements', one order.
+        return kpi_selectors.project_history(project=obj, limit=None)
 
 
 class KPIViewSet(PortfolioViewSet):

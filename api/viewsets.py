@@ -32,16 +32,35 @@ def etag(obj) -> str:
     return f'"{version}"'
 
 
+# The API resource an audit entry's record belongs to, by its model (the content type's name).
+AUDITED_RESOURCES = {
+    "organization": "organizations",
+    "relationship": "relationships",
+    "innovationproject": "projects",
+    "kpi": "kpis",
+    "projectkpi": "project-kpis",
+    "measurement": "measurements",
+}
+
+
 class AuditEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    resource = serializers.SerializerMethodField(
+        help_text="The resource of the record changed: a project's history also holds its KPIs' "
+        "(`project-kpis`) and their measurements' (`measurements`) entries."
+    )
+    record_id = serializers.IntegerField(source="object_id", read_only=True, help_text="The record's id.")
     changes = serializers.DictField(
         child=serializers.DictField(), help_text='{"field": {"before": …, "after": …}}', read_only=True
     )
 
     class Meta:
         model = AuditEntry
-        fields = ["at", "action", "actor", "version", "changes"]
+        fields = ["at", "action", "actor", "resource", "record_id", "version", "changes"]
         read_only_fields = fields
+
+    def get_resource(self, entry) -> str:
+        return AUDITED_RESOURCES.get(entry.content_type.model, entry.content_type.model)
 
 
 class HistoryPagination(PageNumberPagination):
@@ -210,23 +229,27 @@ class PortfolioViewSet(
 
     @extend_schema(
         summary="Audit history of the record",
-        description="Who changed what and when, newest first, with values before and after.",
+        description="Who changed what and when, newest first, with values before and after. A "
+        "project's history also holds the entries of its tracked KPIs and their measurements, as "
+        "the project page shows it.",
         responses=AuditEntrySerializer(many=True),
         filters=False,
     )
     @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filter_backends=[])
     def history(self, request, *args, **kwargs):
-        obj = self.get_object()
-        entries = (
+        page = self.paginate_queryset(self.history_entries(self.get_object()))
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+    def history_entries(self, obj):
+        """The record's own audit entries, newest first (a project's viewset adds its children's)."""
+        return (
             AuditEntry.objects.filter(
                 content_type=ContentType.objects.get_for_model(self.model, for_concrete_model=True),
                 object_id=obj.pk,
             )
-            .select_related("actor")
+            .select_related("actor", "content_type")
             .order_by("-at", "-id")
         )
-        page = self.paginate_queryset(entries)
-        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
     # --- bulk upsert ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ annotated values, so a page of any length costs a fixed number of queries.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import (
@@ -187,8 +188,22 @@ def project_gain_share(project: InnovationProject) -> Decimal | None:
     )
 
 
-def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet[AuditEntry]:
-    """Audit entries of a project and of its tracked KPIs and their measurements, newest first.
+def gain_share_by_currency(projects: Iterable[tuple[InnovationProject, str]]) -> dict[str, Decimal]:
+    """The gain-share of the projects where one is earned, summed per currency. Takes (project,
+    currency) pairs: a project's amounts are in its relationship's currency, and sums never mix
+    currencies."""
+    totals: dict[str, Decimal] = {}
+    for project, currency in projects:
+        share = project_gain_share(project)
+        if share is not None:
+            totals[currency] = totals.get(currency, Decimal(0)) + share
+    return totals
+
+
+def project_history(*, project: InnovationProject, limit: int | None = 100) -> QuerySet[AuditEntry]:
+    """Audit entries of a project and of its tracked KPIs and their measurements, newest first:
+    the history the project page and the API's project history both show (`limit=None`: all of
+    it, for a paginated reader).
 
     The caller has read `project` through a scoped selector; its children's entries belong to it.
     Content types are matched by name (a join), not through the content-type cache, so the cost is
@@ -207,4 +222,5 @@ def project_history(*, project: InnovationProject, limit: int = 100) -> QuerySet
         | of(ProjectKPI, ProjectKPI.objects.filter(project=project).values("pk"))
         | of(Measurement, Measurement.objects.filter(project_kpi__project=project).values("pk"))
     )
-    return entries.select_related("actor", "content_type").order_by("-at", "-id")[:limit]
+    entries = entries.select_related("actor", "content_type").order_by("-at", "-id")
+    return entries if limit is None else entries[:limit]

@@ -1,9 +1,27 @@
 """Reads of organisations, relationships and projects, always scoped to what the user may see."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from projects.access import scope
 from projects.models import InnovationProject, Organization, Relationship
+
+
+def _position_in(field: str, values) -> Case:
+    return Case(
+        *(When(**{field: value}, then=Value(index)) for index, value in enumerate(values)),
+        output_field=IntegerField(),
+    )
+
+
+def stage_order() -> Case:
+    """A project's stage as its position in `InnovationProject.STAGE_ORDER`, for ordering by stage
+    in pipeline order (idea first, cancelled last) rather than alphabetically."""
+    return _position_in("stage", InnovationProject.STAGE_ORDER)
+
+
+def level_order() -> Case:
+    """A project's level as its position in `InnovationProject.Level` (operational first)."""
+    return _position_in("level", InnovationProject.Level.values)
 
 
 def organization_list(*, user, include_deleted: bool = False) -> QuerySet[Organization]:

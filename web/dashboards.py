@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import django_filters
 from django.core.paginator import Page, Paginator
-from django.db.models import F
 
 from kpis import dashboard_selectors as reads
 from kpis.dashboard_selectors import AsOf, Deliveries, Funnel, PortfolioStats
@@ -18,6 +17,7 @@ from kpis.models import ProjectKPI, RelationshipScore, Tier
 from projects import selectors as project_selectors
 from projects.filters import RelationshipFilterSet
 from projects.models import InnovationProject, Relationship
+from projects.sorting import parse_sort, with_id_tie_break
 
 Stage = InnovationProject.Stage
 
@@ -103,13 +103,10 @@ class PortfolioDashboard:
 
 def scoreboard_order(sort: str) -> tuple[str, list]:
     """The sort key actually applied (unknown keys fall back to the default) and its ordering."""
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SCOREBOARD_SORTS:
-        return scoreboard_order(DEFAULT_SORT)
-    column = F(SCOREBOARD_SORTS[key])
-    ordering = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
-    return sort, [ordering, "name", "id"]
+    parsed = parse_sort(sort, allowed=SCOREBOARD_SORTS, default=DEFAULT_SORT)
+    # Relationships without a score (or change) come last either way; equal ones by name.
+    ordering = [*parsed.ordering([SCOREBOARD_SORTS[parsed.key]], nulls_last=True), "name"]
+    return parsed.param, with_id_tie_break(ordering)
 
 
 def portfolio_dashboard(

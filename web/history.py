@@ -1,14 +1,17 @@
 """A project's audit history as a reader wants it: labels for choices, names for people, no noise."""
 
+import datetime
 import re
-from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 
 from projects.models import InnovationProject
+from web import formatting
 
 Stage = InnovationProject.Stage
 _DECIMAL_TEXT = re.compile(r"^-?\d+\.\d+$")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONEY_FIELDS = {"investment", "expected_annual_benefit", "realised_annual_benefit", "gain_share_baseline"}
 # Fields an audit entry records that say nothing to a reader of the page.
 _HISTORY_NOISE = {"id", "created_at", "deleted_at", "external_id", "project", "project_kpi", "unit", "kpi"}
 _HISTORY_CHOICES = {
@@ -47,8 +50,12 @@ def history_rows(entries, project: InnovationProject) -> list[dict]:
             return project.relationship.name if value == project.relationship_id else f"relationship #{value}"
         if isinstance(value, list):
             return ", ".join(str(v) for v in value)
+        if field in _MONEY_FIELDS:
+            return formatting.money(value, project.relationship.currency)
         if isinstance(value, str) and _DECIMAL_TEXT.match(value):
-            return f"{Decimal(value).normalize():f}"  # audit keeps the column's scale: 85.0000 → 85
+            return formatting.exact(value)  # audit keeps the column's scale: 85.0000 → 85
+        if isinstance(value, str) and _DATE_TEXT.match(value):
+            return formatting.day(datetime.date.fromisoformat(value))
         return value
 
     rows = []

@@ -10,6 +10,7 @@ from django.utils import timezone
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import services
 from projects.models import AuditEntry, InnovationProject, Organization, Relationship
+from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -402,3 +403,59 @@ def test_pages_are_bounded_and_ordered_stably(admin_user, world, api_as):
     assert client.get("/api/v1/kpis/?page_size=100000").status_code == 200
     assert len(client.get("/api/v1/kpis/?page_size=100000").json()["results"]) == 8
     assert client.get("/api/v1/kpis/?page=99").status_code == 404
+
+
+def test_ordering_by_stage_follows_the_pipeline_like_the_project_list(admin_user, portfolio, api_as, client):
+    for title, stage in (("P-delivered", "delivered"), ("P-idea", "idea"), ("P-cancelled", "cancelled")):
+        ProjectFactory(
+            relationship=portfolio["rel_a"],
+            title=title,
+            stage=stage,
+            delivered_on=dt.date(2024, 1, 1) if stage == "delivered" else None,
+        )
+    api = api_as(admin_user)
+    titles = [row["title"] for row in api.get("/api/v1/projects/?ordering=stage").json()["results"]]
+    assert titles == ["P-idea", "P-delivered", "P-cancelled"]  # not alphabetical (cancelled first)
+    reverse_titles = [row["title"] for row in api.get("/api/v1/projects/?ordering=-stage").json()["results"]]
+    assert reverse_titles == titles[::-1]
+    client.force_login(admin_user)
+    page = client.get("/projects/", {"sort": "stage"})
+    assert [project.title for project in page.context["rows"]] == titles
+
+
+def test_projects_carry_a_read_only_gain_share_where_agreed(admin_user, world, api_as):
+    client = api_as(admin_user)
+    url = f"/api/v1/projects/{world['project_a'].pk}/"
+    assert client.get(url).json()["gain_share"] is None  # no agreement
+    client.patch(url, {"gain_share_pct": "12.5", "gain_share_baseline": "50000.00"}, format="json")
+    assert client.get(url).json()["gain_share"] is None  # agreed, nothing realised yet
+    body = client.patch(url, {"realised_annual_benefit": "80000.00", "gain_share": "1"}, format="json").json()
+    assert body["gain_share"] == "3750.00"  # 12.5 % × (80,000 − 50,000); a client's value is ignored
+    listed = {row["id"]: row for row in client.get("/api/v1/projects/").json()["results"]}
+    assert listed[world["project_a"].pk]["gain_share"] == "3750.00"
+    assert listed[world["project_b"].pk]["gain_share"] is None
+
+
+def test_project_history_is_the_pages_history_with_kpi_and_measurement_changes(
+    admin_user, world, api_as, client
+):
+    api = api_as(admin_user)
+    project = world["project_a"]
+    api.patch(f"/api/v1/projects/{project.pk}/", {"title": "Project A, renamed"})
+    api.patch(f"/api/v1/project-kpis/{world['project_kpi_a'].pk}/", {"target_value": "95"})
+    api.post("/api/v1/measurements/", {"project_kpi": "pk-a", "measured_on": "2024-12-01", "value": "90"})
+    api.delete(f"/api/v1/measurements/{world['measurement_a'].pk}/", HTTP_IF_MATCH='"1"')
+
+    entries = api.get(f"/api/v1/projects/{project.pk}/history/?page_size=200").json()["results"]
+    client.force_login(admin_user)
+    shown = client.get(f"/projects/{project.pk}/").context["history"]
+    assert len(entries) == len(shown) > 4
+    subjects = {"projects": "Project", "project-kpis": "KPI", "measurements": "measurement"}
+    assert [(subjects[e["resource"]], e["action"], e["version"]) for e in entries] == [
+        (row["subject"], row["action_code"], row["version"]) for row in shown
+    ]
+    assert {entry["resource"] for entry in entries} == set(subjects)
+    assert (entries[0]["resource"], entries[0]["action"]) == ("measurements", "delete")  # newest first
+    # Another project's history holds its own KPI, never this one's.
+    other = api.get(f"/api/v1/projects/{world['project_b'].pk}/history/").json()["results"]
+    assert {e["record_id"] for e in other if e["resource"] == "project-kpis"} == {world["project_kpi_b"].pk}

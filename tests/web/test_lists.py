@@ -107,7 +107,7 @@ def test_relationship_page_shows_contract_leadership_projects_by_stage_and_score
     response = client.get(reverse("relationship-detail", args=[portfolio["rel_a"].pk]))
     page = response.content.decode()
     assert "Clara Client" in page and "Pete Provider" in page
-    assert "1,000,000.00 USD" in page
+    assert "1,000,000 USD" in page
     assert "48.8" in page and "Steady" in page
     assert "60.71 %" in page  # impact component 0.607143
     assert "no data — left out" in page  # attainment, realisation
@@ -215,6 +215,21 @@ def test_project_list_sorts_stages_in_pipeline_order(client, admin_user, portfol
     client.force_login(admin_user)
     rows = rows_of(client.get(reverse("project-list"), {"sort": "stage"}))
     assert [row[0] for row in rows] == ["P-idea", "P-approved", "P-delivered"]
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "-stage"}))
+    assert [row[0] for row in rows] == ["P-delivered", "P-approved", "P-idea"]
+
+
+def test_project_list_headers_link_to_the_reverse_sort_and_say_how_it_is_sorted(
+    client, admin_user, portfolio
+):
+    client.force_login(admin_user)
+    response = client.get(reverse("project-list"), {"sort": "title", "q": "x", "page": "2"})
+    headers = {header["key"]: header for header in response.context["headers"]}
+    assert headers["title"]["aria_sort"] == "ascending" and headers["title"]["query"] == "q=x&sort=-title"
+    assert headers["stage"]["aria_sort"] is None and headers["stage"]["query"] == "q=x&sort=stage"
+    assert 'aria-sort="ascending"><a href="?q=x&amp;sort=-title">Project' in response.content.decode()
+    descending = client.get(reverse("project-list"), {"sort": "-title"}).context["headers"][0]
+    assert descending["aria_sort"] == "descending" and descending["query"] == "sort=title"
 
 
 def test_project_list_paginates(client, admin_user, portfolio):

@@ -521,3 +521,35 @@ def test_stage_change_dated_in_the_future_is_refused_by_the_service_and_shown(
         "The stage was not changed. A stage change cannot be dated in the future."
         in response.content.decode()
     )
+
+
+def test_project_page_shows_the_gain_share_earned_where_one_is_agreed(client, account_manager, portfolio):
+    agreed = ProjectFactory(
+        relationship=portfolio["rel_a"],
+        stage="delivered",
+        delivered_on=dt.date(2024, 6, 1),
+        realised_annual_benefit=Decimal("250000"),
+        gain_share_pct=Decimal("20"),
+        gain_share_baseline=Decimal("100000"),
+    )
+    client.force_login(account_manager)
+    response = page_of(client, agreed)
+    assert response.context["gain_share"] == Decimal("30000")  # 20 % × (250,000 − 100,000)
+    page = response.content.decode()
+    assert "20.00 % of the realised benefit above 100,000 USD" in page
+    assert '<dd id="project-gain-share">30,000 USD a year</dd>' in page
+
+
+def test_project_page_gain_share_agreed_but_nothing_realised_yet(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"], gain_share_pct=Decimal("10"))
+    client.force_login(account_manager)
+    page = page_of(client, project).content.decode()
+    assert "none yet — no realised benefit recorded" in page and "above 0 USD" in page
+
+
+def test_project_page_without_gain_share_agreement_shows_none(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"], realised_annual_benefit=Decimal("250000"))
+    client.force_login(account_manager)
+    response = page_of(client, project)
+    assert response.context["gain_share"] is None
+    assert "Gain-share" not in response.content.decode()

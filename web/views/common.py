@@ -1,6 +1,8 @@
 """What every page view of the browser layer needs: the page size, query strings without some
 parameters, the project a user may see or change."""
 
+from collections.abc import Collection
+
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -8,6 +10,7 @@ from django.http import Http404
 from projects import access
 from projects import selectors as project_selectors
 from projects.models import InnovationProject
+from projects.sorting import Sort, next_sort
 
 PAGE_SIZE = 25
 
@@ -18,6 +21,26 @@ def query_without(request, *names: str) -> str:
     for name in names:
         query.pop(name, None)
     return query.urlencode()
+
+
+def sort_headers(request, sort: Sort, columns, *, descending_first: Collection[str] = ()) -> list[dict]:
+    """Column headers of a sortable table: `columns` are (sort key or None, label, numeric); a
+    numeric column (or one in `descending_first`) sorts largest first on its first click. Each
+    header links to the list sorted by it (filters kept, back to page 1) and says how the list is
+    sorted (aria-sort)."""
+    headers = []
+    for key, label, numeric in columns:
+        header = {"key": key, "label": label, "numeric": numeric, "aria_sort": None, "query": None}
+        if key is not None:
+            if key == sort.key:
+                header["aria_sort"] = "descending" if sort.descending else "ascending"
+            query = request.GET.copy()
+            query.pop("page", None)
+            query.pop("sort", None)
+            query["sort"] = next_sort(key, sort, descending_first=numeric or key in descending_first).param
+            header["query"] = query.urlencode()
+        headers.append(header)
+    return headers
 
 
 def checkboxes(field):

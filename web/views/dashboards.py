@@ -13,9 +13,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from kpis import dashboard_selectors, scoring
+from kpis import selectors as kpi_selectors
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
-from web import dashboards
+from projects.sorting import parse_sort
+from web import dashboards, formatting
+from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
     # (sort key, heading, numeric: right-aligned and sorted descending first)
@@ -38,10 +41,6 @@ def _number(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _month_label(period: dt.date) -> str:
-    return f"{period:%b %Y}"
-
-
 def _query(params, *, drop=("page",), **overrides) -> str:
     query = params.copy()
     for key in drop:
@@ -49,23 +48,6 @@ def _query(params, *, drop=("page",), **overrides) -> str:
     for key, value in overrides.items():
         query[key] = value
     return query.urlencode()
-
-
-def _scoreboard_columns(request, sort: str) -> list[dict]:
-    current_key, descending = sort.lstrip("-"), sort.startswith("-")
-    columns = []
-    for key, heading, numeric in SCOREBOARD_COLUMNS:
-        descending_first = numeric or key == "tier"
-        column = {"key": key, "heading": heading, "numeric": numeric, "aria_sort": None, "url": None}
-        if key is not None:
-            if key == current_key:
-                column["aria_sort"] = "descending" if descending else "ascending"
-                next_sort = key if descending else f"-{key}"
-            else:
-                next_sort = f"-{key}" if descending_first else key
-            column["url"] = "?" + _query(request.GET, drop=("page", "sort"), sort=next_sort)
-        columns.append(column)
-    return columns
 
 
 def _filter_selects(request, filterset) -> list[dict]:
@@ -114,7 +96,7 @@ def portfolio(request):
     charts = {
         "sparklines": {
             str(row["relationship"].pk): {
-                "labels": [_month_label(point["period"]) for point in row["sparkline"]],
+                "labels": [formatting.month(point["period"]) for point in row["sparkline"]],
                 "values": [_number(point["score"]) for point in row["sparkline"]],
             }
             for row in rows
@@ -152,7 +134,12 @@ def portfolio(request):
         "filtered": filtered,
         "page": dashboard.page,
         "rows": rows,
-        "columns": _scoreboard_columns(request, dashboard.sort),
+        "columns": sort_headers(
+            request,
+            parse_sort(dashboard.sort, allowed=dashboards.SCOREBOARD_SORTS, default=dashboards.DEFAULT_SORT),
+            SCOREBOARD_COLUMNS,
+            descending_first=("tier",),  # the best tier first, like the score
+        ),
         "query": _query(request.GET),
         "stats": stats,
         "tiers": [
@@ -197,7 +184,7 @@ def relationship(request, pk: int):
     ]
     charts = {
         "history": {
-            "labels": [_month_label(row.period) for row in dashboard.history],
+            "labels": [formatting.month(row.period) for row in dashboard.history],
             # A month in which the relationship was new has no score to draw (a gap, not a 0).
             "score": [None if row.is_new else _number(row.score) for row in dashboard.history],
             "components": {
@@ -230,7 +217,10 @@ def relationship(request, pk: int):
             ],
             "raw_before": [_number(row["project_kpi"].baseline_value) for row in charted],
             "raw_after": [_number(row["project_kpi"].latest_value) for row in charted],
-            "units": [row["project_kpi"].kpi.get_unit_display() for row in charted],
+            "units": [
+                formatting.unit_symbol(row["project_kpi"].unit, dashboard.relationship.currency)
+                for row in charted
+            ],
             # +1 improved, −1 worsened, 0 unchanged: colours the "after" bar.
             "change": [
                 (row["project_kpi"].improvement_pct > 0) - (row["project_kpi"].improvement_pct < 0)
@@ -243,9 +233,16 @@ def relationship(request, pk: int):
             "realised": [_number(project.realised_annual_benefit) for project in dashboard.delivered],
         },
     }
+    currency = dashboard.relationship.currency
+    for project in dashboard.delivered:
+        project.gain_share = kpi_selectors.project_gain_share(project)
     context = {
         "dashboard": dashboard,
         "relationship": dashboard.relationship,
+        "gain_share_agreed": any(project.gain_share_pct is not None for project in dashboard.delivered),
+        "gain_share_totals": kpi_selectors.gain_share_by_currency(
+            (project, currency) for project in dashboard.delivered
+        ),
         "leadership": list(dashboard.relationship.leadership_pairs.all()),
         "score": dashboard.score,
         "why": dashboard.why,

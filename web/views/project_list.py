@@ -1,11 +1,9 @@
 """The project list: filtered, searched, sorted, paged, and the same list exported as CSV."""
 
 import csv
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,38 +12,34 @@ from django.views.decorators.http import require_GET
 from kpis import selectors as kpi_selectors
 from projects import selectors as project_selectors
 from projects.filters import ProjectFilterSet
-from projects.models import InnovationProject
+from projects.sorting import parse_sort, with_id_tie_break
+from web import formatting
 from web.views.common import (
     PAGE_SIZE,
     checkboxes,
     query_without,
+    sort_headers,
 )
 
-# Sortable columns of the project list: query parameter -> ordering (ties broken by id).
+# Sortable columns of the project list: query parameter -> the columns it orders by.
 PROJECT_SORTS = {
     "title": ["title"],
     "relationship": ["relationship__name", "title"],
-    "level": ["level_order", "title"],
-    "stage": ["stage_order", "title"],
+    "level": [project_selectors.level_order(), "title"],
+    "stage": [project_selectors.stage_order(), "title"],
     "owner": ["owner__first_name", "owner__last_name", "title"],
     "delivered": ["delivered_on", "title"],
     "updated": ["updated_at"],
 }
 DEFAULT_PROJECT_SORT = "-updated"
-
-
-def _stage_order():
-    return Case(
-        *(When(stage=stage, then=Value(index)) for index, stage in enumerate(InnovationProject.STAGE_ORDER)),
-        output_field=IntegerField(),
-    )
-
-
-def _level_order():
-    return Case(
-        *(When(level=level, then=Value(index)) for index, level in enumerate(InnovationProject.Level.values)),
-        output_field=IntegerField(),
-    )
+PROJECT_COLUMNS = [
+    ("title", "Project"),
+    ("relationship", "Relationship"),
+    ("level", "Level"),
+    ("stage", "Stage"),
+    ("owner", "Owner"),
+    ("delivered", "Delivered"),
+]
 
 
 def _filtered_projects(request):
@@ -53,17 +47,12 @@ def _filtered_projects(request):
     filterset = ProjectFilterSet(
         request.GET or None, queryset=project_selectors.project_list(user=request.user), user=request.user
     )
-    sort = request.GET.get("sort") or DEFAULT_PROJECT_SORT
-    key = sort.removeprefix("-")
-    if key not in PROJECT_SORTS:
-        sort, key = DEFAULT_PROJECT_SORT, DEFAULT_PROJECT_SORT.removeprefix("-")
-    descending = sort.startswith("-")
-    ordering = [f"-{field}" if descending else field for field in PROJECT_SORTS[key]]
-    ordering.append("-id" if descending else "id")
+    sort = parse_sort(request.GET.get("sort"), allowed=PROJECT_SORTS, default=DEFAULT_PROJECT_SORT)
+    # Ties are broken on the id in the sort's direction, so descending is ascending reversed.
+    ordering = with_id_tie_break(sort.ordering(PROJECT_SORTS[sort.key]), descending=sort.descending)
     invalid = filterset.is_bound and not filterset.is_valid()
     projects = filterset.queryset.none() if invalid else filterset.qs
-    projects = projects.annotate(stage_order=_stage_order(), level_order=_level_order()).order_by(*ordering)
-    return filterset, kpi_selectors.with_kpi_stats(projects), sort
+    return filterset, kpi_selectors.with_kpi_stats(projects.order_by(*ordering)), sort
 
 
 def _with_impact(projects):
@@ -78,26 +67,7 @@ def project_list(request):
     filterset, projects, sort = _filtered_projects(request)
     page = Paginator(projects, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(_with_impact(page))
-    columns = [
-        ("title", "Project"),
-        ("relationship", "Relationship"),
-        ("level", "Level"),
-        ("stage", "Stage"),
-        ("owner", "Owner"),
-        ("delivered", "Delivered"),
-    ]
-    base_query = query_without(request, "page", "sort")
-    headers = []
-    for key, label in columns:
-        current = sort.removeprefix("-") == key
-        next_sort = key if not current or sort.startswith("-") else f"-{key}"
-        headers.append(
-            {
-                "label": label,
-                "query": "&".join(part for part in (base_query, f"sort={next_sort}") if part),
-                "aria_sort": ("descending" if sort.startswith("-") else "ascending") if current else None,
-            }
-        )
+    headers = sort_headers(request, sort, [(key, label, False) for key, label in PROJECT_COLUMNS])
     form = filterset.form
     for name in ("stage", "level"):
         form.fields[name].widget = checkboxes(form.fields[name])
@@ -112,7 +82,7 @@ def project_list(request):
         "filter": filterset,
         "form": form,
         "headers": headers,
-        "sort": sort,
+        "sort": sort.param,
         "query": query_without(request, "page"),
         "export_query": query_without(request, "page"),
         "filtered": bool(query_without(request, "page", "sort")),
@@ -136,15 +106,14 @@ CSV_HEADER = ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered",
 
 def project_csv_row(project) -> list[str]:
     owner = project.owner.get_full_name() or project.owner.get_username() if project.owner else ""
-    impact = project.impact_pct
     return [
         _csv_cell(project.title),
         _csv_cell(project.relationship.name),
         project.get_level_display(),
         project.get_stage_display(),
         _csv_cell(owner),
-        project.delivered_on.isoformat() if project.delivered_on else "",
-        "" if impact is None else str(impact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        formatting.export_date(project.delivered_on),
+        formatting.export_number(project.impact_pct, 2),
     ]
 
 

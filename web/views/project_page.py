@@ -12,6 +12,7 @@ from kpis import scoring
 from kpis import selectors as kpi_selectors
 from projects import access
 from projects.models import InnovationProject
+from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import history_rows
 from web.views.common import int_or_none, visible_project
@@ -19,7 +20,7 @@ from web.views.common import int_or_none, visible_project
 Stage = InnovationProject.Stage
 
 
-def _chart_data(project_kpis, measurements_by_kpi) -> dict:
+def _chart_data(project_kpis, measurements_by_kpi, *, currency: str) -> dict:
     data = {}
     for project_kpi in project_kpis:
         points = [
@@ -28,7 +29,7 @@ def _chart_data(project_kpis, measurements_by_kpi) -> dict:
         ]
         data[str(project_kpi.pk)] = {
             "label": project_kpi.kpi.name,
-            "unit": project_kpi.kpi.get_unit_display(),
+            "unit": formatting.unit_symbol(project_kpi.unit, currency),
             "baseline": {"x": project_kpi.baseline_date.isoformat(), "y": float(project_kpi.baseline_value)},
             "target": None if project_kpi.target_value is None else float(project_kpi.target_value),
             "points": points,
@@ -64,6 +65,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     context = {
         "project": project,
         "relationship": project.relationship,
+        "gain_share": kpi_selectors.project_gain_share(project),
         "can_write": can_write and project.deleted_at is None,
         "stage_steps": _stage_steps(project),
         "next_stages": [
@@ -76,7 +78,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         ],
         "today": timezone.localdate(),
         "project_kpis": project_kpis,
-        "chart_data": _chart_data(project_kpis, measurements_by_kpi),
+        "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
         "history": history_rows(kpi_selectors.project_history(project=project), project),
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,

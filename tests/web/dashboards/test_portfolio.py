@@ -67,6 +67,9 @@ def test_page_shows_the_figures_and_embeds_chart_data(book, executive, client):
     assert figure("active").startswith("Active relationships 4 ±0")
     assert figure("delivered").startswith("Projects delivered, last 12 months 3 +1")
     assert "150 k USD" in figure("realised") and "+30.0 k USD" in figure("realised")
+    # A compact headline amount always carries the exact amount as its tooltip.
+    assert '<span title="150,000 USD">150 k USD</span>' in page
+    assert '<span title="+30,000 USD">+30.0 k USD</span>' in page
     assert figure("median").startswith("Median relationship score 39.4 −15.6")
     charts = json.loads(re.search(r'id="portfolio-charts"[^>]*>(.*?)</script>', page, re.S).group(1))
     assert charts["stages"]["values"] == [1, 1, 1, 1, 5, 1]
@@ -163,6 +166,20 @@ def test_tier_filter_applies_to_the_funnel_too(book, executive):
 def test_scoreboard_sorts(book, executive, sort, expected):
     dashboard = portfolio_dashboard(user=executive, sort=sort)
     assert [r.name for r in dashboard.page] == expected
+
+
+def test_scoreboard_headers_sort_numbers_largest_first_and_reverse_the_current_column(
+    book, executive, client
+):
+    client.force_login(executive)
+    columns = {
+        c["key"]: c for c in client.get(reverse("home"), {"sort": "-score", "tier": ""}).context["columns"]
+    }
+    assert columns["score"]["aria_sort"] == "descending" and columns["score"]["query"] == "tier=&sort=score"
+    assert columns["impact"]["aria_sort"] is None and columns["impact"]["query"] == "tier=&sort=-impact"
+    assert columns["tier"]["query"] == "tier=&sort=-tier"  # the best tier first, like the score
+    assert columns["client"]["query"] == "tier=&sort=client"
+    assert columns[None]["query"] is None  # the sparkline column is not sortable
 
 
 def test_bad_filter_input_shows_a_message_and_the_whole_portfolio(book, executive, client):

@@ -1,5 +1,6 @@
 """The relationship dashboard: score history, "why this score", KPIs before/after, benefits, scoping."""
 
+import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -166,9 +167,9 @@ def test_page_shows_history_why_kpis_benefits_and_leadership(aerospace, executiv
     for shown in ("+41.67 %", "+19.05 %", "60 %", "85 %", "21 h", "17 h"):
         assert shown in text
     rework_row = re.search(rf'data-project-kpi="{aerospace["rework"].pk}">(.*?)</tr>', page, re.S).group(1)
-    assert "—" in rework_row and "104.0 %" in rework_row  # no improvement from 0; target achieved 52/50
+    assert "—" in rework_row and "104.00 %" in rework_row  # no improvement from 0; target achieved 52/50
     assert "Ada COO" in text and "Ben Lead" in text
-    assert "1,050,000" in text and "87.5 %" in text
+    assert "1,050,000 USD" in text and "87.50 %" in text
 
 
 def test_month_parameter_selects_the_explained_month_and_ignores_nonsense(aerospace, executive, client):
@@ -208,3 +209,43 @@ def test_portfolio_scoreboard_links_to_the_relationship_dashboard(aerospace, exe
     client.force_login(executive)
     page = client.get(reverse("home")).content.decode()
     assert f'href="{reverse("relationship-dashboard", args=[aerospace["relationship"].pk])}"' in page
+
+
+def test_benefits_show_gain_share_per_project_where_agreed_and_the_total(executive, client):
+    relationship = RelationshipFactory(currency="EUR")
+    today = relationship_dashboard(user=executive, pk=relationship.pk).as_of.today
+    first = delivered(
+        relationship, today - dt.timedelta(days=40), realised="250000", expected="300000", title="A"
+    )
+    second = delivered(
+        relationship, today - dt.timedelta(days=50), realised="80000", expected="60000", title="B"
+    )
+    delivered(relationship, today - dt.timedelta(days=60), realised="10000", expected="20000", title="C")
+    for project, pct, baseline in ((first, "20", "100000"), (second, "12.5", "50000")):
+        project_services.project_update(
+            actor=None,
+            project=project,
+            changes=project_services.ProjectFields(
+                gain_share_pct=Decimal(pct), gain_share_baseline=Decimal(baseline)
+            ),
+        )
+    client.force_login(executive)
+    response = client.get(reverse("relationship-dashboard", args=[relationship.pk]))
+    assert response.context["gain_share_totals"] == {"EUR": Decimal("33750")}  # 30,000 + 3,750
+    table = re.search(r'data-table="benefits">(.*?)</table>', response.content.decode(), re.S).group(1)
+    rows = {
+        name: re.sub(r"<[^>]+>", " ", cells)
+        for name, cells in re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table, re.S)
+    }
+    assert "30,000 EUR" in rows["A"] and "3,750 EUR" in rows["B"] and "not agreed" in rows["C"]
+    assert "33,750 EUR" in rows["Total"]
+
+
+def test_benefits_without_any_gain_share_agreement_have_no_gain_share_column(executive, client):
+    relationship = RelationshipFactory()
+    today = relationship_dashboard(user=executive, pk=relationship.pk).as_of.today
+    delivered(relationship, today - dt.timedelta(days=40), realised="250000", expected="300000")
+    client.force_login(executive)
+    response = client.get(reverse("relationship-dashboard", args=[relationship.pk]))
+    assert response.context["gain_share_totals"] == {}
+    assert "Gain-share" not in response.content.decode()
