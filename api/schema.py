@@ -14,7 +14,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Absent, or outside what you may see.",
     "409": "Conflicts with existing data, e.g. a duplicate external_id.",
     "412": "If-Match no longer matches: the record changed since you read it. Nothing was written.",
-    "413": "The request is too large.",
+    "413": "The body is over the size limit (named in `max_body_bytes`) or a bulk has over 1,000 records.",
     "415": "Send JSON (Content-Type: application/json).",
     "429": "Too many requests; retry after `Retry-After` seconds.",
 }
