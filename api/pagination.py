@@ -17,7 +17,27 @@ from projects import sync
 SYNC_PARAM = "sync"
 
 
-class SyncPagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """`page_size` must be a whole number from 1; above `max_page_size` it is capped (documented).
+    DRF's own reading silently falls back to the default for `page_size=abc`."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 (larger values are capped at {self.max_page_size})."
+                    ]
+                }
+            )
+        return min(int(text), self.max_page_size)
+
+
+class SyncPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -106,7 +126,12 @@ class SyncPagination(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                # No "maximum": larger values are capped, not refused.
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Records per page (default {self.page_size}; "
+                    f"larger values are capped at {self.max_page_size})."
+                )
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
         parameters.append(

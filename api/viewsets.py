@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
 from api.fields import _encodable
 from api.filters import PortfolioFilterBackend, StableOrderingFilter
-from api.pagination import SYNC_PARAM, SyncPagination
+from api.pagination import SYNC_PARAM, StrictPageSizeMixin, SyncPagination
+from api.params import CheckedQueryParamsMixin
 from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
 from projects import sync
 from projects.models import AuditEntry
@@ -44,7 +45,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class HistoryPagination(PageNumberPagination):
+class HistoryPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -73,7 +74,9 @@ class BulkUpsertResultSerializer(serializers.Serializer):
     results = BulkRecordResultSerializer(many=True)
 
 
-class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PortfolioReadViewSet(
+    CheckedQueryParamsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Scoped lists and objects with ETags and sync cursors."""
 
     model = None
@@ -256,6 +259,11 @@ class PortfolioViewSet(
         records = request.data.get("records") if isinstance(request.data, dict) else None
         if not isinstance(records, list):
             raise serializers.ValidationError({"records": ['Send {"records": [...]}, a list of records.']})
+        unknown = sorted(str(key) for key in request.data if key != "records")
+        if unknown:  # a misspelt option must not be ignored silently
+            raise serializers.ValidationError(
+                {key: ['Unknown field; send only {"records": [...]}.'] for key in unknown}
+            )
         if len(records) > BULK_LIMIT:
             raise RecordErrors(
                 [
