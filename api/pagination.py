@@ -15,6 +15,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from projects import sync
 
 SYNC_PARAM = "sync"
+UPDATED_SINCE = "updated_since"
 
 
 class StrictPageSizeMixin:
@@ -49,6 +50,14 @@ class SyncPagination(StrictPageSizeMixin, PageNumberPagination):
         source = view.sync_source()
         scope = view.sync_scope()
         token = request.query_params.get(SYNC_PARAM)
+        self.count = None
+        if token is None and UPDATED_SINCE in request.query_params:
+            # An updated_since list is a sync pass over the rows changed since then: keyset pages on
+            # the change stamp, so a record changed between two pages moves to a later page (or
+            # pass) instead of shifting an unseen one onto a page already read. Its first page
+            # counts the matching records, as numbered pages do.
+            token = "0"
+            self.count = queryset.count()
         if token is not None:
             try:
                 cursor = sync.SyncCursor.decode(token)
@@ -82,7 +91,7 @@ class SyncPagination(StrictPageSizeMixin, PageNumberPagination):
         return Response(
             OrderedDict(
                 [
-                    ("count", None if self.sync_mode else self.page.paginator.count),
+                    ("count", self.page.paginator.count if not self.sync_mode else self.count),
                     ("next", self.get_next_link()),
                     ("previous", self.get_previous_link()),
                     ("next_sync", self.next_cursor.encode()),
@@ -101,7 +110,8 @@ class SyncPagination(StrictPageSizeMixin, PageNumberPagination):
                 "count": {
                     "type": "integer",
                     "nullable": True,
-                    "description": "Matching records (numbered pages only; null in a sync pass).",
+                    "description": "Matching records (numbered pages and the first page of an "
+                    "updated_since list; null in a sync pass).",
                 },
                 "next": {"type": "string", "nullable": True, "format": "uri"},
                 "previous": {"type": "string", "nullable": True, "format": "uri"},

@@ -9,10 +9,9 @@ number from 1 (larger values are capped at the maximum), an empty `updated_since
 
 from rest_framework import exceptions
 
-from api.pagination import SYNC_PARAM
+from api.pagination import SYNC_PARAM, UPDATED_SINCE
 
 FORMAT_PARAM = "format"
-UPDATED_SINCE = "updated_since"
 
 
 def allowed_query_params(view) -> set[str]:

@@ -180,7 +180,5 @@ class ScoreViewSet(PortfolioReadViewSet):
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.score_list(user=user)
 
-    updated_field = "computed_at"
-
     def sync_source(self):
         return sync.TimeSyncSource("computed_at")

@@ -90,7 +90,6 @@ class PortfolioReadViewSet(
     ordering = ["id"]
     # Any path segment routes here, so that a malformed id answers the JSON 404 (see get_object).
     lookup_value_regex = r"[^/]+"
-    updated_field = "updated_at"  # what updated_since compares, and orders by
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -105,12 +104,6 @@ class PortfolioReadViewSet(
         # Object routes and sync see tombstones; a plain list shows live records.
         include_deleted = self.action != "list" or self.is_sync_request()
         return self.base_queryset(user=self.request.user, include_deleted=include_deleted)
-
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        if self.action == "list" and "updated_since" in self.request.query_params:
-            queryset = queryset.order_by(self.updated_field, "pk")
-        return queryset
 
     def sync_source(self):
         return sync.StampSyncSource()
