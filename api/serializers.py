@@ -2,10 +2,11 @@
 services (see the viewsets), and computed figures come from the selectors."""
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import ComputedDecimalField, RecordField
+from api.fields import ComputedDecimalField, RecordField, StrictCharField, StrictSlugField
 from kpis import selectors as kpi_selectors
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import selectors
@@ -23,7 +24,15 @@ class SyncedSerializer(serializers.ModelSerializer):
     ignored, so a record read with GET can be sent back with PUT as it is.
     """
 
-    external_id = serializers.CharField(
+    # Text columns take strings only (a number sent for one is refused, not coerced).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: StrictSlugField,
+    }
+
+    external_id = StrictCharField(
         max_length=100,
         required=False,
         allow_null=True,

@@ -109,3 +109,36 @@ def test_an_unknown_top_level_key_in_a_bulk_body_is_a_400(admin_client, world):
     )
     assert response.status_code == 400 and list(response.json()["errors"]) == ["dry_run"]
     assert admin_client.get("/api/v1/projects/", {"external_id": "erp-1"}).json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "resource,field,value",
+    [
+        ("projects", "description", 0),
+        ("projects", "title", 12),
+        ("projects", "title", True),
+        ("projects", "external_id", 5),
+        ("organizations", "country", 0),
+        ("organizations", "name", 1.5),
+        ("kpis", "code", 7),
+        ("kpis", "description", False),
+    ],
+)
+def test_a_number_or_boolean_where_a_string_is_expected_is_refused(
+    admin_client, world, resource, field, value
+):
+    obj = {"projects": world["project_a"], "organizations": world["client_a"], "kpis": world["kpi"]}[resource]
+    before = admin_client.get(f"/api/v1/{resource}/{obj.pk}/").json()
+    response = admin_client.patch(f"/api/v1/{resource}/{obj.pk}/", {field: value}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {field: ["Not a valid string."]}
+    assert admin_client.get(f"/api/v1/{resource}/{obj.pk}/").json() == before
+
+
+def test_strings_are_still_accepted_as_they_are(admin_client, world):
+    project = world["project_a"]
+    response = admin_client.patch(
+        f"/api/v1/projects/{project.pk}/", {"description": "0", "title": "12"}, format="json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["description"], response.json()["title"]) == ("0", "12")
