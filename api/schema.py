@@ -47,6 +47,15 @@ class PortfolioAutoSchema(AutoSchema):
                     "without it the write is accepted.",
                 )
             )
+        if getattr(self.view, "action", None) == "retrieve":
+            parameters.append(
+                OpenApiParameter(
+                    "If-None-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description='The ETag you hold (e.g. `"3"`): `304 Not Modified` while it is current.',
+                )
+            )
         if getattr(self.view, "action", None) in OBJECT_ACTIONS:
             parameters.append(
                 OpenApiParameter(
@@ -61,6 +70,11 @@ class PortfolioAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if getattr(self.view, "action", None) == "retrieve":
+            responses["304"] = {
+                "description": "Not modified: the ETag in If-None-Match is current. No body.",
+                "headers": {"ETag": {"schema": {"type": "string"}}},
+            }
         for code in self._error_codes():
             if code in responses:
                 continue

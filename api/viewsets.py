@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from api.conditional import if_none_match_hits, not_modified
 from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
 from api.fields import _encodable
 from api.filters import PortfolioFilterBackend, StableOrderingFilter
@@ -127,7 +128,10 @@ class PortfolioReadViewSet(
         return super().get_object()
 
     def retrieve(self, request, *args, **kwargs):
-        return self.object_response(self.get_object())
+        obj = self.get_object()
+        if if_none_match_hits(request, etag(obj)):
+            return not_modified(etag(obj))
+        return self.object_response(obj)
 
     def object_response(self, obj, *, status_code=status.HTTP_200_OK, headers=None):
         data = self.get_serializer(obj).data
