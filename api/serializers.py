@@ -95,6 +95,11 @@ class ScoreSerializer(serializers.ModelSerializer):
     inputs = serializers.JSONField(
         source="components", read_only=True, help_text="What each component was computed from."
     )
+    deleted_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the score's relationship was deleted (a tombstone in sync); null while it lives.",
+    )
 
     class Meta:
         model = RelationshipScore
@@ -110,6 +115,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "projects_delivered",
             "kpis_measured",
             "computed_at",
+            "deleted_at",
         ]
         read_only_fields = fields
 
