@@ -47,6 +47,16 @@ class PortfolioAutoSchema(AutoSchema):
                     "without it the write is accepted.",
                 )
             )
+        if "{id}" in self.path:
+            # Any segment routes (a malformed id answers the JSON 404), but an id is a number.
+            parameters.append(
+                OpenApiParameter(
+                    "id",
+                    {"type": "integer", "minimum": 1},
+                    OpenApiParameter.PATH,
+                    description="The record's id.",
+                )
+            )
         if getattr(self.view, "action", None) == "retrieve":
             parameters.append(
                 OpenApiParameter(
@@ -88,3 +98,14 @@ class PortfolioAutoSchema(AutoSchema):
                 response["headers"] = {"ETag": {"schema": {"type": "string"}}}
             responses[code] = response
         return responses
+
+
+def responses_list_every_field(result, generator, request, public):
+    """Postprocessing hook: in response bodies every field is always present (null when it has no
+    value), so each is `required` — generated clients then type them as always there. Request
+    bodies (`…Request`) and the error shape (whose extras depend on the error) are left as they are."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") or name == "Error" or "properties" not in schema:
+            continue
+        schema["required"] = list(schema["properties"])
+    return result

@@ -92,7 +92,10 @@ class CurrentScoreSerializer(serializers.ModelSerializer):
 class ScoreSerializer(serializers.ModelSerializer):
     relationship = serializers.PrimaryKeyRelatedField(read_only=True)
     components = ScoreComponentsSerializer(source="*", read_only=True)
-    inputs = serializers.JSONField(
+    basis = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="How the score was reached, step by step."
+    )
+    inputs = serializers.DictField(
         source="components", read_only=True, help_text="What each component was computed from."
     )
     deleted_at = serializers.DateTimeField(

@@ -165,7 +165,7 @@ LOGOUT_REDIRECT_URL = "login"
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.TokenOrBearerAuthentication",  # `Token <key>` or `Bearer <key>`
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
         "upserts by `external_id`. Every error has one JSON shape (`Error`). See docs/api.md."
     ),
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.responses_list_every_field",
+    ],
     # Request bodies get their own components: related records are named by id or external_id.
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
