@@ -7,6 +7,7 @@ sync parameters; the audit history its paging; an object route nothing but `form
 number from 1 (larger values are capped at the maximum), an empty `updated_since=` is refused.
 """
 
+import django_filters
 from rest_framework import exceptions
 
 from api.pagination import SYNC_PARAM, UPDATED_SINCE
@@ -30,6 +31,18 @@ def allowed_query_params(view) -> set[str]:
     return allowed
 
 
+def repeatable_query_params(view) -> set[str]:
+    """Parameters that take several values (`?stage=idea&stage=proposed`): the multiple-choice filters."""
+    filterset_class = getattr(view, "filterset_class", None)
+    if filterset_class is None or getattr(view, "action", None) != "list":
+        return set()
+    return {
+        name
+        for name, filter_ in filterset_class.base_filters.items()
+        if isinstance(filter_, django_filters.MultipleChoiceFilter)
+    }
+
+
 def check_query_params(request, view) -> None:
     unknown = sorted(set(request.query_params) - allowed_query_params(view))
     if unknown:
@@ -37,6 +50,15 @@ def check_query_params(request, view) -> None:
         raise exceptions.ValidationError(
             {name: [f"Unknown query parameter; this route takes: {known}."] for name in unknown}
         )
+    # A single-valued parameter given twice would silently use the last value only.
+    repeatable = repeatable_query_params(view)
+    repeated = sorted(
+        name
+        for name in request.query_params
+        if len(request.query_params.getlist(name)) > 1 and name not in repeatable
+    )
+    if repeated:
+        raise exceptions.ValidationError({name: ["Give this parameter once."] for name in repeated})
     if UPDATED_SINCE in request.query_params and not request.query_params[UPDATED_SINCE].strip():
         raise exceptions.ValidationError(
             {

@@ -197,9 +197,10 @@ class PortfolioViewSet(
         instance = self.get_object()
         if instance.deleted_at is not None:
             raise Conflict("This record has been deleted; it can no longer change.")
-        expected = self.expected_version(instance)
+        # The body is checked first: a malformed request is a 400 whatever the ETag it names.
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(instance)
         obj = self.service_update(
             actor=request.user,
             instance=instance,

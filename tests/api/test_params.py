@@ -142,3 +142,27 @@ def test_strings_are_still_accepted_as_they_are(admin_client, world):
     )
     assert response.status_code == 200
     assert (response.json()["description"], response.json()["title"]) == ("0", "12")
+
+
+def test_a_single_valued_parameter_given_twice_is_a_400(admin_client, world):
+    response = admin_client.get("/api/v1/scores/?client=1&client=")
+    assert response.status_code == 400 and response.json()["errors"] == {
+        "client": ["Give this parameter once."]
+    }
+    assert admin_client.get("/api/v1/projects/?stage=idea&stage=proposed").status_code == 200
+
+
+def test_a_malformed_body_is_a_400_even_with_a_stale_if_match(admin_client, world):
+    project = world["project_a"]
+    response = admin_client.generic(
+        "PATCH",
+        f"/api/v1/projects/{project.pk}/",
+        b"\xff\x00",
+        content_type="application/json",
+        HTTP_IF_MATCH='"9"',
+    )
+    assert response.status_code == 400
+    response = admin_client.patch(
+        f"/api/v1/projects/{project.pk}/", {"title": "ok"}, format="json", HTTP_IF_MATCH='"9"'
+    )
+    assert response.status_code == 412
