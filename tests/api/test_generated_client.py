@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.api.conftest import clear_throttles
+from tests.api.schema_conformance import ResponseConformance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,15 +86,18 @@ def test_a_generated_client_imports_and_syncs(live_server, world, account_manage
         from portfolio_client.api.auth import auth_token_create
         from portfolio_client.models import AuthTokenRequest
 
-        with package.Client(base_url=base, raise_on_unexpected_status=True) as anonymous:
+        conformance = ResponseConformance(base)
+        checked = {"event_hooks": {"response": [conformance]}}
+        with package.Client(base_url=base, raise_on_unexpected_status=True, httpx_args=checked) as anonymous:
             token = auth_token_create.sync(
                 client=anonymous, body=AuthTokenRequest(username="am-user", password="test-password")
             )
         # Sent as `Bearer <key>`, the generated client's default.
         with package.AuthenticatedClient(
-            base_url=base, token=token.token, raise_on_unexpected_status=True
+            base_url=base, token=token.token, raise_on_unexpected_status=True, httpx_args=checked
         ) as client:
             _short_sync(client, world)
+        assert conformance.checked >= 9  # every response the generated client received
     finally:
         _forget(PACKAGE)
 
