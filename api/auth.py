@@ -30,9 +30,11 @@ class TokenView(APIView):
 
     @extend_schema(
         summary="Issue a token",
-        description="Send `username` and `password` (JSON or form); use the token as "
-        "`Authorization: Token <key>`. Asking again returns the same token until it is revoked.",
-        request=AuthTokenSerializer,
+        description="Send `username` and `password` as JSON; use the token as "
+        "`Authorization: Bearer <key>` (or `Token <key>`). Asking again returns the same token until "
+        "it is revoked.",
+        # JSON only in the schema (a form body still works): one request type for generated clients.
+        request={"application/json": AuthTokenSerializer},
         responses={200: TokenResponse},
         auth=[],
     )

@@ -9,7 +9,7 @@ a uniqueness conflict, such as a duplicate `external_id`), PermissionDenied → 
 VersionConflict → 412, IntegrityError (a race the validation could not see) → 409.
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, models
 from django.http import Http404
@@ -17,6 +17,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from api.shape import body_limit, error_body, too_large_detail
 from projects.records import VersionConflict, conflict_message
 
 NON_FIELD = "non_field_errors"
@@ -38,6 +39,13 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request is too large."
     default_code = "too_large"
+
+
+def body_too_large() -> PayloadTooLarge:
+    limit = body_limit()
+    error = PayloadTooLarge(too_large_detail(limit))
+    error.max_body_bytes = limit
+    return error
 
 
 class RecordErrors(exceptions.APIException):
@@ -72,6 +80,10 @@ class ErrorSerializer(serializers.Serializer):
     )
     records = RecordErrorSerializer(many=True, required=False, help_text="Bulk requests: each bad record.")
     current_version = serializers.IntegerField(required=False, help_text="412: the record's version now.")
+    max_body_bytes = serializers.IntegerField(required=False, help_text="413: the body size limit in bytes.")
+    canonical_path = serializers.CharField(
+        required=False, help_text="404 of a write to a path without its trailing slash: the path to use."
+    )
 
     class Meta:
         ref_name = "Error"
@@ -137,10 +149,6 @@ def is_uniqueness_conflict(error: DjangoValidationError, model=None) -> bool:
     )
 
 
-def error_body(status_code: int, code: str, detail: str, errors: dict | None = None, **extra) -> dict:
-    return {"status": status_code, "code": code, "detail": detail, "errors": errors or {}, **extra}
-
-
 def _first_message(errors: dict[str, list[str]], fallback: str) -> str:
     for messages in errors.values():
         if messages:
@@ -172,6 +180,8 @@ def api_exception_handler(exc, context):
         exc = Conflict("The record conflicts with another one (for example a duplicate external_id).")
     elif isinstance(exc, (DataError, OverflowError, UnicodeEncodeError)):
         exc = exceptions.ValidationError({NON_FIELD: ["A value is out of range."]})
+    elif isinstance(exc, RequestDataTooBig):  # Django's own size check, as it reads the body
+        exc = body_too_large()
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -194,6 +204,8 @@ def api_exception_handler(exc, context):
         detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else exc.default_detail
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
+    if getattr(exc, "max_body_bytes", None):
+        extra["max_body_bytes"] = exc.max_body_bytes
     if isinstance(exc, RecordErrors):
         extra["records"] = exc.records
         detail = str(exc.detail)

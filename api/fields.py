@@ -89,6 +89,26 @@ class RecordFieldExtension(OpenApiSerializerFieldExtension):
         return build_basic_type(OpenApiTypes.INT)
 
 
+class StrictStringMixin:
+    """A string, and only a string. DRF's CharField coerces a number to text (`"description": 0`
+    becomes "0"), so a client's type error would be stored silently; the schema says string."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class StrictSlugField(StrictStringMixin, serializers.SlugField):
+    pass
+
+
 class ComputedDecimalField(serializers.DecimalField):
     """A read-only computed figure (a percentage), exact to 4 decimal places, null when undefined."""
 

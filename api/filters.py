@@ -4,6 +4,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
@@ -106,6 +107,10 @@ class ApiProjectFilterSet(ProjectFilterSet, SyncedFilterSet):
     """The project list page's filters, plus KPI, date ranges and sync filters."""
 
     kpi = IdFilter(method="filter_kpi", label="Projects tracking this KPI (id)")
+    # The owner as the API shows it: by login (username). The list page's filter keeps its ids.
+    owner = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.none(), to_field_name="username", label="Owner's username"
+    )
     proposed_after = django_filters.DateFilter(field_name="proposed_on", lookup_expr="gte")
     proposed_before = django_filters.DateFilter(field_name="proposed_on", lookup_expr="lte")
     started_after = django_filters.DateFilter(field_name="started_on", lookup_expr="gte")

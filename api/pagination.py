@@ -15,9 +15,30 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from projects import sync
 
 SYNC_PARAM = "sync"
+UPDATED_SINCE = "updated_since"
 
 
-class SyncPagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """`page_size` must be a whole number from 1; above `max_page_size` it is capped (documented).
+    DRF's own reading silently falls back to the default for `page_size=abc`."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 (larger values are capped at {self.max_page_size})."
+                    ]
+                }
+            )
+        return min(int(text), self.max_page_size)
+
+
+class SyncPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -29,6 +50,14 @@ class SyncPagination(PageNumberPagination):
         source = view.sync_source()
         scope = view.sync_scope()
         token = request.query_params.get(SYNC_PARAM)
+        self.count = None
+        if token is None and UPDATED_SINCE in request.query_params:
+            # An updated_since list is a sync pass over the rows changed since then: keyset pages on
+            # the change stamp, so a record changed between two pages moves to a later page (or
+            # pass) instead of shifting an unseen one onto a page already read. Its first page
+            # counts the matching records, as numbered pages do.
+            token = "0"
+            self.count = queryset.count()
         if token is not None:
             try:
                 cursor = sync.SyncCursor.decode(token)
@@ -62,7 +91,7 @@ class SyncPagination(PageNumberPagination):
         return Response(
             OrderedDict(
                 [
-                    ("count", None if self.sync_mode else self.page.paginator.count),
+                    ("count", self.page.paginator.count if not self.sync_mode else self.count),
                     ("next", self.get_next_link()),
                     ("previous", self.get_previous_link()),
                     ("next_sync", self.next_cursor.encode()),
@@ -81,7 +110,8 @@ class SyncPagination(PageNumberPagination):
                 "count": {
                     "type": "integer",
                     "nullable": True,
-                    "description": "Matching records (numbered pages only; null in a sync pass).",
+                    "description": "Matching records (numbered pages and the first page of an "
+                    "updated_since list; null in a sync pass).",
                 },
                 "next": {"type": "string", "nullable": True, "format": "uri"},
                 "previous": {"type": "string", "nullable": True, "format": "uri"},
@@ -106,7 +136,12 @@ class SyncPagination(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                # No "maximum": larger values are capped, not refused.
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Records per page (default {self.page_size}; "
+                    f"larger values are capped at {self.max_page_size})."
+                )
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
         parameters.append(

@@ -6,7 +6,9 @@ from django.conf import settings
 from rest_framework import exceptions, parsers, permissions, throttling
 from rest_framework.settings import api_settings
 
-from api.errors import PayloadTooLarge
+# A module reference, not its names: api.errors imports DRF's views, whose settings load this module.
+from api import errors
+from api.shape import body_limit
 from projects import access
 
 WRITER_ROLES = (access.Role.ADMIN, access.Role.ACCOUNT_MANAGER)
@@ -56,20 +58,20 @@ class PortfolioThrottle(throttling.ScopedRateThrottle):
 
 
 class LimitedJSONParser(parsers.JSONParser):
-    """JSON bodies up to API_MAX_BODY_BYTES (413 beyond); NaN and Infinity are rejected (400)."""
+    """JSON bodies up to the body limit (413 beyond); NaN and Infinity are rejected (400)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = getattr(settings, "API_MAX_BODY_BYTES", 10 * 1024 * 1024)
+        limit = body_limit()
         request = (parser_context or {}).get("request")
         length = request.META.get("CONTENT_LENGTH") if request is not None else None
         try:
             if length and int(length) > limit:
-                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+                raise errors.body_too_large()
         except ValueError:
             pass
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise errors.body_too_large()
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = raw.decode(encoding)

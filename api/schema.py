@@ -14,7 +14,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Absent, or outside what you may see.",
     "409": "Conflicts with existing data, e.g. a duplicate external_id.",
     "412": "If-Match no longer matches: the record changed since you read it. Nothing was written.",
-    "413": "The request is too large.",
+    "413": "The body is over the size limit (named in `max_body_bytes`) or a bulk has over 1,000 records.",
     "415": "Send JSON (Content-Type: application/json).",
     "429": "Too many requests; retry after `Retry-After` seconds.",
 }
@@ -47,6 +47,25 @@ class PortfolioAutoSchema(AutoSchema):
                     "without it the write is accepted.",
                 )
             )
+        if "{id}" in self.path:
+            # Any segment routes (a malformed id answers the JSON 404), but an id is a number.
+            parameters.append(
+                OpenApiParameter(
+                    "id",
+                    {"type": "integer", "minimum": 1},
+                    OpenApiParameter.PATH,
+                    description="The record's id.",
+                )
+            )
+        if getattr(self.view, "action", None) == "retrieve":
+            parameters.append(
+                OpenApiParameter(
+                    "If-None-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description='The ETag you hold (e.g. `"3"`): `304 Not Modified` while it is current.',
+                )
+            )
         if getattr(self.view, "action", None) in OBJECT_ACTIONS:
             parameters.append(
                 OpenApiParameter(
@@ -61,6 +80,11 @@ class PortfolioAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if getattr(self.view, "action", None) == "retrieve":
+            responses["304"] = {
+                "description": "Not modified: the ETag in If-None-Match is current. No body.",
+                "headers": {"ETag": {"schema": {"type": "string"}}},
+            }
         for code in self._error_codes():
             if code in responses:
                 continue
@@ -74,3 +98,14 @@ class PortfolioAutoSchema(AutoSchema):
                 response["headers"] = {"ETag": {"schema": {"type": "string"}}}
             responses[code] = response
         return responses
+
+
+def responses_list_every_field(result, generator, request, public):
+    """Postprocessing hook: in response bodies every field is always present (null when it has no
+    value), so each is `required` — generated clients then type them as always there. Request
+    bodies (`…Request`) and the error shape (whose extras depend on the error) are left as they are."""
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") or name == "Error" or "properties" not in schema:
+            continue
+        schema["required"] = list(schema["properties"])
+    return result

@@ -4,10 +4,11 @@ services (see the viewsets), and computed figures come from the selectors."""
 from decimal import ROUND_HALF_UP
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import ComputedDecimalField, RecordField
+from api.fields import ComputedDecimalField, RecordField, StrictCharField, StrictSlugField
 from kpis import selectors as kpi_selectors
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import selectors
@@ -25,7 +26,15 @@ class SyncedSerializer(serializers.ModelSerializer):
     ignored, so a record read with GET can be sent back with PUT as it is.
     """
 
-    external_id = serializers.CharField(
+    # Text columns take strings only (a number sent for one is refused, not coerced).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.SlugField: StrictSlugField,
+    }
+
+    external_id = StrictCharField(
         max_length=100,
         required=False,
         allow_null=True,
@@ -92,10 +101,18 @@ class CurrentScoreSerializer(serializers.ModelSerializer):
 class ScoreSerializer(serializers.ModelSerializer):
     relationship = serializers.PrimaryKeyRelatedField(read_only=True)
     components = ScoreComponentsSerializer(source="*", read_only=True)
-    inputs = serializers.JSONField(
+    basis = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="How the score was reached, step by step."
+    )
+    inputs = serializers.DictField(
         source="components", read_only=True, help_text="What each component was computed from."
     )
     is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
+    deleted_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the score's relationship was deleted (a tombstone in sync); null while it lives.",
+    )
 
     class Meta:
         model = RelationshipScore
@@ -112,6 +129,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "projects_delivered",
             "kpis_measured",
             "computed_at",
+            "deleted_at",
         ]
         read_only_fields = fields
 

@@ -1,6 +1,7 @@
 """Every resource's viewset: configuration around the shared behaviour of api.viewsets."""
 
 from api import filters, serializers
+from api.scores import SCORE_SYNCED_AT, score_sync_fields
 from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
@@ -116,9 +117,10 @@ class ScoreViewSet(PortfolioReadViewSet):
     ordering_fields = ["id", "period", "score", "computed_at"]
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.score_list(user=user)
-
-    updated_field = "computed_at"
+        scores = score_sync_fields(kpi_selectors.score_list(user=user))
+        return scores if include_deleted else scores.filter(relationship__deleted_at__isnull=True)
 
     def sync_source(self):
-        return sync.TimeSyncSource("computed_at")
+        # A score changes when it is recomputed, and is deleted with its relationship: synced by
+        # the later of the two, so a relationship's deletion sends its scores as tombstones.
+        return sync.TimeSyncSource(SCORE_SYNCED_AT)

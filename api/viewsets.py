@@ -12,10 +12,12 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from api.conditional import if_none_match_hits, not_modified
 from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
 from api.fields import _encodable
 from api.filters import PortfolioFilterBackend, StableOrderingFilter
-from api.pagination import SYNC_PARAM, SyncPagination
+from api.pagination import SYNC_PARAM, StrictPageSizeMixin, SyncPagination
+from api.params import CheckedQueryParamsMixin
 from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
 from projects import sync
 from projects.models import AuditEntry
@@ -63,7 +65,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return AUDITED_RESOURCES.get(entry.content_type.model, entry.content_type.model)
 
 
-class HistoryPagination(PageNumberPagination):
+class HistoryPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -92,7 +94,9 @@ class BulkUpsertResultSerializer(serializers.Serializer):
     results = BulkRecordResultSerializer(many=True)
 
 
-class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PortfolioReadViewSet(
+    CheckedQueryParamsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Scoped lists and objects with ETags and sync cursors."""
 
     model = None
@@ -106,7 +110,6 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     ordering = ["id"]
     # Any path segment routes here, so that a malformed id answers the JSON 404 (see get_object).
     lookup_value_regex = r"[^/]+"
-    updated_field = "updated_at"  # what updated_since compares, and orders by
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -121,12 +124,6 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         # Object routes and sync see tombstones; a plain list shows live records.
         include_deleted = self.action != "list" or self.is_sync_request()
         return self.base_queryset(user=self.request.user, include_deleted=include_deleted)
-
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        if self.action == "list" and "updated_since" in self.request.query_params:
-            queryset = queryset.order_by(self.updated_field, "pk")
-        return queryset
 
     def sync_source(self):
         return sync.StampSyncSource()
@@ -150,7 +147,10 @@ class PortfolioReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         return super().get_object()
 
     def retrieve(self, request, *args, **kwargs):
-        return self.object_response(self.get_object())
+        obj = self.get_object()
+        if if_none_match_hits(request, etag(obj)):
+            return not_modified(etag(obj))
+        return self.object_response(obj)
 
     def object_response(self, obj, *, status_code=status.HTTP_200_OK, headers=None):
         data = self.get_serializer(obj).data
@@ -208,9 +208,10 @@ class PortfolioViewSet(
         instance = self.get_object()
         if instance.deleted_at is not None:
             raise Conflict("This record has been deleted; it can no longer change.")
-        expected = self.expected_version(instance)
+        # The body is checked first: a malformed request is a 400 whatever the ETag it names.
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(instance)
         obj = self.services.update_from(
             actor=request.user,
             instance=instance,
@@ -271,6 +272,11 @@ class PortfolioViewSet(
         records = request.data.get("records") if isinstance(request.data, dict) else None
         if not isinstance(records, list):
             raise serializers.ValidationError({"records": ['Send {"records": [...]}, a list of records.']})
+        unknown = sorted(str(key) for key in request.data if key != "records")
+        if unknown:  # a misspelt option must not be ignored silently
+            raise serializers.ValidationError(
+                {key: ['Unknown field; send only {"records": [...]}.'] for key in unknown}
+            )
         if len(records) > BULK_LIMIT:
             raise RecordErrors(
                 [

@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Early, so that every later middleware's log lines carry the request id.
     "bpo_portfolio.observability.RequestIdMiddleware",
+    # Then, so that every answer under /api/ — Django's own 404, 400, CSRF 403 and 500 pages
+    # included — has the API's JSON error shape.
+    "api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,7 +203,7 @@ LOGOUT_REDIRECT_URL = "login"
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.TokenOrBearerAuthentication",  # `Token <key>` or `Bearer <key>`
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -221,8 +224,11 @@ REST_FRAMEWORK = {
         "api": env.str("API_THROTTLE_API", default="6000/min"),
     },
 }
-# Largest JSON body the API reads (a bulk upsert of 1,000 records fits comfortably).
+# Largest request body (a bulk upsert of 1,000 records fits comfortably). One limit: Django's own
+# check reads the same number, so a client never meets a smaller, undocumented one; over it the API
+# answers a JSON 413 naming the limit.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "BPO Innovation Portfolio API",
     "VERSION": "1.0.0",
@@ -236,6 +242,10 @@ SPECTACULAR_SETTINGS = {
         "upserts by `external_id`. Every error has one JSON shape (`Error`). See docs/api.md."
     ),
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.responses_list_every_field",
+    ],
     # Request bodies get their own components: related records are named by id or external_id.
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

@@ -26,15 +26,17 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from kpis import scoring
 from kpis.explanation import KPIExplanation, ProjectExplanation, QuarterExplanation, ScoreExplanation
-from kpis.models import PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
 from kpis.scoring import COMPONENT_PLACES, quantize
 from kpis.selectors import latest_measurements
 from kpis.signals import scores_rolled_up
 from projects.models import InnovationProject, Relationship
+from projects.records import current_change_stamp
 
 # Advisory-lock keys of score roll-ups: this prefix in the high bits, the relationship id below.
 LOCK_PREFIX = 0x5C02E << 40
@@ -419,7 +421,43 @@ def _rollup_batch(
                 window=window, relationship_ids=relationship_ids, contract_starts=contract_starts
             )
             computed = compute_scores(inputs)
-            return _upsert(computed, computed_at=timezone.now())
+            computed_at = timezone.now()
+            written = _upsert(computed, computed_at=computed_at)
+        if clear_stale:  # the current month: the figures records show now
+            stamp_changed_figures(relationship_ids, period=window.period, computed_at=computed_at)
+        return written
+
+
+def stamp_changed_figures(relationship_ids: list[int], *, period: dt.date, computed_at: dt.datetime) -> None:
+    """Give a new change stamp to the records whose computed figures moved, so sync re-sends them.
+
+    A project KPI shows its latest measurement (`latest_value`, `improvement_pct`, …), a project
+    the mean improvement of its KPIs (`impact_pct`), a relationship its current score. None of them
+    is written when those figures change, so sync clients would keep stale numbers. Their
+    `change_stamp` and `updated_at` move (never `version`: that is the client's concurrency token
+    and nothing the client could have written changed):
+
+    * a project KPI with a measurement stamped after it (recorded, corrected or deleted since);
+    * a project with a project KPI stamped after it (the line above, or an edited baseline);
+    * a relationship whose current-month score this roll-up has just written.
+
+    Stamps compare as transactions order (projects.records.current_change_stamp): a row stamped
+    here is stamped above the rows it was computed from, so a later roll-up leaves it alone until
+    something new arrives.
+    """
+    stamp, now = current_change_stamp(), timezone.now()
+    ProjectKPI.objects.filter(project__relationship_id__in=relationship_ids).filter(
+        Exists(
+            Measurement.objects.filter(project_kpi=OuterRef("pk"), change_stamp__gt=OuterRef("change_stamp"))
+        )
+    ).update(change_stamp=stamp, updated_at=now)
+    InnovationProject.objects.filter(relationship_id__in=relationship_ids).filter(
+        Exists(ProjectKPI.objects.filter(project=OuterRef("pk"), change_stamp__gt=OuterRef("change_stamp")))
+    ).update(change_stamp=stamp, updated_at=now)
+    rescored = RelationshipScore.objects.filter(
+        relationship_id__in=relationship_ids, period=period, computed_at=computed_at
+    ).values("relationship_id")
+    Relationship.objects.filter(pk__in=rescored).update(change_stamp=stamp, updated_at=now)
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 import pytest
 import requests
+from schemathesis.core.failures import FailureGroup
 
 from tests.api.conftest import clear_throttles
+from tests.api.schema_conformance import ResponseConformance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -11,9 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 class SyncClient:
     """What a client system does: keep a copy of a resource with the sync cursor."""
 
-    def __init__(self, base: str, token: str):
+    def __init__(self, base: str, token: str, conformance: ResponseConformance):
         self.base = base
-        self.session = requests.Session()
+        self.session = conformance.watch(requests.Session())
         self.session.headers["Authorization"] = f"Token {token}"
         self.copies: dict[str, dict[int, dict]] = {}
         self.cursors: dict[str, str] = {}
@@ -47,7 +49,9 @@ def test_bulk_create_sync_conditional_update_delete_and_tombstone_over_http(
         f"{base}/api/v1/auth/token/", json={"username": "am-user", "password": "test-password"}, timeout=30
     )
     assert token.status_code == 200
-    client = SyncClient(base, token.json()["token"])
+    conformance = ResponseConformance(base)
+    conformance(token)
+    client = SyncClient(base, token.json()["token"], conformance)
 
     # Create through bulk upserts, naming parents by external_id.
     projects = [
@@ -118,3 +122,19 @@ def test_bulk_create_sync_conditional_update_delete_and_tombstone_over_http(
         timeout=30,
     ).json()["results"]
     assert {row["id"]: row for row in server} == client.copies["projects"]
+    # Objects that may be null (current_score) and error bodies conform too.
+    assert client.session.get(f"{base}/api/v1/relationships/", timeout=30).status_code == 200
+    assert client.session.get(f"{base}/api/v1/projects/999999/", timeout=30).status_code == 404
+    assert conformance.checked >= 15  # every response above was checked
+
+
+def test_the_conformance_check_catches_a_response_the_schema_does_not_describe(live_server, world):
+    conformance = ResponseConformance(live_server.url)
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    response._content = b'{"id": "not a number"}'
+    response.request = requests.Request("GET", f"{live_server.url}/api/v1/projects/1/").prepare()
+    with pytest.raises(FailureGroup):  # a wrong type and missing required fields
+        conformance(response)
+    assert conformance.checked == 0

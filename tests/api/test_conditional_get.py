@@ -1,0 +1,61 @@
+"""Conditional GET on object routes: If-None-Match with the current ETag answers 304, no body."""
+
+import pytest
+from django.utils import timezone
+
+from kpis.models import RelationshipScore
+from kpis.rollup import rollup_scores
+from projects import services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(admin_user, api_as):
+    return api_as(admin_user)
+
+
+@pytest.mark.parametrize(
+    "resource,key",
+    [
+        ("projects", "project_a"),
+        ("relationships", "rel_a"),
+        ("organizations", "client_a"),
+        ("kpis", "kpi"),
+        ("project-kpis", "project_kpi_a"),
+        ("measurements", "measurement_a"),
+    ],
+)
+def test_the_current_etag_answers_304_without_a_body(admin_client, world, resource, key):
+    url = f"/api/v1/{resource}/{world[key].pk}/"
+    first = admin_client.get(url)
+    tag = first["ETag"]
+    response = admin_client.get(url, HTTP_IF_NONE_MATCH=tag)
+    assert response.status_code == 304 and response.content == b"" and response["ETag"] == tag
+    assert admin_client.get(url, HTTP_IF_NONE_MATCH=f'"0", W/{tag}').status_code == 304
+    assert admin_client.get(url, HTTP_IF_NONE_MATCH="*").status_code == 304
+
+
+def test_a_stale_etag_answers_the_record(admin_client, world):
+    project = world["project_a"]
+    url = f"/api/v1/projects/{project.pk}/"
+    tag = admin_client.get(url)["ETag"]
+    services.project_update(actor=None, project=project, changes=services.ProjectFields(title="Changed"))
+    response = admin_client.get(url, HTTP_IF_NONE_MATCH=tag)
+    assert response.status_code == 200 and response.json()["title"] == "Changed"
+    assert response["ETag"] != tag
+
+
+def test_a_score_has_conditional_get_too(admin_client, world):
+    rollup_scores(period=timezone.localdate(), relationship_ids=[world["rel_a"].pk])
+    score = RelationshipScore.objects.filter(relationship=world["rel_a"]).first()
+    assert score is not None
+    url = f"/api/v1/scores/{score.pk}/"
+    tag = admin_client.get(url)["ETag"]
+    assert admin_client.get(url, HTTP_IF_NONE_MATCH=tag).status_code == 304
+
+
+def test_if_none_match_never_reveals_a_record_outside_your_scope(world, api_as, account_manager):
+    other = world["project_b"]
+    response = api_as(account_manager).get(f"/api/v1/projects/{other.pk}/", HTTP_IF_NONE_MATCH="*")
+    assert response.status_code == 404
