@@ -1,6 +1,7 @@
 """Fixtures of the API tests: clients per role, a small two-relationship portfolio, clean throttles."""
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
@@ -17,12 +18,16 @@ from tests.factories import (
     UserFactory,
 )
 
+# Parallel test workers share one Redis database (and their users share ids): each keeps its cache
+# keys under its own prefix, so that one clearing its throttle counters never resets another's.
+CACHE_PREFIX = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
 
 def clear_throttles() -> None:
-    """Forget throttle counters (only those: the Redis database may hold other keys)."""
+    """Forget this worker's throttle counters (only those: the Redis database holds other keys)."""
     if settings.REDIS_URL:
         client = cache._cache.get_client(write=True)
-        keys = list(client.scan_iter(match="*throttle_*"))
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*throttle_*"))
         if keys:
             client.delete(*keys)
     else:
@@ -36,7 +41,12 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
+def _own_cache_keys(settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": CACHE_PREFIX}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles(_own_cache_keys):
     clear_throttles()
     yield
     clear_throttles()

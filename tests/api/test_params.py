@@ -166,3 +166,15 @@ def test_a_malformed_body_is_a_400_even_with_a_stale_if_match(admin_client, worl
         f"/api/v1/projects/{project.pk}/", {"title": "ok"}, format="json", HTTP_IF_MATCH='"9"'
     )
     assert response.status_code == 412
+
+
+def test_a_deleted_records_external_id_stays_with_its_tombstone(admin_client, world):
+    # The external_id is unique over all records, tombstones included (a model constraint): a bulk
+    # upsert naming a deleted record's key is a 409 naming it, and nothing is written.
+    project = world["project_a"]
+    assert admin_client.delete(f"/api/v1/projects/{project.pk}/").status_code == 204
+    record = {"external_id": "p-a", "relationship": world["rel_a"].pk, "title": "Again"}
+    response = admin_client.post("/api/v1/projects/bulk/", {"records": [record]}, format="json")
+    assert response.status_code == 409
+    assert response.json()["records"][0]["external_id"] == "p-a"
+    assert admin_client.get(f"/api/v1/projects/{project.pk}/").json()["deleted_at"] is not None
