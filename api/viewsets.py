@@ -291,9 +291,10 @@ class PortfolioViewSet(
                 code="too_many_records",
             )
         keys = self._bulk_keys(records)
+        # Keys name live records: a deleted record's key is free again, so naming it creates anew.
         existing = {
             obj.external_id: obj
-            for obj in self.base_queryset(user=request.user, include_deleted=True).filter(
+            for obj in self.base_queryset(user=request.user, include_deleted=False).filter(
                 external_id__in=keys
             )
         }
@@ -398,8 +399,6 @@ class PortfolioViewSet(
             serializer = self.get_serializer(data=record)
             serializer.is_valid(raise_exception=True)
             return self.services.create_from(actor=actor, values=serializer.validated_data), "created"
-        if instance.deleted_at is not None:
-            raise Conflict("A deleted record holds this external_id; it cannot be written again.")
         serializer = self.get_serializer(instance, data=record, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -6,7 +6,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kpis import scoring
-from projects.models import PLAUSIBLE_DATE, InnovationProject, Relationship, SyncedModel
+from projects.models import (
+    PLAUSIBLE_DATE,
+    InnovationProject,
+    Relationship,
+    SyncedModel,
+    live_external_id_unique,
+)
 
 VALUE = {"max_digits": 20, "decimal_places": 4}
 
@@ -48,6 +54,7 @@ class KPI(SyncedModel):
         ordering = ["name"]
         verbose_name = "KPI"
         constraints = [
+            live_external_id_unique("kpi"),
             models.UniqueConstraint(
                 fields=["code"],
                 condition=Q(deleted_at__isnull=True),
@@ -86,6 +93,7 @@ class ProjectKPI(SyncedModel):
         ordering = ["project_id", "kpi__name", "id"]
         verbose_name = "project KPI"
         constraints = [
+            live_external_id_unique("project_kpi"),
             models.UniqueConstraint(
                 fields=["project", "kpi"],
                 condition=Q(deleted_at__isnull=True),
@@ -156,6 +164,7 @@ class Measurement(SyncedModel):
             models.Index(fields=["project_kpi", "measured_on"], name="measurement_latest_idx"),
         ]
         constraints = [
+            live_external_id_unique("measurement"),
             models.UniqueConstraint(
                 fields=["project_kpi", "measured_on"],
                 condition=Q(deleted_at__isnull=True),

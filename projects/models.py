@@ -31,15 +31,27 @@ PLAUSIBLE_DATE = [validate_plausible_date]
 PERCENT_RANGE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
+def live_external_id_unique(prefix: str) -> models.UniqueConstraint:
+    """external_id unique among live records; reported on the field like a unique field's error."""
+    return models.UniqueConstraint(
+        fields=["external_id"],
+        condition=Q(deleted_at__isnull=True),
+        name=f"{prefix}_external_id_live_unique",
+        violation_error_code="unique",
+        violation_error_message="A live record with this external_id already exists.",
+    )
+
+
 class SyncedModel(models.Model):
     """Fields every record that sync clients see carries: identity, version, timestamps, tombstone."""
 
+    # Unique among live records of a type (live_external_id_unique below): a deleted record keeps its
+    # key on its tombstone but no longer blocks it, so a client may use the key again.
     external_id = models.CharField(
         max_length=100,
         null=True,
         blank=True,
-        unique=True,
-        help_text="The record's key in a client system; unique per record type when set.",
+        help_text="The record's key in a client system; unique among the live records of a type.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -111,6 +123,7 @@ class Organization(SyncedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
+            live_external_id_unique("organization"),
             models.UniqueConstraint(
                 fields=["name"],
                 condition=Q(deleted_at__isnull=True),
@@ -183,6 +196,7 @@ class Relationship(SyncedModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
+            live_external_id_unique("relationship"),
             models.CheckConstraint(
                 condition=~Q(client=F("provider")),
                 name="relationship_client_not_provider",
@@ -345,6 +359,7 @@ class InnovationProject(SyncedModel):
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["relationship", "stage"], name="project_relationship_stage_idx")]
         constraints = [
+            live_external_id_unique("project"),
             models.CheckConstraint(
                 condition=Q(stage__in=ProjectStage.values),
                 name="project_stage_valid",

@@ -168,13 +168,19 @@ def test_a_malformed_body_is_a_400_even_with_a_stale_if_match(admin_client, worl
     assert response.status_code == 412
 
 
-def test_a_deleted_records_external_id_stays_with_its_tombstone(admin_client, world):
-    # The external_id is unique over all records, tombstones included (a model constraint): a bulk
-    # upsert naming a deleted record's key is a 409 naming it, and nothing is written.
+def test_a_deleted_records_external_id_is_free_again_and_its_tombstone_keeps_it(admin_client, world):
+    # external_id is unique among live records: a bulk upsert or a create naming a deleted record's
+    # key makes a new record; the tombstone keeps the key, so a mirror can match what was deleted.
     project = world["project_a"]
     assert admin_client.delete(f"/api/v1/projects/{project.pk}/").status_code == 204
     record = {"external_id": "p-a", "relationship": world["rel_a"].pk, "title": "Again"}
     response = admin_client.post("/api/v1/projects/bulk/", {"records": [record]}, format="json")
-    assert response.status_code == 409
-    assert response.json()["records"][0]["external_id"] == "p-a"
-    assert admin_client.get(f"/api/v1/projects/{project.pk}/").json()["deleted_at"] is not None
+    assert response.status_code == 200, response.json()
+    created = response.json()["results"][0]
+    assert created["status"] == "created" and created["id"] != project.pk
+    tombstone = admin_client.get(f"/api/v1/projects/{project.pk}/").json()
+    assert (tombstone["external_id"], tombstone["deleted_at"] is not None) == ("p-a", True)
+    # Two live records may never share it.
+    again = admin_client.post("/api/v1/projects/", {**record, "title": "Twice"}, format="json")
+    assert again.status_code == 409
+    assert "external_id" in again.json()["errors"]
