@@ -1,4 +1,7 @@
-"""Login protection: what a locked-out caller is told (django-axes does the counting).
+"""Browser security: the Permissions-Policy header, and what a locked-out caller is told.
+
+The Content-Security-Policy comes from django-csp (settings.CONTENT_SECURITY_POLICY); login
+attempts are counted by django-axes.
 
 Failed sign-ins are counted per username and per address, on the browser login and on the API's
 token endpoint alike (both authenticate with the request). After AXES_FAILURE_LIMIT failures in a
@@ -31,3 +34,15 @@ def lockout_response(request, original_response=None, credentials=None):
         response = HttpResponse(body, status=429)
     response["Retry-After"] = retry_after
     return response
+
+
+class PermissionsPolicyMiddleware:
+    """Adds settings.PERMISSIONS_POLICY to every response (Django has no setting for it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response

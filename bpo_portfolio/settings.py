@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "axes",
+    "csp",
     "bpo_portfolio.apps.PortfolioConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
@@ -78,6 +79,9 @@ MIDDLEWARE = [
     # included — has the API's JSON error shape.
     "api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (bpo_portfolio.security).
+    "csp.middleware.CSPMiddleware",
+    "bpo_portfolio.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -331,6 +335,30 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Browser security headers ----------------------------------------------------------------
+# Scripts only from this site (no inline script anywhere: chart data travels in json_script blocks,
+# the API docs load their start-up script as a file); styles may be inline (a few style attributes,
+# htmx's indicator style). Frames, plugins and foreign form targets are refused.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Browser features the product never uses, switched off for every page.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
 # --- Metrics (bpo_portfolio.metrics) ---------------------------------------------------------
 # /metrics answers a bearer token when METRICS_TOKEN is set, else only these networks.
