@@ -17,6 +17,10 @@ from django.views.decorators.http import require_GET
 
 REDIS_TIMEOUT_SECONDS = 2
 
+# Reading the migration graph loads every migration file; once this process has seen them all
+# applied they stay applied (a new one arrives with a new deploy, i.e. a new process).
+_migrations_applied = False
+
 
 @never_cache
 @require_GET
@@ -25,17 +29,21 @@ def healthz(request):
 
 
 def _check_database() -> str | None:
+    global _migrations_applied
     connection = connections[DEFAULT_DB_ALIAS]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        pending = []
+        if not _migrations_applied:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except Exception as error:  # any failure to reach the database is "not ready", never a 500
         connection.close_if_unusable_or_obsolete()
         return f"unreachable: {type(error).__name__}"
     if pending:
         return f"{len(pending)} migration(s) not applied"
+    _migrations_applied = True
     return None
 
 

@@ -12,6 +12,8 @@ from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from api.shape import error_body
+
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 
@@ -31,15 +33,8 @@ class DatabaseUnavailableMiddleware:
             if connection.connection is not None and not connection.is_usable():
                 connection.close()
         if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {
-                    "status": 503,
-                    "code": "service_unavailable",
-                    "detail": "The database is unavailable; nothing was written. Try again shortly.",
-                    "errors": {},
-                },
-                status=503,
-            )
+            detail = "The database is unavailable; nothing was written. Try again shortly."
+            response = JsonResponse(error_body(503, "service_unavailable", detail), status=503)
         else:
             # A page of its own: the site layout would read the session from the database.
             response = HttpResponse(

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from api.shape import error_body
+
 
 def _minutes() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
@@ -26,9 +28,7 @@ def lockout_response(request, original_response=None, credentials=None):
     )
     retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     if request.path.startswith("/api/"):
-        response = JsonResponse(
-            {"status": 429, "code": "locked_out", "detail": detail, "errors": {}}, status=429
-        )
+        response = JsonResponse(error_body(429, "locked_out", detail), status=429)
     else:
         body = render_to_string("registration/locked_out.html", {"minutes": minutes}, request=request)
         response = HttpResponse(body, status=429)

@@ -217,10 +217,9 @@ def measurement_delete(
 
 # The three writes of each record type, for the interfaces that write every type alike.
 KPI_CATALOGUE = RecordServices(
-    model=KPI, fields=KPIFields, instance="kpi", create=kpi_create, update=kpi_update, delete=kpi_delete
+    fields=KPIFields, instance="kpi", create=kpi_create, update=kpi_update, delete=kpi_delete
 )
 PROJECT_KPI = RecordServices(
-    model=ProjectKPI,
     fields=ProjectKPIFields,
     instance="project_kpi",
     create=project_kpi_add,
@@ -228,7 +227,6 @@ PROJECT_KPI = RecordServices(
     delete=project_kpi_delete,
 )
 MEASUREMENT = RecordServices(
-    model=Measurement,
     fields=MeasurementFields,
     instance="measurement",
     create=measurement_record,

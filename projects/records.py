@@ -79,7 +79,6 @@ class RecordServices(Generic[M]):
     """The create, update and delete services of one record type, for the interfaces that write
     every type the same way (the API's viewsets, the admin). Declared once beside the services."""
 
-    model: type[M]
     fields: type[Fields]
     instance: str  # the keyword the update and delete services name the record by
     create: Callable[..., M]  # (*, actor, fields)

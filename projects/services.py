@@ -381,7 +381,6 @@ def _announce(project: InnovationProject, action: str, actor, relationship_id: i
 
 # The three writes of each record type, for the interfaces that write every type alike.
 ORGANIZATION = RecordServices(
-    model=Organization,
     fields=OrganizationFields,
     instance="organization",
     create=organization_create,
@@ -389,7 +388,6 @@ ORGANIZATION = RecordServices(
     delete=organization_delete,
 )
 RELATIONSHIP = RecordServices(
-    model=Relationship,
     fields=RelationshipFields,
     instance="relationship",
     create=relationship_create,
@@ -397,7 +395,6 @@ RELATIONSHIP = RecordServices(
     delete=relationship_delete,
 )
 PROJECT = RecordServices(
-    model=InnovationProject,
     fields=ProjectFields,
     instance="project",
     create=project_create,

@@ -119,15 +119,20 @@ def money(value, currency: str = "") -> str:
     return f"{_grouped(number, places)} {currency}".strip()
 
 
-def signed_money(value, currency: str = "") -> str:
-    """An exact change of an amount with its sign: +30,000 USD, −350,000.50 USD, ±0 USD."""
+def _signed_amount(value, amount, currency: str) -> str:
+    """An amount written by `amount` (money or money_compact) with its sign: +, −, or ± for 0."""
     number = to_decimal(value)
     if number is None:
         return DASH
-    text = money(number, currency)
+    text = amount(number, currency)
     if number == 0:
         return f"±{text}"
     return text if number < 0 else f"+{text}"
+
+
+def signed_money(value, currency: str = "") -> str:
+    """An exact change of an amount with its sign: +30,000 USD, −350,000.50 USD, ±0 USD."""
+    return _signed_amount(value, money, currency)
 
 
 def money_compact(value, currency: str = "") -> str:
@@ -149,13 +154,7 @@ def money_compact(value, currency: str = "") -> str:
 
 def signed_money_compact(value, currency: str = "") -> str:
     """A compact change of a headline amount: +1.2 M USD, −350 k USD, ±0 USD."""
-    number = to_decimal(value)
-    if number is None:
-        return DASH
-    text = money_compact(number, currency)
-    if number == 0:
-        return f"±{text}"
-    return text if number < 0 else f"+{text}"
+    return _signed_amount(value, money_compact, currency)
 
 
 def unit_symbol(unit: str, currency: str = "") -> str:

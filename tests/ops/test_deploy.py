@@ -26,40 +26,33 @@ SCRUBBED = (
 )
 
 
-def _manage(*args, **env_overrides) -> subprocess.CompletedProcess:
+def _check_deploy(**env_overrides) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy --fail-level WARNING` in a production environment."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env.update(env_overrides)
+    env.update(
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="portfolio.example.com",
+        **env_overrides,
+    )
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_check_deploy_is_clean_with_the_production_defaults():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_ENV="production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="portfolio.example.com",
-    )
+    result = _check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_check_deploy_names_what_is_missing_when_hardening_is_turned_off():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_ENV="production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="portfolio.example.com",
-        DJANGO_HSTS_SECONDS="0",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-    )
+    result = _check_deploy(DJANGO_HSTS_SECONDS="0", DJANGO_SECURE_SSL_REDIRECT="false")
     assert result.returncode != 0
     assert "security.W004" in result.stderr + result.stdout  # HSTS
     assert "security.W008" in result.stderr + result.stdout  # HTTPS redirect

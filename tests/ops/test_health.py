@@ -6,6 +6,8 @@ import pytest
 from django.db import OperationalError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from bpo_portfolio import health
+
 pytestmark = pytest.mark.django_db
 
 
@@ -45,6 +47,7 @@ def test_readiness_names_an_unreachable_database(client, monkeypatch):
 
 
 def test_readiness_names_unapplied_migrations(client, monkeypatch):
+    monkeypatch.setattr(health, "_migrations_applied", False)  # as a process that has not checked yet
     monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("kpis", "9999_next")])
     response = client.get("/readyz")
     assert response.status_code == 503

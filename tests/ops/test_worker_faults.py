@@ -17,23 +17,14 @@ from django.utils import timezone
 from bpo_portfolio.celery import app as celery_app
 from demo.scale import ScalePortfolio
 from kpis.models import RelationshipScore
-from kpis.rollup import rollup_scores
+from kpis.rollup import SCORE_FIELDS, rollup_scores
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # A broker database of its own, so no other worker takes these tasks.
 BROKER_DB = 11
 KILLS = int(os.environ.get("FAULT_WORKER_KILLS", "5"))
-FIELDS = (
-    "relationship_id",
-    "period",
-    "score",
-    "tier",
-    "impact",
-    "attainment",
-    "realisation",
-    "continuity",
-    "basis",
-)
+# Every stored figure of a score row, as the roll-up writes them (computed_at aside).
+FIELDS = ("relationship_id", "period", *SCORE_FIELDS)
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 

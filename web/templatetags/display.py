@@ -33,23 +33,21 @@ def measure_tag(value, unit, currency=""):
     return formatting.measure(value, unit, currency)
 
 
+def _with_tooltip(exact: str, compact: str):
+    return format_html('<span title="{}">{}</span>', exact, compact)
+
+
 @register.simple_tag
 def headline_money(value, currency=""):
     """A compact headline amount with the exact amount as its tooltip: 10.9 M USD."""
-    return format_html(
-        '<span title="{}">{}</span>',
-        formatting.money(value, currency),
-        formatting.money_compact(value, currency),
-    )
+    return _with_tooltip(formatting.money(value, currency), formatting.money_compact(value, currency))
 
 
 @register.simple_tag
 def headline_money_change(value, currency=""):
     """A compact change of a headline amount with its exact value as the tooltip: +30.0 k USD."""
-    return format_html(
-        '<span title="{}">{}</span>',
-        formatting.signed_money(value, currency),
-        formatting.signed_money_compact(value, currency),
+    return _with_tooltip(
+        formatting.signed_money(value, currency), formatting.signed_money_compact(value, currency)
     )
 
 
