@@ -1,16 +1,19 @@
-"""How API clients authenticate: the API token, sent as `Token <key>` or `Bearer <key>`.
+"""How API clients authenticate: an API token, sent as `Bearer <key>` or `Token <key>`.
 
 Kept apart from the views (api.auth): DRF's settings import this class while its views load."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from accounts.services import token_for_key
 
 
-class TokenOrBearerAuthentication(TokenAuthentication):
-    """`Authorization: Token <key>` or `Authorization: Bearer <key>`: the same API token.
+class TokenOrBearerAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <key>` or `Authorization: Token <key>`: the same API token.
 
-    Generated clients send `Bearer` by default; the docs have always shown `Token`. Both work."""
+    Generated clients send `Bearer` by default; the docs have always shown `Token`. Both work. The
+    key is matched on its digest (accounts.services); an expired or revoked key is refused."""
 
     keywords = ("Token", "Bearer")
 
@@ -24,7 +27,13 @@ class TokenOrBearerAuthentication(TokenAuthentication):
             key = parts[1].decode()
         except UnicodeError as error:
             raise exceptions.AuthenticationFailed("Invalid token header: the key is not text.") from error
-        return self.authenticate_credentials(key)
+        token = token_for_key(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return "Token"
 
 
 class TokenOrBearerScheme(OpenApiAuthenticationExtension):
@@ -37,6 +46,6 @@ class TokenOrBearerScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "The API token from POST /api/v1/auth/token/, as `Authorization: Bearer <key>` "
-            "(or `Authorization: Token <key>`).",
+            "description": "An API token from POST /api/v1/auth/token/ (or the API tokens page), as "
+            "`Authorization: Bearer <key>` (or `Authorization: Token <key>`).",
         }

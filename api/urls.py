@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from api import views
-from api.auth import TokenView
+from api.auth import TokenDetailView, TokenListView, TokenView
 
 router = DefaultRouter()
 router.register("organizations", views.OrganizationViewSet, basename="organization")
@@ -20,6 +20,8 @@ app_name = "api"
 
 urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="token"),
+    path("v1/auth/tokens/", TokenListView.as_view(), name="token-list"),
+    path("v1/auth/tokens/<int:pk>/", TokenDetailView.as_view(), name="token-detail"),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file of its own: no inline script, so the
     # docs page works under the site's Content-Security-Policy.

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "bpo_portfolio.apps.PortfolioConfig",
+    "accounts.apps.AccountsConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
     "web.apps.WebConfig",
@@ -205,6 +206,14 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- REST API -------------------------------------------------------------------------------
+# API tokens (accounts.services): kept hashed, named, several per user, each with an expiry.
+API_TOKENS = {
+    "DEFAULT_DAYS": env.int("API_TOKEN_DEFAULT_DAYS", default=90),
+    "MAX_DAYS": env.int("API_TOKEN_MAX_DAYS", default=365),
+    "MAX_PER_USER": env.int("API_TOKEN_MAX_PER_USER", default=20),
+    "ALLOW_NEVER_EXPIRES": env.bool("API_TOKEN_ALLOW_NEVER_EXPIRES", default=False),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.TokenOrBearerAuthentication",  # `Token <key>` or `Bearer <key>`

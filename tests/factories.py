@@ -145,3 +145,10 @@ class MeasurementFactory(ServiceFactory):
     @staticmethod
     def _service(data):
         return kpi_services.measurement_record(actor=None, fields=kpi_services.MeasurementFields.of(data))
+
+
+def api_key_for(user, name: str = "test token") -> str:
+    """A fresh API key of `user` (stored hashed, as every key is)."""
+    from accounts.services import issue_token
+
+    return issue_token(user, name=name)[1]

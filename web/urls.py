@@ -3,12 +3,23 @@ forms and inline edits behind them."""
 
 from django.urls import path
 
-from web.views import dashboards, project_edit, project_kpis, project_list, project_page, relationships
+from web.views import (
+    account,
+    dashboards,
+    project_edit,
+    project_kpis,
+    project_list,
+    project_page,
+    relationships,
+)
 
 urlpatterns = [
     # The executive dashboards; the portfolio dashboard is the home page.
     path("", dashboards.portfolio, name="home"),
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
+    # The signed-in person's API tokens.
+    path("account/tokens/", account.api_tokens, name="api-tokens"),
+    path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),
     # Relationships.
     path("relationships/", relationships.relationship_list, name="relationship-list"),
     path("relationships/<int:pk>/", relationships.relationship_detail, name="relationship-detail"),

@@ -4,11 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken
+from accounts.services import digest_of
 from kpis.models import KPI, Measurement, ProjectKPI
 from projects.models import InnovationProject, Organization, Relationship
-from tests.factories import KPIFactory, ProjectKPIFactory, UserFactory
+from tests.factories import KPIFactory, ProjectKPIFactory, UserFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -270,9 +271,10 @@ def test_anonymous_requests_get_401_with_the_error_shape(world, api_as):
 def test_token_is_issued_for_valid_credentials_and_authenticates(account_manager, world, api_as):
     anonymous = api_as(None)
     response = anonymous.post("/api/v1/auth/token/", {"username": "am-user", "password": "test-password"})
-    assert response.status_code == 200
+    assert response.status_code == 201
     key = response.json()["token"]
-    assert Token.objects.get(user=account_manager).key == key
+    stored = ApiToken.objects.get(user=account_manager)
+    assert stored.digest == digest_of(key) and key not in (stored.digest, stored.prefix)
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     listed = anonymous.get("/api/v1/projects/").json()["results"]
     assert [row["id"] for row in listed] == [world["project_a"].pk]
@@ -282,7 +284,7 @@ def test_token_request_with_wrong_password_is_400_and_issues_nothing(account_man
     response = api_as(None).post("/api/v1/auth/token/", {"username": "am-user", "password": "wrong"})
     assert response.status_code == 400
     assert response.json()["errors"]["non_field_errors"]
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_token_accepts_form_encoded_credentials(account_manager, api_as):
@@ -296,13 +298,13 @@ def test_token_accepts_form_encoded_credentials(account_manager, api_as):
         "username=am-user&password=test-password",
         content_type="application/x-www-form-urlencoded",
     )
-    assert response.status_code == 200
+    assert response.status_code == 201
 
 
 def test_revoked_token_no_longer_authenticates(account_manager, api_as):
-    token = Token.objects.create(user=account_manager)
+    key = api_key_for(account_manager)
     client = api_as(None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/projects/").status_code == 200
     assert client.delete("/api/v1/auth/token/").status_code == 204
     assert client.get("/api/v1/projects/").status_code == 401
@@ -310,11 +312,11 @@ def test_revoked_token_no_longer_authenticates(account_manager, api_as):
 
 def test_token_of_an_inactive_user_is_refused(api_as):
     user = UserFactory(username="gone", role="account_manager")
-    token = Token.objects.create(user=user)
+    key = api_key_for(user)
     user.is_active = False
     user.save()
     client = api_as(None)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/projects/").status_code == 401
 
 

@@ -2,8 +2,9 @@
 responses, one request type for the token, typed score explanations, owners by login."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from tests.factories import api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +16,9 @@ def schema(admin_user, api_as):
 
 @pytest.mark.parametrize("prefix", ["Bearer", "Token", "bearer"])
 def test_the_token_is_accepted_as_bearer_or_token(world, account_manager, prefix):
-    token = Token.objects.create(user=account_manager)
+    key = api_key_for(account_manager)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"{prefix} {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"{prefix} {key}")
     response = client.get("/api/v1/projects/")
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["results"]] == [world["project_a"].pk]

@@ -48,7 +48,7 @@ def test_bulk_create_sync_conditional_update_delete_and_tombstone_over_http(
     token = requests.post(
         f"{base}/api/v1/auth/token/", json={"username": "am-user", "password": "test-password"}, timeout=30
     )
-    assert token.status_code == 200
+    assert token.status_code == 201
     conformance = ResponseConformance(base)
     conformance(token)
     client = SyncClient(base, token.json()["token"], conformance)

@@ -8,10 +8,9 @@ import psycopg2
 import pytest
 import requests
 from django.db import OperationalError, connection
-from rest_framework.authtoken.models import Token
 
 from projects.access import Role
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, api_key_for
 from tests.ops.test_gunicorn import gunicorn_server  # noqa: F401 - the real server fixture
 
 
@@ -31,7 +30,7 @@ def test_a_connection_killed_mid_request_answers_503_json_and_the_next_request_w
         pytest.skip("killing a server backend needs PostgreSQL; this run uses SQLite")
     base, _process = gunicorn_server
     admin = UserFactory(role=Role.ADMIN)
-    token = Token.objects.create(user=admin).key
+    token = api_key_for(admin)
     project = ProjectFactory(title="Locked")
     headers = {"Authorization": f"Token {token}", "If-Match": f'"{project.version}"'}
 

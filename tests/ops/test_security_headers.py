@@ -25,6 +25,7 @@ def _pages(portfolio):
         reverse("project-create"),
         reverse("project-detail", args=[project.pk]),
         reverse("project-edit", args=[project.pk]),
+        reverse("api-tokens"),
         "/admin/",
         "/api/docs/",
         "/api/v1/projects/",

@@ -1,0 +1,94 @@
+"""Issue, use and revoke API tokens. Only here are keys made, hashed and matched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken
+
+KEY_PREFIX = "bpo_"
+# How often a token's "last used" is written: a busy sync client must not turn every read into a
+# write, and a minute is precise enough to answer "is this key still in use?".
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+def digest_of(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_settings() -> dict:
+    return settings.API_TOKENS
+
+
+def issue_token(user, *, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns it with its key, which is never available again.
+
+    `expires_in_days=None` takes the default lifetime; 0 means "never expires" and is allowed only
+    when the settings allow it."""
+    limits = token_settings()
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["Give the token a name, e.g. “ERP nightly sync”."]
+    elif len(name) > 100:
+        errors["name"] = ["Ensure this field has no more than 100 characters."]
+    days = limits["DEFAULT_DAYS"] if expires_in_days is None else expires_in_days
+    if days == 0 and not limits["ALLOW_NEVER_EXPIRES"]:
+        errors["expires_in_days"] = [f"Tokens must expire; choose 1 to {limits['MAX_DAYS']} days."]
+    elif days < 0 or days > limits["MAX_DAYS"]:
+        errors["expires_in_days"] = [f"Choose 1 to {limits['MAX_DAYS']} days."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # Lock the user's row so two concurrent requests cannot both pass the count below.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if ApiToken.objects.filter(user=user).count() >= limits["MAX_PER_USER"]:
+            raise ValidationError(
+                {"name": [f"You have {limits['MAX_PER_USER']} tokens, the most allowed; revoke one first."]}
+            )
+        if ApiToken.objects.filter(user=user, name=name).exists():
+            raise ValidationError({"name": [f"You already have a token named “{name}”."]})
+        prefix = secrets.token_hex(4)
+        key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        expires_at = timezone.now() + dt.timedelta(days=days) if days else None
+        try:
+            token = ApiToken.objects.create(
+                user=user, name=name, prefix=prefix, digest=digest_of(key), expires_at=expires_at
+            )
+        except IntegrityError as error:  # the same name, created concurrently
+            raise ValidationError({"name": [f"You already have a token named “{name}”."]}) from error
+    return token, key
+
+
+def token_for_key(key: str) -> ApiToken | None:
+    """The live token a request's key names, its user loaded; None for an unknown, expired or
+    inactive user's key. Matched on the digest, so the comparison never walks the secret."""
+    token = ApiToken.objects.select_related("user").filter(digest=digest_of(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def tokens_of(user):
+    return ApiToken.objects.filter(user=user)
+
+
+def revoke_token(user, token_id) -> bool:
+    """Revoke one of `user`'s own tokens; False when they have no such token (another user's
+    token is "no such token" too, never revealed)."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    return bool(deleted)
