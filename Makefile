@@ -50,7 +50,7 @@ run: seed
 	@echo "BPO Innovation Portfolio: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "Sign in with one of the demo logins above."
 	@echo ""
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) runserver $(HOST):$(PORT)
+	$(MANAGE) runserver $(HOST):$(PORT)
 
 # Production: DJANGO_ENV=production with the README's production settings in the environment;
 # migrates, collects the hashed and compressed static files, and runs gunicorn with its config.

@@ -252,7 +252,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Keep a copy of the innovation portfolio in step: token auth, scoped access, incremental sync "
         "with cursors (`next_sync`), optimistic concurrency (`ETag` / `If-Match`), idempotent bulk "
-        "upserts by `external_id`. Every error has one JSON shape (`Error`). See docs/api.md."
+        "upserts by `external_id`. Every error has one JSON shape (`Error`). See docs/api.md. "
+        "[Back to the portfolio](/) · [Your API tokens](/account/tokens/)"
     ),
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
