@@ -14,10 +14,14 @@
   }
   var Chart = window.Chart;
 
+  // Light or dark, as the page is (it follows prefers-color-scheme): text, grid and the score line
+  // take the theme's own colours, so the charts stay readable in both.
+  var DARK = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
   var COLOURS = {
-    primary: "#1565c0",
+    primary: DARK ? "#60a5fa" : "#1565c0",
     muted: "#90a4ae",
-    grid: "rgba(0, 0, 0, 0.06)",
+    grid: DARK ? "rgba(255, 255, 255, 0.12)" : "rgba(0, 0, 0, 0.06)",
+    ink: DARK ? "#e2e8f0" : "#263238",
     high_performing: "#2e7d32",
     steady: "#f9a825",
     at_risk: "#c62828",
@@ -42,7 +46,7 @@
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily || Chart.defaults.font.family;
-  Chart.defaults.color = "#37474f";
+  Chart.defaults.color = DARK ? "#cbd5e1" : "#37474f";
 
   var sources = {};
   function source(id) {
@@ -195,8 +199,8 @@
         {
           label: "Score",
           data: data.score,
-          borderColor: "#263238",
-          backgroundColor: "#263238",
+          borderColor: COLOURS.ink,
+          backgroundColor: COLOURS.ink,
           borderWidth: 3,
           pointRadius: 3,
           tension: 0.2,

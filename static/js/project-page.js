@@ -4,6 +4,14 @@
   "use strict";
 
   var DATE_TICK = function (value) { return new Date(value).toISOString().slice(0, 10); };
+  // The page follows prefers-color-scheme; so do the charts' text, grid and lines.
+  var DARK = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  var LINE = DARK ? "#60a5fa" : "#1d4ed8";
+  var TARGET = DARK ? "#4ade80" : "#15803d";
+  if (typeof window.Chart !== "undefined" && DARK) {
+    window.Chart.defaults.color = "#cbd5e1";
+    window.Chart.defaults.borderColor = "rgba(255, 255, 255, 0.12)";
+  }
 
   function drawCharts(root) {
     var source = document.getElementById("kpi-chart-data");
@@ -23,8 +31,8 @@
       var datasets = [{
         label: series.label,
         data: points,
-        borderColor: "#1d4ed8",
-        backgroundColor: "#1d4ed8",
+        borderColor: LINE,
+        backgroundColor: LINE,
         pointRadius: 3,
         tension: 0
       }];
@@ -32,7 +40,7 @@
         datasets.push({
           label: "Target",
           data: [{ x: first, y: series.target }, { x: last, y: series.target }],
-          borderColor: "#15803d",
+          borderColor: TARGET,
           borderDash: [6, 4],
           pointRadius: 0
         });

@@ -50,8 +50,10 @@ def new_page(browser, live_server):
     """Open pages in fresh browser contexts; console errors are collected on `page.console_errors`."""
     contexts = []
 
-    def open_page(*, width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
+    def open_page(*, width: int = 1280, height: int = 900, color_scheme: str = "light"):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=live_server.url, color_scheme=color_scheme
+        )
         contexts.append(context)
         page = context.new_page()
         page.console_errors = []

@@ -1,0 +1,105 @@
+"""Every page holds up at phone width (390 px) and on a desktop (1,440 px), in light and dark mode:
+no sideways scrolling of the page, charts drawn, nothing erring in the console. Screenshots of each
+are listed in the test summary."""
+
+import pytest
+from django.core.management import call_command
+
+from demo.portfolio import DEMO_PASSWORD
+from projects.models import InnovationProject, Relationship
+from tests.e2e.conftest import screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = {"phone": (390, 844), "desktop": (1440, 900)}
+
+
+def _pages() -> list[tuple[str, str]]:
+    relationship = Relationship.objects.filter(deleted_at__isnull=True).order_by("pk").first()
+    project = (
+        InnovationProject.objects.filter(
+            relationship=relationship, stage="delivered", deleted_at__isnull=True
+        )
+        .order_by("pk")
+        .first()
+    )
+    return [
+        ("dashboard", "/"),
+        ("relationship-list", "/relationships/"),
+        ("relationship-page", f"/relationships/{relationship.pk}/"),
+        ("relationship-dashboard", f"/relationships/{relationship.pk}/dashboard/"),
+        ("leadership-form", f"/relationships/{relationship.pk}/leadership/"),
+        ("project-list", "/projects/"),
+        ("project-new", "/projects/new/"),
+        ("project-page", f"/projects/{project.pk}/"),
+        ("project-edit", f"/projects/{project.pk}/edit/"),
+        ("project-delete", f"/projects/{project.pk}/delete/"),
+        ("api-tokens", "/account/tokens/"),
+        ("not-found", "/projects/987654321/"),
+    ]
+
+
+def _overflow(page) -> list[str]:
+    """What sticks out past the viewport's right edge (empty when nothing does)."""
+    return page.evaluate(
+        """() => {
+          if (document.documentElement.scrollWidth <= window.innerWidth + 1) return [];
+          return [...document.querySelectorAll('body *')]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .filter(el => !el.closest('.table-wrap'))
+            .slice(0, 5).map(el => el.tagName + '.' + el.className);
+        }"""
+    )
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_page_fits_the_screen_in_light_mode(new_page, width):
+    call_command("seed_demo")
+    pages = _pages()
+    w, h = WIDTHS[width]
+    page = new_page(width=w, height=h)
+    page.goto("/accounts/login/")
+    assert _overflow(page) == [], "sign-in page"
+    screenshot(page, f"layout-{width}-sign-in")
+    sign_in(page, "admin", DEMO_PASSWORD)
+    for name, path in pages:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert _overflow(page) == [], f"{name} scrolls sideways at {w} px: {_overflow(page)}"
+        screenshot(page, f"layout-{width}-{name}")
+        if name != "not-found":  # the browser logs the page's own 404 status as an error
+            assert page.console_errors == [], name
+        if name == "relationship-dashboard" and width == "desktop":
+            # Tall enough to read the monthly points and the tier bands behind them.
+            page.wait_for_selector('canvas[data-chart="history"][data-rendered="true"]')
+            history = "document.querySelector('canvas[data-chart=history]').getBoundingClientRect().height"
+            assert page.evaluate(history) >= 240
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_dark_mode_follows_the_system_and_charts_stay_readable(new_page, width):
+    call_command("seed_demo")
+    pages = dict(_pages())
+    w, h = WIDTHS[width]
+    page = new_page(width=w, height=h, color_scheme="dark")
+    sign_in(page, "admin", DEMO_PASSWORD)
+    for name in ("dashboard", "relationship-dashboard", "project-page", "project-list"):
+        page.goto(pages[name])
+        page.wait_for_load_state("networkidle")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        text = page.evaluate("getComputedStyle(document.body).color")
+        assert _luminance(background) < 0.2 < _luminance(text), (name, background, text)
+        assert _overflow(page) == [], name
+        screenshot(page, f"dark-{width}-{name}")
+    page.goto(pages["dashboard"])
+    page.wait_for_selector('canvas[data-chart="distribution"][data-rendered="true"]')
+    assert page.console_errors == []
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (0 black … 1 white) of an `rgb(r, g, b)` / `rgba(...)` colour."""
+    channels = [float(part) for part in css_colour[css_colour.index("(") + 1 : -1].split(",")[:3]]
+    linear = [
+        (c / 255 / 12.92) if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
