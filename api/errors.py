@@ -166,7 +166,8 @@ def api_exception_handler(exc, context):
         current = exc.current
         headers["ETag"] = f'"{current.version}"'
         extra["current_version"] = current.version
-        exc = PreconditionFailed(detail=conflict_message(current))
+        request = context.get("request")
+        exc = PreconditionFailed(detail=conflict_message(current, reader=getattr(request, "user", None)))
     elif isinstance(exc, DjangoValidationError):
         errors = django_errors(exc)
         if is_uniqueness_conflict(exc, model):

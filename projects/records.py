@@ -100,12 +100,34 @@ class RecordServices(Generic[M]):
         return self.delete(actor=actor, **{self.instance: instance}, expected_version=expected_version)
 
 
-def conflict_message(current: SyncedModel) -> str:
-    """The one wording of a lost race, shown by pages and returned by the API alike."""
+def last_change(record: SyncedModel) -> AuditEntry | None:
+    """The audit entry of the record's latest write (who saved it, and when)."""
     return (
-        f"Someone else changed this {current._meta.verbose_name} since you read it: "
-        f"it is now at version {current.version}."
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk
+        )
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
     )
+
+
+def conflict_message(current: SyncedModel, *, reader=None) -> str:
+    """The one wording of a lost race, shown by pages and returned by the API alike: who saved
+    the record since it was read, and when ("you, in another tab" when it was the reader)."""
+    noun = current._meta.verbose_name
+    entry = last_change(current)
+    if entry is None or entry.actor is None or entry.version != current.version:
+        return f"Someone else changed this {noun} since you read it: it is now at version {current.version}."
+    local = timezone.localtime(entry.at)
+    when = f"at {local:%H:%M} on {local.day} {local:%b %Y}"
+    if reader is not None and entry.actor_id == getattr(reader, "pk", None):
+        return (
+            f"You saved this {noun} in another tab or window {when}, after this page was opened: "
+            f"it is now at version {current.version}."
+        )
+    name = entry.actor.get_full_name() or entry.actor.get_username()
+    return f"{name} saved this {noun} {when}, after you read it: it is now at version {current.version}."
 
 
 class VersionConflict(Exception):

@@ -216,7 +216,8 @@ def test_second_of_two_concurrent_edits_is_refused(new_page, account_manager, po
     second.get_by_role("button", name="Save changes").click()
     alert = second.locator(".conflict")
     expect(alert).to_contain_text("Not saved — this record changed while you were editing.")
-    expect(alert).to_contain_text("Someone else changed this innovation project")
+    # The same person in two tabs: the banner says it was them, not "someone".
+    expect(alert).to_contain_text("You saved this innovation project in another tab or window at")
     assert second.get_by_label("Title").input_value() == "Plan by the first"  # current values shown
     expect(alert.locator("tbody tr").first).to_contain_text("Plan by the second")
     screenshot(second, "project-edit-conflict")
@@ -253,7 +254,9 @@ def test_second_of_two_concurrent_inline_kpi_edits_is_refused(
         page.locator("form.inline-edit").get_by_label("Target value").fill(target)
         page.locator("form.inline-edit").get_by_role("button", name="Save KPI").click()
     expect(pages[0].locator(".notice")).to_have_text("Saved Customer-order fill rate.")
-    expect(pages[1].locator(".conflict")).to_contain_text("Someone else changed this project KPI")
+    expect(pages[1].locator(".conflict")).to_contain_text(
+        "You saved this project KPI in another tab or window"
+    )
     assert pages[1].locator("form.inline-edit").get_by_label("Target value").input_value() == "80"
     screenshot(pages[1], "project-inline-kpi-conflict")
     project_kpi.refresh_from_db()

@@ -176,7 +176,20 @@ def test_transition_with_stale_version_is_refused(client, account_manager, portf
     response = transition(client, project, "proposed", version=1)
     project.refresh_from_db()
     assert project.stage == "idea"
-    assert "Someone else changed this innovation project since you read it" in response.content.decode()
+    # The earlier write was the same person's: the banner says so rather than blaming "someone".
+    assert "You saved this innovation project in another tab or window at " in response.content.decode()
+
+
+def test_a_conflict_names_who_saved_and_when(client, account_manager, admin_user, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    project_services.project_update(
+        actor=admin_user, project=project, changes=project_services.ProjectFields(title="Renamed")
+    )
+    saved = timezone.localtime(project.updated_at)
+    client.force_login(account_manager)
+    page = transition(client, project, "proposed", version=1).content.decode()
+    name = admin_user.get_full_name() or admin_user.get_username()
+    assert f"{name} saved this innovation project at {saved:%H:%M} on {saved.day} {saved:%b %Y}" in page
 
 
 def test_transition_by_executive_is_403(client, executive, portfolio):

@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from projects import access, selectors, services
@@ -67,7 +66,7 @@ def project_edit(request, pk: int):
             context.update(
                 project=current,
                 form=fresh,
-                conflict=_conflict_message(current),
+                conflict=_conflict_message(current, request.user),
                 conflict_differences=differences,
             )
             return render(request, "web/project_form.html", context, status=409)
@@ -79,10 +78,9 @@ def project_edit(request, pk: int):
     return render(request, "web/project_form.html", {**context, "form": form}, status=422)
 
 
-def _conflict_message(current: InnovationProject) -> str:
-    saved_at = timezone.localtime(current.updated_at)
+def _conflict_message(current: InnovationProject, reader) -> str:
     return (
-        f"{conflict_message(current)} (Saved {saved_at:%d %b %Y %H:%M}.) Nothing you entered was saved. "
+        f"{conflict_message(current, reader=reader)} Nothing you entered was saved. "
         "The form shows the current values; re-enter your changes if they are still needed."
     )
 
@@ -114,7 +112,8 @@ def project_transition(request, pk: int):
     except VersionConflict as conflict:
         messages.error(
             request,
-            f"{conflict_message(conflict.current)} It is now {conflict.current.get_stage_display()}; "
+            f"{conflict_message(conflict.current, reader=request.user)} "
+            f"It is now {conflict.current.get_stage_display()}; "
             "the stage was not changed. Check the current state and try again.",
         )
     except ValidationError as error:
@@ -141,7 +140,8 @@ def project_delete(request, pk: int):
                 project=conflict.current,
                 form=DeleteForm(initial={"version": conflict.current.version}),
                 conflict=(
-                    f"{conflict_message(conflict.current)} It was not deleted. Check it, then confirm again."
+                    f"{conflict_message(conflict.current, reader=request.user)} "
+                    "It was not deleted. Check it, then confirm again."
                 ),
             )
             return render(request, "web/project_confirm_delete.html", context, status=409)

@@ -33,10 +33,10 @@ def _after_kpi_write(request, project, notice: str):
     return redirect(reverse("project-detail", args=[project.pk]) + "#kpis")
 
 
-def _conflict_notice(current) -> str:
+def _conflict_notice(current, reader) -> str:
     return (
-        f"{conflict_message(current)} Your changes were not saved; the current values are shown. "
-        "Re-enter your change if it is still needed."
+        f"{conflict_message(current, reader=reader)} Your changes were not saved; the current values are "
+        "shown. Re-enter your change if it is still needed."
     )
 
 
@@ -93,7 +93,7 @@ def project_kpi_edit(request, pk: int, kpi_pk: int):
                 kpi_edit_form=ProjectKPIEditForm(
                     project_kpi=current, initial=ProjectKPIEditForm.initial_from(current)
                 ),
-                kpi_conflict=_conflict_notice(current),
+                kpi_conflict=_conflict_notice(current, request.user),
                 kpi_conflict_differences=form.conflict_differences(current),
             )
         except ValidationError as error:
@@ -125,7 +125,7 @@ def _inline_delete(request, project, *, delete, conflict_outcome: str, done: str
     try:
         delete(expected_version=form.cleaned_data["version"])
     except VersionConflict as conflict:
-        notice = f"{conflict_message(conflict.current)} {conflict_outcome}"
+        notice = f"{conflict_message(conflict.current, reader=request.user)} {conflict_outcome}"
         return project_page(request, project, status=409, kpi_error=notice)
     return _after_kpi_write(request, project, done)
 
@@ -189,7 +189,7 @@ def measurement_edit(request, pk: int, measurement_pk: int):
                     project_kpi=measurement.project_kpi,
                     initial=MeasurementEditForm.initial_from(current),
                 ),
-                measurement_conflict=_conflict_notice(current),
+                measurement_conflict=_conflict_notice(current, request.user),
                 measurement_conflict_differences=form.conflict_differences(current),
             )
         except ValidationError as error:
