@@ -1,9 +1,11 @@
-"""A project's audit history as a reader wants it: labels for choices, names for people, no noise."""
+"""A project's audit history as a reader wants it: sentences with formatted values ("Marcus Manager
+changed the investment from 350,000 USD to 387,000 USD"), grouped by day, filterable by kind."""
 
 import datetime
 import re
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from projects.models import InnovationProject
 from web import formatting
@@ -21,6 +23,58 @@ _HISTORY_CHOICES = {
     "funding": dict(InnovationProject.Funding.choices),
 }
 _HISTORY_SUBJECTS = {"innovationproject": "Project", "projectkpi": "KPI", "measurement": "measurement"}
+# The history's filter: ?history=<kind>; each kind keeps the entries it names.
+HISTORY_KINDS = {
+    "project": (
+        "Project details",
+        lambda row: row["subject"] == "Project" and row["action_code"] != "transition",
+    ),
+    "stage": ("Stage changes", lambda row: row["action_code"] == "transition"),
+    "kpi": ("KPIs", lambda row: row["subject"] == "KPI"),
+    "measurement": ("Measurements", lambda row: row["subject"] == "measurement"),
+}
+
+
+def _label(model, field: str) -> str:
+    """A field as people call it: the model's verbose name (investment, delivered on)."""
+    try:
+        return str(model._meta.get_field(field).verbose_name)
+    except Exception:  # a field the model no longer has: its name, readable
+        return field.replace("_", " ")
+
+
+def _subject_phrase(subject: str, object_repr: str) -> str:
+    if subject == "Project":
+        return "the project"
+    return f"the {subject} “{object_repr}”"
+
+
+def _headline(actor: str, action: str, subject: str, object_repr: str, changes: list[dict]) -> str:
+    if action == "transition":
+        stage = next((c for c in changes if c["name"] == "stage"), None)
+        if stage is not None and stage["before"] and stage["after"]:
+            return f"{actor} moved the project from {stage['before']} to {stage['after']}"
+    verb = {"create": "created", "update": "changed", "delete": "deleted", "transition": "changed"}[action]
+    return f"{actor} {verb} {_subject_phrase(subject, object_repr)}"
+
+
+def _change_sentence(change: dict, *, created: bool) -> str:
+    label, before, after = change["field"], change["before"], change["after"]
+    if created:
+        return f"{label}: {after}"
+    if before is None:
+        return f"set the {label} to {after}"
+    if after is None:
+        return f"cleared the {label} (was {before})"
+    return f"changed the {label} from {before} to {after}"
+
+
+def filter_history(rows: list[dict], kind: str | None) -> list[dict]:
+    """The rows of one kind (see HISTORY_KINDS); every row for no or an unknown kind."""
+    if kind not in HISTORY_KINDS:
+        return rows
+    keep = HISTORY_KINDS[kind][1]
+    return [row for row in rows if keep(row)]
 
 
 def history_rows(entries, project: InnovationProject) -> list[dict]:
@@ -60,27 +114,46 @@ def history_rows(entries, project: InnovationProject) -> list[dict]:
 
     rows = []
     for entry in entries:
+        model = entry.content_type.model_class()
         changes = []
         if entry.action != "delete":
-            for field, change in sorted(entry.changes.items()):
+            for field, change in sorted(entry.changes.items(), key=lambda item: item[0] != "stage"):
                 if field in _HISTORY_NOISE:
                     continue
                 before, after = shown(field, change.get("before")), shown(field, change.get("after"))
                 if entry.action == "create" and after is None:
                     continue
-                changes.append({"field": field.replace("_", " "), "before": before, "after": after})
+                changes.append(
+                    {
+                        "name": field,
+                        "field": _label(model, field) if model else field,
+                        "before": before,
+                        "after": after,
+                    }
+                )
+        actor = (entry.actor.get_full_name() or entry.actor.get_username()) if entry.actor else "The system"
+        subject = _HISTORY_SUBJECTS.get(entry.content_type.model, entry.content_type.model)
+        created = entry.action == "create"
+        sentences = [
+            _change_sentence(change, created=created)
+            for change in changes
+            if not (entry.action == "transition" and change["name"] == "stage")
+        ]
+        local = timezone.localtime(entry.at)
         rows.append(
             {
                 "at": entry.at,
-                "actor": entry.actor.get_full_name() or entry.actor.get_username()
-                if entry.actor
-                else "system",
+                "day": formatting.day(local.date()),
+                "time": f"{local:%H:%M}",
+                "actor": actor,
                 "action": entry.get_action_display(),
                 "action_code": entry.action,
-                "subject": _HISTORY_SUBJECTS.get(entry.content_type.model, entry.content_type.model),
+                "subject": subject,
                 "object": entry.object_repr,
                 "version": entry.version,
-                "changes": changes,
+                "headline": _headline(actor, entry.action, subject, entry.object_repr, changes),
+                "sentences": sentences,
+                "changes": [{key: c[key] for key in ("field", "before", "after")} for c in changes],
             }
         )
     return rows

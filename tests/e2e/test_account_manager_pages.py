@@ -115,9 +115,9 @@ def test_account_manager_logs_a_project_through_to_delivered(new_page, account_m
     assert page.evaluate("Chart.getChart(document.querySelector('canvas[data-kpi-chart]')) !== undefined")
     history = page.locator("#history").inner_text()
     assert (
-        "stage changed the project" in history
-        and "created KPI" in history
-        and "created measurement" in history
+        "moved the project from In progress to Delivered" in history
+        and "created the KPI" in history
+        and "created the measurement" in history
     )
     assert account_manager.get_full_name() in history
     screenshot(page, "project-page-delivered")

@@ -13,6 +13,7 @@ from projects import access
 from projects import services as project_services
 from projects.models import InnovationProject
 from tests.factories import KPIFactory, MeasurementFactory, ProjectFactory, ProjectKPIFactory
+from web import formatting
 
 pytestmark = pytest.mark.django_db
 
@@ -566,3 +567,44 @@ def test_project_page_without_gain_share_agreement_shows_none(client, account_ma
     response = page_of(client, project)
     assert response.context["gain_share"] is None
     assert "Gain-share" not in response.content.decode()
+
+
+def test_history_reads_as_sentences_with_formatted_values_grouped_by_day(
+    client, account_manager, aerospace_project
+):
+    before = formatting.money(aerospace_project.investment, aerospace_project.relationship.currency)
+    project = project_services.project_update(
+        actor=account_manager,
+        project=aerospace_project,
+        changes=project_services.ProjectFields(investment=Decimal("387000")),
+    )
+    client.force_login(account_manager)
+    response = page_of(client, project)
+    latest = response.context["history"][0]
+    name = account_manager.get_full_name()
+    after = formatting.money(Decimal("387000"), project.relationship.currency)
+    assert latest["headline"] == f"{name} changed the project"
+    assert latest["sentences"] == [f"changed the investment from {before} to {after}"]
+    section = response.content.decode().split('id="history"')[1].split("</section>")[0]
+    assert f"{name} changed the project: changed the investment from {before} to {after}." in section
+    today = formatting.day(timezone.localdate())
+    assert f'<h3 class="history-day">{today}</h3>' in section
+    assert section.count('class="history-day"') == len({row["day"] for row in response.context["history"]})
+
+
+def test_history_names_a_stage_change_as_a_move_and_filters_by_kind(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    project_services.project_transition(actor=account_manager, project=project, to_stage="proposed")
+    client.force_login(account_manager)
+    stage_only = client.get(reverse("project-detail", args=[project.pk]), {"history": "stage"}).context[
+        "history"
+    ]
+    assert [row["headline"] for row in stage_only] == [
+        f"{account_manager.get_full_name()} moved the project from Idea to Proposed"
+    ]
+    details = client.get(reverse("project-detail", args=[project.pk]), {"history": "project"}).context[
+        "history"
+    ]
+    assert [row["action_code"] for row in details] == ["create"]
+    unknown = client.get(reverse("project-detail", args=[project.pk]), {"history": "nonsense"})
+    assert len(unknown.context["history"]) == 2  # an unknown kind shows everything

@@ -14,7 +14,7 @@ from projects import access
 from projects.models import InnovationProject
 from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
-from web.history import history_rows
+from web.history import HISTORY_KINDS, filter_history, history_rows
 from web.views.common import int_or_none, visible_project
 
 Stage = InnovationProject.Stage
@@ -62,6 +62,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     edit_measurement_id = overrides.pop("edit_measurement_id", None) or int_or_none(
         request.GET.get("edit_measurement")
     )
+    history_kind = request.GET.get("history") if request.GET.get("history") in HISTORY_KINDS else None
     context = {
         "project": project,
         "relationship": project.relationship,
@@ -79,7 +80,11 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         "today": timezone.localdate(),
         "project_kpis": project_kpis,
         "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
-        "history": history_rows(kpi_selectors.project_history(project=project), project),
+        "history": filter_history(
+            history_rows(kpi_selectors.project_history(project=project), project), history_kind
+        ),
+        "history_kind": history_kind,
+        "history_kinds": [(kind, label) for kind, (label, _) in HISTORY_KINDS.items()],
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,
     }
