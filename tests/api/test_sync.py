@@ -308,7 +308,8 @@ def test_concurrent_writers_and_a_syncing_reader_end_with_equal_copies(admin_use
                     transaction.on_commit(lambda pk=project.pk: _publish(pk))
                 else:
                     pk = rng.choice(project_ids)
-                    project = InnovationProject.objects.get(pk=pk)
+                    # Locked before the check: another writer may delete it and commit meanwhile.
+                    project = InnovationProject.objects.select_for_update().get(pk=pk)
                     if project.deleted_at is not None:
                         continue
                     if action < 0.4:
