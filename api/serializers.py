@@ -227,6 +227,8 @@ class ProjectSerializer(SyncedSerializer):
             "funding",
             "gain_share_pct",
             "gain_share_baseline",
+            "outcome",
+            "cancellation_reason",
             "impact_pct",
             "gain_share",
         ]
@@ -235,7 +237,9 @@ class ProjectSerializer(SyncedSerializer):
             "stage": {
                 "help_text": "idea → proposed → approved → in_progress → delivered, or cancelled from any "
                 "open stage; a change must be one of these steps."
-            }
+            },
+            "outcome": {"help_text": "One line on what the delivery achieved."},
+            "cancellation_reason": {"help_text": "Why the project was cancelled."},
         }
 
     @extend_schema_field(ComputedDecimalField())

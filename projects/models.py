@@ -337,6 +337,9 @@ class InnovationProject(SyncedModel):
     gain_share_baseline = models.DecimalField(
         **MONEY, null=True, blank=True, validators=NON_NEGATIVE, verbose_name="gain-share baseline"
     )
+    # Asked for by the stage dialog: what a delivery achieved, in a line, and why work was stopped.
+    outcome = models.CharField(max_length=200, blank=True)
+    cancellation_reason = models.CharField(max_length=500, blank=True)
 
     SCOPE_PATH = "relationship"
 

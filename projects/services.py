@@ -30,6 +30,7 @@ from projects.records import (
     Fields,
     RecordServices,
     Unset,
+    lock_for_write,
     record_create,
     record_soft_delete,
     record_touch,
@@ -238,6 +239,8 @@ class ProjectFields(Fields):
     funding: str | Unset = UNSET
     gain_share_pct: Decimal | Unset | None = UNSET
     gain_share_baseline: Decimal | Unset | None = UNSET
+    outcome: str | Unset = UNSET
+    cancellation_reason: str | Unset = UNSET
 
 
 def _stage_dates(project_data: dict[str, Any], stage: str, today: dt.date) -> dict[str, Any]:
@@ -343,19 +346,108 @@ def project_transition(
     on: dt.date | None = None,
     expected_version: int | None = None,
 ) -> InnovationProject:
-    """Move a project to its next stage (or cancel it); `on` dates the step (default today)."""
+    """Move a project one step, to its next stage (or cancel it); `on` dates the step (default today)."""
+    _check_transition(project.stage, to_stage)
     date_field = InnovationProject.STAGE_DATE_FIELDS.get(to_stage)
-    if on is not None and on > timezone.localdate():
-        raise ValidationError({date_field or "on": "A stage change cannot be dated in the future."})
-    dates: dict[str, Any] = {}
-    if on is not None and date_field:
-        dates[date_field] = on
-    return project_update(
+    return project_advance(
         actor=actor,
         project=project,
-        changes=ProjectFields(stage=to_stage, **dates),
+        to_stage=to_stage,
+        dates={date_field: on} if date_field else None,
         expected_version=expected_version,
     )
+
+
+def stage_path(current: str, target: str) -> tuple[str, ...]:
+    """The steps a move from `current` to `target` takes: each pipeline stage after the current one
+    up to the target (a skip walks through the stages it skips), or cancelling. Empty when the
+    target is not ahead of the current stage."""
+    if target == Stage.CANCELLED:
+        return (Stage.CANCELLED,) if Stage.CANCELLED in InnovationProject.allowed_next_stages(current) else ()
+    pipeline = InnovationProject.PIPELINE
+    if current not in pipeline or target not in pipeline:
+        return ()
+    return tuple(pipeline[pipeline.index(current) + 1 : pipeline.index(target) + 1])
+
+
+def reachable_stages(current: str) -> tuple[str, ...]:
+    """Every stage a project can be moved to from `current`: later pipeline stages, or cancelled."""
+    return tuple(stage for stage in InnovationProject.STAGE_ORDER if stage_path(current, stage))
+
+
+def dated_steps(current: str, target: str) -> tuple[str, ...]:
+    """The date fields a move asks for, in step order (approval carries no date of its own)."""
+    dates = InnovationProject.STAGE_DATE_FIELDS
+    return tuple(dates[step] for step in stage_path(current, target) if step in dates)
+
+
+_DATE_ORDER = ("proposed_on", "started_on", "delivered_on")
+_DATE_LABELS = {"proposed_on": "proposed", "started_on": "started", "delivered_on": "delivered"}
+
+
+@transaction.atomic
+def project_advance(
+    *,
+    actor,
+    project: InnovationProject,
+    to_stage: str,
+    dates: dict[str, dt.date | None] | None = None,
+    realised_annual_benefit: Decimal | Unset | None = UNSET,
+    outcome: str | Unset = UNSET,
+    cancellation_reason: str | Unset = UNSET,
+    expected_version: int | None = None,
+) -> InnovationProject:
+    """Move a project forward to `to_stage` (skipping stages walks through each one, so the history
+    and the stage rules see every step) or cancel it.
+
+    Each step's date comes from `dates` (default today): never in the future, never before the
+    step before it. Delivery may record the realised benefit and an outcome; cancelling a reason.
+    Every date is checked before anything is written, so a refused move writes nothing.
+    """
+    _check_relationship_writable(actor, project.relationship)
+    # Everything below reads the row as it is now, under the lock the steps will write through.
+    project = lock_for_write(project, expected_version=expected_version)
+    if project.deleted_at is not None:
+        raise ValidationError("This record has been deleted.")
+    steps = stage_path(project.stage, to_stage)
+    if not steps:
+        _check_transition(project.stage, to_stage)  # raises the one message for a refused move
+        raise ValidationError({"stage": f"The project is already {Stage(project.stage).label}."})
+    today = timezone.localdate()
+    given = dates or {}
+    chosen: dict[str, dt.date] = {}
+    errors: dict[str, str] = {}
+    known = {field: getattr(project, field) for field in _DATE_ORDER}
+    for field in dated_steps(project.stage, to_stage):
+        on = given.get(field) or today
+        earlier = [(f, known[f]) for f in _DATE_ORDER[: _DATE_ORDER.index(field)] if known[f]]
+        if on > today:
+            errors[field] = "A stage change cannot be dated in the future."
+        elif earlier and on < earlier[-1][1]:
+            previous, previous_on = earlier[-1]
+            errors[field] = (
+                f"A project cannot be {_DATE_LABELS[field]} before it was {_DATE_LABELS[previous]} "
+                f"({previous_on:%-d %b %Y})."
+            )
+        known[field] = chosen[field] = on
+    if errors:
+        raise ValidationError(errors)
+    closing: dict[str, Any] = {}
+    if not isinstance(realised_annual_benefit, Unset):
+        closing["realised_annual_benefit"] = realised_annual_benefit
+    if not isinstance(outcome, Unset):
+        closing["outcome"] = outcome
+    if not isinstance(cancellation_reason, Unset):
+        closing["cancellation_reason"] = cancellation_reason
+    for step in steps:
+        fields = {"stage": step}
+        date_field = InnovationProject.STAGE_DATE_FIELDS.get(step)
+        if date_field in chosen:
+            fields[date_field] = chosen[date_field]
+        if step == steps[-1]:
+            fields.update(closing)
+        project = project_update(actor=actor, project=project, changes=ProjectFields(**fields))
+    return project
 
 
 @transaction.atomic

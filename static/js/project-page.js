@@ -114,14 +114,36 @@
     }
   });
 
-  // Plain (non-htmx) forms that need a second thought, e.g. cancelling a project.
-  document.addEventListener("submit", function (event) {
-    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) { event.preventDefault(); }
+  // The stage dialog arrives from the server into #stage-dialog-slot (again after a refused
+  // submit, with its errors): open it as a modal, focus the first field in error (or the first
+  // field), and on Back or Escape close it and return focus to the button that opened it.
+  var stageOpener = null;
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[hx-target='#stage-dialog-slot']");
+    if (opener && opener.tagName === "A") { stageOpener = opener; }
+    var back = event.target.closest && event.target.closest("[data-close-dialog]");
+    var dialog = back && back.closest("dialog");
+    if (dialog) { event.preventDefault(); dialog.close(); }
   });
+  function openStageDialog(slot) {
+    var dialog = slot.querySelector("dialog");
+    if (!dialog) { return; }
+    dialog.addEventListener("close", function () {
+      slot.innerHTML = "";
+      if (stageOpener) { stageOpener.focus(); }
+    });
+    if (!dialog.open) { dialog.showModal(); }
+    var first = dialog.querySelector(".has-error input, .has-error textarea") ||
+      dialog.querySelector("input:not([type=hidden]), textarea, button");
+    if (first) { first.focus(); }
+  }
 
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail && event.detail.target && event.detail.target.id === "stage-dialog-slot") {
+      openStageDialog(event.detail.target);
+      return;
+    }
     if (document.getElementById("kpi-section")) {
       drawCharts(document);
       focusAfterSwap();

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -94,11 +95,17 @@ def test_account_manager_logs_a_project_through_to_delivered(new_page, account_m
     assert page.evaluate("window.__notReloaded") is True
     assert Measurement.objects.filter(project_kpi__project=project).count() == 3
 
-    # The stages, one allowed step at a time; forbidden ones are never offered.
+    # The stages, one step at a time through the stage dialog (dated today, as it suggests);
+    # the next stage comes first, later stages are offered as skips, cancelling last.
     for stage in ("Proposed", "Approved", "In progress", "Delivered"):
-        buttons = page.locator(".stage-actions button").all_inner_texts()
-        assert f"Move to {stage}" in buttons and len(buttons) == 2  # the next stage, or cancel
-        page.get_by_role("button", name=f"Move to {stage}").click()
+        actions = page.locator(".stage-actions a")
+        expect(actions.first).to_have_text(f"Move to {stage}…")
+        expect(actions.last).to_have_text("Cancel project…")
+        actions.first.click()
+        dialog = page.locator("dialog#stage-dialog")
+        expect(dialog).to_be_visible()
+        confirm = "Confirm delivery" if stage == "Delivered" else f"Move to {stage}"
+        dialog.get_by_role("button", name=confirm).click()
         expect(page.locator(".messages")).to_contain_text(f"Moved to {stage}.")
     expect(page.locator(".stage-steps [aria-current=step]")).to_have_text("Delivered")
     assert page.locator(".stage-actions").count() == 0
@@ -379,17 +386,71 @@ def test_inline_save_after_session_ended_keeps_the_entries(new_page, account_man
     assert not ProjectKPI.objects.filter(project=project).exists()
 
 
-def test_cancelling_a_project_asks_first(new_page, account_manager, portfolio):
+def test_cancelling_a_project_asks_why_and_can_be_backed_out_of(new_page, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"], title="Maybe")
     page = new_page()
     sign_in(page, account_manager.username)
     page.goto(f"/projects/{project.pk}/")
-    page.once("dialog", lambda dialog: dialog.dismiss())
-    page.get_by_role("button", name="Cancel project").click()
+    page.get_by_role("link", name="Cancel project…").click()
+    dialog = page.locator("dialog#stage-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("heading")).to_have_text("Cancel “Maybe”?")
+    dialog.get_by_role("link", name="Back").click()
+    expect(dialog).to_have_count(0)
     project.refresh_from_db()
     assert project.stage == "idea"
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Cancel project").click()
-    expect(page.locator(".messages")).to_contain_text("Moved to Cancelled.")
+
+    page.get_by_role("link", name="Cancel project…").click()
+    dialog.get_by_role("button", name="Cancel the project").click()  # no reason given
+    expect(dialog.locator(".has-error")).to_contain_text("Say why the project is cancelled")
     project.refresh_from_db()
-    assert project.stage == "cancelled"
+    assert project.stage == "idea"
+    dialog.get_by_label("Why is it cancelled?").fill("The client moved the process in-house.")
+    screenshot(page, "stage-dialog-cancel")
+    dialog.get_by_role("button", name="Cancel the project").click()
+    expect(page.locator(".messages")).to_contain_text("Moved to Cancelled.")
+    expect(page.locator("#project-cancellation-reason")).to_have_text(
+        "The client moved the process in-house."
+    )
+    project.refresh_from_db()
+    assert (project.stage, project.cancellation_reason) == (
+        "cancelled",
+        "The client moved the process in-house.",
+    )
+
+
+def test_skipping_to_delivered_asks_each_date_refuses_the_future_and_records_the_benefit(
+    new_page, account_manager, portfolio
+):
+    project = ProjectFactory(relationship=portfolio["rel_a"], title="Forecasting tools")
+    page = new_page(width=390, height=844)
+    sign_in(page, account_manager.username)
+    page.goto(f"/projects/{project.pk}/")
+    page.get_by_role("link", name="Skip to Delivered…").click()
+    dialog = page.locator("dialog#stage-dialog")
+    expect(dialog.get_by_role("heading")).to_have_text("Mark “Forecasting tools” delivered?")
+    expect(dialog).to_contain_text("through Proposed, Approved, In progress")
+    dialog.get_by_label("Proposed on").fill("2026-01-05")
+    dialog.get_by_label("Started on").fill("2026-02-02")
+    dialog.get_by_label("Delivered on").fill("2099-01-01")
+    dialog.get_by_label("Realised annual benefit so far (USD)").fill("125000")
+    dialog.get_by_label("Outcome in one line").fill("Stock fill rate up from 80 % to 95 %")
+    dialog.get_by_role("button", name="Confirm delivery").click()
+    expect(dialog.locator(".has-error")).to_contain_text("A stage change cannot be dated in the future.")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "stage-dialog-delivered-refused-390")
+    project.refresh_from_db()
+    assert (project.stage, project.version) == ("idea", 1)
+
+    dialog.get_by_label("Delivered on").fill("2026-06-30")
+    dialog.get_by_role("button", name="Confirm delivery").click()
+    expect(page.locator(".messages")).to_contain_text("Moved to Delivered.")
+    expect(page.locator("#project-outcome")).to_have_text("Stock fill rate up from 80 % to 95 %")
+    project.refresh_from_db()
+    assert project.stage == "delivered"
+    assert (project.proposed_on, project.started_on, project.delivered_on) == (
+        dt.date(2026, 1, 5),
+        dt.date(2026, 2, 2),
+        dt.date(2026, 6, 30),
+    )
+    assert project.realised_annual_benefit == Decimal("125000")

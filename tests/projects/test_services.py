@@ -98,7 +98,7 @@ def test_delivered_before_started_is_a_field_error():
         services.project_transition(
             actor=None, project=project, to_stage="delivered", on=project.started_on - dt.timedelta(days=1)
         )
-    assert "A project cannot be delivered before it started." in str(refused.value)
+    assert "A project cannot be delivered before it was started (" in str(refused.value)
 
 
 def test_create_delivered_project_requires_delivered_date():

@@ -11,7 +11,7 @@ from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI
 from projects import access
 from projects import services as project_services
-from projects.models import InnovationProject
+from projects.models import AuditEntry, InnovationProject
 from tests.factories import KPIFactory, MeasurementFactory, ProjectFactory, ProjectKPIFactory
 from web import formatting
 
@@ -120,21 +120,53 @@ def test_deleted_project_page_is_404(client, account_manager, aerospace_project)
 # --- Stage actions ----------------------------------------------------------------------------
 
 
-def transition(client, project, to_stage, version=None, on=None):
-    data = {"to_stage": to_stage, "version": version or project.version}
-    if on:
-        data["on"] = on
-    return client.post(reverse("project-transition", args=[project.pk]), data, follow=True)
+def transition(client, project, to_stage, version=None, htmx=False, **fields):
+    data = {"to_stage": to_stage, "version": version or project.version, **fields}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return client.post(reverse("project-transition", args=[project.pk]), data, follow=not htmx, **headers)
 
 
-def test_stage_actions_offer_only_allowed_next_stages(client, account_manager, portfolio):
+def stage_dialog(client, project, to_stage, htmx=True):
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return client.get(reverse("project-transition", args=[project.pk]), {"to": to_stage}, **headers)
+
+
+def test_stage_actions_offer_the_next_stage_later_stages_and_cancel(client, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"])
     client.force_login(account_manager)
-    offered = [stage["value"] for stage in page_of(client, project).context["next_stages"]]
-    assert offered == ["proposed", "cancelled"]
+    offered = [(s["value"], s["is_next"]) for s in page_of(client, project).context["next_stages"]]
+    assert offered == [
+        ("proposed", True),
+        ("approved", False),
+        ("in_progress", False),
+        ("delivered", False),
+        ("cancelled", True),
+    ]
+    page = page_of(client, project).content.decode()
+    assert "Move to Proposed…" in page and "Skip to Delivered…" in page and "Cancel project…" in page
 
 
-def test_allowed_transition_moves_the_project(client, account_manager, portfolio):
+def test_the_dialog_asks_the_date_of_each_step_a_move_takes(client, account_manager, portfolio):
+    project = ProjectFactory(
+        relationship=portfolio["rel_a"], stage="proposed", proposed_on=dt.date(2024, 1, 2)
+    )
+    client.force_login(account_manager)
+    response = stage_dialog(client, project, "delivered")
+    assert response.status_code == 200
+    form = response.context["form"]
+    # Approval carries no date; starting and delivering each ask for theirs, defaulting to today.
+    assert [field.name for field in form.date_fields] == ["started_on", "delivered_on"]
+    assert form["started_on"].initial == timezone.localdate()
+    assert [field.name for field in form.detail_fields] == ["realised_annual_benefit", "outcome"]
+    page = response.content.decode()
+    assert page.lstrip().startswith("<dialog") and "through Approved, In progress," in page
+    assert f'max="{timezone.localdate().isoformat()}"' in page and "Confirm delivery" in page
+    # Without JavaScript the same form is a page of its own.
+    full = stage_dialog(client, project, "delivered", htmx=False).content.decode()
+    assert "<html" in full and "Confirm delivery" in full
+
+
+def test_moving_forward_records_the_date_asked_for(client, account_manager, portfolio):
     project = ProjectFactory(
         relationship=portfolio["rel_a"],
         stage="in_progress",
@@ -142,30 +174,111 @@ def test_allowed_transition_moves_the_project(client, account_manager, portfolio
         started_on=dt.date(2024, 2, 1),
     )
     client.force_login(account_manager)
-    response = transition(client, project, "delivered", on="2024-05-02")
+    response = transition(
+        client,
+        project,
+        "delivered",
+        delivered_on="2024-05-02",
+        realised_annual_benefit="125000.50",
+        outcome="Fill rate 60 % → 85 %",
+    )
     project.refresh_from_db()
     assert (project.stage, project.delivered_on) == ("delivered", dt.date(2024, 5, 2))
-    assert "Moved to Delivered." in response.content.decode()
+    assert project.realised_annual_benefit == Decimal("125000.50")
+    assert project.outcome == "Fill rate 60 % → 85 %"
+    page = response.content.decode()
+    assert "Moved to Delivered." in page and "Fill rate 60 % → 85 %" in page
 
 
-def test_forced_forbidden_transition_is_refused_with_message(client, account_manager, portfolio):
+def test_an_htmx_move_reloads_the_page(client, account_manager, portfolio):
     project = ProjectFactory(relationship=portfolio["rel_a"])
     client.force_login(account_manager)
-    response = transition(client, project, "delivered")
-    project.refresh_from_db()
-    assert project.stage == "idea" and project.version == 1
-    assert "A project cannot move from Idea to Delivered" in response.content.decode()
-
-
-def test_transition_dated_before_start_is_refused_with_message(client, account_manager, portfolio):
-    project = ProjectFactory(
-        relationship=portfolio["rel_a"], stage="in_progress", started_on=dt.date(2024, 2, 1)
+    response = transition(
+        client, project, "proposed", htmx=True, proposed_on=timezone.localdate().isoformat()
     )
-    client.force_login(account_manager)
-    response = transition(client, project, "delivered", on="2024-01-15")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("project-detail", args=[project.pk])
     project.refresh_from_db()
-    assert project.stage == "in_progress"
-    assert "A project cannot be delivered before it started." in response.content.decode()
+    assert (project.stage, project.proposed_on) == ("proposed", timezone.localdate())
+
+
+def test_skipping_stages_dates_each_step_and_audits_each(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    transition(
+        client,
+        project,
+        "delivered",
+        proposed_on="2024-01-02",
+        started_on="2024-02-01",
+        delivered_on="2024-06-30",
+    )
+    project.refresh_from_db()
+    assert project.stage == "delivered"
+    dates = (project.proposed_on, project.started_on, project.delivered_on)
+    assert dates == (dt.date(2024, 1, 2), dt.date(2024, 2, 1), dt.date(2024, 6, 30))
+    steps = [
+        entry.changes["stage"]["after"]
+        for entry in AuditEntry.objects.filter(object_id=project.pk, action="transition").order_by("id")
+    ]
+    assert steps == ["proposed", "approved", "in_progress", "delivered"]
+
+
+def test_a_step_dated_before_the_one_before_is_refused_and_writes_nothing(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    response = transition(
+        client,
+        project,
+        "delivered",
+        proposed_on="2024-03-01",
+        started_on="2024-02-01",
+        delivered_on="2024-01-15",
+    )
+    assert response.status_code == 422
+    form = response.context["form"]
+    assert form.errors["started_on"] == ["A project cannot be started before it was proposed (1 Mar 2024)."]
+    assert form.errors["delivered_on"] == [
+        "A project cannot be delivered before it was started (1 Feb 2024)."
+    ]
+    project.refresh_from_db()
+    assert (project.stage, project.version) == ("idea", 1)
+
+
+def test_a_future_date_is_refused_in_the_dialog(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"])
+    client.force_login(account_manager)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    response = transition(client, project, "proposed", htmx=True, proposed_on=tomorrow.isoformat())
+    assert response.status_code == 422
+    assert "A stage change cannot be dated in the future." in response.content.decode()
+    project.refresh_from_db()
+    assert project.stage == "idea"
+
+
+def test_cancelling_asks_for_a_reason_keeps_and_shows_it(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"], stage="proposed")
+    client.force_login(account_manager)
+    refused = transition(client, project, "cancelled", htmx=True)
+    assert refused.status_code == 422
+    assert "Say why the project is cancelled" in refused.content.decode()
+    project.refresh_from_db()
+    assert project.stage == "proposed"
+    response = transition(client, project, "cancelled", cancellation_reason="The client <b>re-tendered</b>.")
+    project.refresh_from_db()
+    assert (project.stage, project.cancellation_reason) == ("cancelled", "The client <b>re-tendered</b>.")
+    page = response.content.decode()
+    assert "Why cancelled" in page and "The client &lt;b&gt;re-tendered&lt;/b&gt;." in page
+
+
+def test_a_move_the_stage_machine_does_not_allow_is_refused_with_message(client, account_manager, portfolio):
+    project = ProjectFactory(relationship=portfolio["rel_a"], stage="proposed")
+    client.force_login(account_manager)
+    response = transition(client, project, "idea")
+    project.refresh_from_db()
+    assert project.stage == "proposed" and project.version == 1
+    assert "A project cannot move from Proposed to Idea" in response.content.decode()
+    assert stage_dialog(client, project, "bogus", htmx=False).status_code == 302
 
 
 def test_transition_with_stale_version_is_refused(client, account_manager, portfolio):
@@ -528,13 +641,13 @@ def test_stage_change_dated_in_the_future_is_refused_by_the_service_and_shown(
         relationship=portfolio["rel_a"], stage="in_progress", proposed_on=dt.date(2024, 1, 2)
     )
     client.force_login(account_manager)
-    response = transition(client, project, "delivered", on="2099-01-01")
+    response = transition(client, project, "delivered", delivered_on="2099-01-01")
     project.refresh_from_db()
     assert project.stage == "in_progress"
-    assert (
-        "The stage was not changed. A stage change cannot be dated in the future."
-        in response.content.decode()
-    )
+    assert response.status_code == 422
+    assert response.context["form"].errors["delivered_on"] == [
+        "A stage change cannot be dated in the future."
+    ]
 
 
 def test_project_page_shows_the_gain_share_earned_where_one_is_agreed(client, account_manager, portfolio):

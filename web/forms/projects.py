@@ -11,11 +11,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
+from django.utils import timezone
 
 from projects import access
 from projects.access import Role
 from projects.models import InnovationProject, validate_plausible_date
-from projects.services import ProjectFields
+from projects.services import ProjectFields, dated_steps
 
 Stage = InnovationProject.Stage
 
@@ -124,6 +125,8 @@ _PROJECT_FIELDS = [
     "realised_annual_benefit",
     "gain_share_pct",
     "gain_share_baseline",
+    "outcome",
+    "cancellation_reason",
 ]
 
 _PROJECT_CONSTRAINT_FIELDS = {
@@ -238,6 +241,15 @@ class ProjectForm(forms.Form):
             self.fields["relationship"].disabled = True
             self.fields["relationship"].initial = project.relationship_id
             self.fields["relationship"].help_text = "A project stays in the relationship it was created in."
+            # What the stage dialog asked for stays correctable where it applies.
+            if project.stage == Stage.DELIVERED:
+                self.fields["outcome"] = forms.CharField(
+                    required=False, max_length=200, label="Outcome in one line"
+                )
+            if project.stage == Stage.CANCELLED:
+                self.fields["cancellation_reason"] = forms.CharField(
+                    max_length=500, label="Why it was cancelled", widget=forms.Textarea(attrs={"rows": 3})
+                )
         order = ["relationship", "title", "description", "level", "stage", *_PROJECT_FIELDS[4:]]
         self.order_fields(order)
 
@@ -278,11 +290,80 @@ class ProjectForm(forms.Form):
 
 
 class StageForm(VersionedForm):
-    """Move a project to one of its allowed next stages, optionally dating the step."""
+    """The stage dialog: the date of each step a move takes (a skip asks for every skipped date),
+    and what the move means — on delivery the realised benefit so far and an outcome, on
+    cancelling the reason. The date rules (never in the future, never before the step before)
+    live in projects.services.project_advance; the form only parses."""
 
-    to_stage = forms.ChoiceField(choices=Stage.choices)
-    # The date rules (never in the future) live in projects.services.project_transition.
-    on = PlausibleDateField(required=False, label="On")
+    DATE_LABELS = {"proposed_on": "Proposed on", "started_on": "Started on", "delivered_on": "Delivered on"}
+    message_fields = constraint_messages(InnovationProject, _PROJECT_CONSTRAINT_FIELDS)
+
+    to_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
+
+    def __init__(self, data=None, *, project: InnovationProject, to_stage: str, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"] = {"to_stage": to_stage, "version": project.version, **kwargs["initial"]}
+        super().__init__(data, **kwargs)
+        self.project = project
+        self.to_stage = to_stage
+        today = timezone.localdate()
+        for name in dated_steps(project.stage, to_stage):
+            # Empty means today, as the dialog pre-fills; the service applies the date rules.
+            field = PlausibleDateField(label=self.DATE_LABELS[name], initial=today, required=False)
+            field.widget = forms.DateInput(
+                attrs={"type": "date", "max": today.isoformat()}, format="%Y-%m-%d"
+            )
+            self.fields[name] = field
+        if to_stage == Stage.DELIVERED:
+            currency = project.relationship.currency
+            self.fields["realised_annual_benefit"] = forms.DecimalField(
+                required=False,
+                min_value=0,
+                max_digits=16,
+                decimal_places=2,
+                label=f"Realised annual benefit so far ({currency})",
+                help_text="Optional: leave empty until it is measured.",
+                widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "inputmode": "decimal"}),
+            )
+            self.fields["outcome"] = forms.CharField(
+                required=False,
+                max_length=200,
+                label="Outcome in one line",
+                help_text="What the delivery achieved, e.g. “Order fill rate up from 60 % to 85 %”.",
+            )
+        if to_stage == Stage.CANCELLED:
+            self.fields["cancellation_reason"] = forms.CharField(
+                max_length=500,
+                label="Why is it cancelled?",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                error_messages={
+                    "required": "Say why the project is cancelled; the reason is kept and shown."
+                },
+            )
+
+    @property
+    def date_fields(self) -> list:
+        return [self[name] for name in self.DATE_LABELS if name in self.fields]
+
+    @property
+    def detail_fields(self) -> list:
+        names = ("realised_annual_benefit", "outcome", "cancellation_reason")
+        return [self[name] for name in names if name in self.fields]
+
+    def advance_arguments(self) -> dict[str, Any]:
+        """Keyword arguments for projects.services.project_advance."""
+        data = self.cleaned_data
+        arguments: dict[str, Any] = {
+            "to_stage": self.to_stage,
+            "dates": {name: data.get(name) for name in self.DATE_LABELS if name in self.fields},
+            "expected_version": data["version"],
+        }
+        for name in ("realised_annual_benefit", "outcome", "cancellation_reason"):
+            if name in self.fields:
+                arguments[name] = data.get(name)
+        if arguments.get("realised_annual_benefit") is None:
+            arguments.pop("realised_annual_benefit", None)  # empty: keep what is recorded
+        return arguments
 
 
 class DeleteForm(VersionedForm):

@@ -8,13 +8,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from projects import access, selectors, services
 from projects.models import InnovationProject, Relationship
 from projects.records import VersionConflict, conflict_message
 from web.forms.projects import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
 from web.views.common import writable_project
+
+Stage = InnovationProject.Stage
 
 
 def _project_url(project: InnovationProject) -> str:
@@ -85,41 +88,77 @@ def _conflict_message(current: InnovationProject, reader) -> str:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def project_transition(request, pk: int):
-    """Move a project to an allowed next stage; anything else is refused with a clear message."""
+    """The stage dialog: GET asks what the move to `?to=<stage>` means (the dates of its steps; on
+    delivery the benefit and outcome; on cancelling the reason), POST makes it. Inside the project
+    page it is an htmx dialog; without JavaScript the same form is a page of its own."""
     project = writable_project(request, pk)
-    form = StageForm(request.POST)
-    if not form.is_valid():
-        problems = "; ".join(f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items())
-        messages.error(request, f"The stage was not changed. {problems}")
-        return redirect(_project_url(project))
-    to_stage = form.cleaned_data["to_stage"]
-    label = InnovationProject.Stage(to_stage).label
+    to_stage = request.POST.get("to_stage") if request.method == "POST" else request.GET.get("to")
     if to_stage == project.stage:
         # The same answer as the API gives to a PATCH of the current stage: nothing to do.
-        messages.info(request, f"The project is already {label}; nothing changed.")
-        return redirect(_project_url(project))
-    try:
-        project = services.project_transition(
-            actor=request.user,
-            project=project,
-            to_stage=to_stage,
-            on=form.cleaned_data.get("on"),
-            expected_version=form.cleaned_data["version"],
-        )
-    except VersionConflict as conflict:
+        messages.info(request, f"The project is already {project.get_stage_display()}; nothing changed.")
+        return _back_to_project(request, project)
+    if to_stage not in services.reachable_stages(project.stage):
+        allowed = ", ".join(Stage(s).label for s in services.reachable_stages(project.stage))
         messages.error(
             request,
-            f"{conflict_message(conflict.current, reader=request.user)} "
-            f"It is now {conflict.current.get_stage_display()}; "
-            "the stage was not changed. Check the current state and try again.",
+            f"A project cannot move from {project.get_stage_display()} to "
+            f"{_stage_label(to_stage)}. Allowed: {allowed or 'none (the project is closed)'}.",
         )
+        return _back_to_project(request, project)
+    if request.method == "GET":
+        return _stage_dialog(request, StageForm(project=project, to_stage=to_stage))
+    form = StageForm(request.POST, project=project, to_stage=to_stage)
+    if not form.is_valid():
+        return _stage_dialog(request, form, status=422)
+    try:
+        moved = services.project_advance(actor=request.user, project=project, **form.advance_arguments())
+    except VersionConflict as conflict:
+        current = conflict.current
+        if to_stage not in services.reachable_stages(current.stage):
+            messages.error(
+                request,
+                f"{conflict_message(current, reader=request.user)} It is now "
+                f"{current.get_stage_display()}; the stage was not changed.",
+            )
+            return _back_to_project(request, current)
+        fresh = StageForm(project=current, to_stage=to_stage)
+        notice = (
+            f"{conflict_message(current, reader=request.user)} It is now {current.get_stage_display()}; "
+            "the stage was not changed. Check the dates below and confirm again."
+        )
+        return _stage_dialog(request, fresh, status=409, conflict=notice)
     except ValidationError as error:
-        messages.error(request, f"The stage was not changed. {' '.join(error.messages)}")
-    else:
-        messages.success(request, f"Moved to {label}.")
+        add_service_errors(form, error, StageForm.message_fields)
+        return _stage_dialog(request, form, status=422)
+    messages.success(request, f"Moved to {moved.get_stage_display()}.")
+    return _back_to_project(request, moved)
+
+
+def _stage_label(stage: str | None) -> str:
+    return Stage(stage).label if stage in Stage.values else f"“{stage or ''}”"
+
+
+def _stage_dialog(request, form: StageForm, *, status: int = 200, conflict: str = ""):
+    context = {
+        "project": form.project,
+        "form": form,
+        "target": Stage(form.to_stage),
+        "skipped": [
+            Stage(step).label for step in services.stage_path(form.project.stage, form.to_stage)[:-1]
+        ],
+        "conflict": conflict,
+    }
+    template = "web/_stage_dialog.html" if request.htmx else "web/stage_change.html"
+    return render(request, template, context, status=status)
+
+
+def _back_to_project(request, project: InnovationProject):
+    if request.htmx:
+        # The page behind the dialog is out of date: load it again, with the message.
+        return HttpResponseClientRedirect(_project_url(project))
     return redirect(_project_url(project))
 
 

@@ -5,12 +5,12 @@ from collections import defaultdict
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kpis import scoring
 from kpis import selectors as kpi_selectors
 from projects import access
+from projects import services as project_services
 from projects.models import InnovationProject
 from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
@@ -73,11 +73,10 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
             {
                 "value": stage,
                 "label": Stage(stage).label,
-                "dated": stage in (Stage.IN_PROGRESS, Stage.DELIVERED),
+                "is_next": stage in InnovationProject.allowed_next_stages(project.stage),
             }
-            for stage in InnovationProject.allowed_next_stages(project.stage)
+            for stage in project_services.reachable_stages(project.stage)
         ],
-        "today": timezone.localdate(),
         "project_kpis": project_kpis,
         "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
         "history": filter_history(
@@ -94,7 +93,6 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
             tracked_kpi_ids=[project_kpi.kpi_id for project_kpi in project_kpis],
         )
         context["measurement_form"] = MeasurementForm(project_kpis=project_kpis)
-        context["stage_version"] = project.version
         if edit_kpi_id:
             editing = next((pk for pk in project_kpis if pk.pk == edit_kpi_id), None)
             if editing is not None:
