@@ -338,8 +338,10 @@ class InnovationProject(SyncedModel):
         **MONEY, null=True, blank=True, validators=NON_NEGATIVE, verbose_name="gain-share baseline"
     )
     # Asked for by the stage dialog: what a delivery achieved, in a line, and why work was stopped.
-    outcome = models.CharField(max_length=200, blank=True)
-    cancellation_reason = models.CharField(max_length=500, blank=True)
+    # A database default as well, so set-based inserts that do not name them (the benchmark
+    # generator, bulk paths) get an empty text rather than a NULL the column refuses.
+    outcome = models.CharField(max_length=200, blank=True, default="", db_default="")
+    cancellation_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     SCOPE_PATH = "relationship"
 
