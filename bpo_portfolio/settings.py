@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "csp",
     "bpo_portfolio.apps.PortfolioConfig",
     "accounts.apps.AccountsConfig",
+    "outbox.apps.OutboxConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
     "web.apps.WebConfig",
@@ -436,7 +437,28 @@ BPO_SCORE_ROLLUP = {
 # task (idempotent) runs again; a task still running when the connection drops is cancelled so the
 # redelivered copy does not run beside it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# --- Events out (outbox, webhooks, notifications) ---------------------------------------------
+OUTBOX = {
+    # Events older than this are deleted once every consumer has passed them and no webhook
+    # delivery still needs them (outbox.tasks.prune_events, nightly).
+    "RETENTION_DAYS": env.int("OUTBOX_RETENTION_DAYS", default=30),
+    # Events numbered, or fed to a consumer, per transaction.
+    "BATCH_SIZE": 1000,
+    # How long "a relay is queued" is remembered (forgotten as soon as the relay starts).
+    "RELAY_QUEUED_TTL_SECONDS": 60,
+}
+
 CELERY_BEAT_SCHEDULE = {
+    # Events whose relay message was lost (broker down at commit, worker killed): numbered and
+    # passed on within the minute.
+    "relay-outbox-events": {
+        "task": "outbox.tasks.relay_events",
+        "schedule": 30.0,
+    },
+    "prune-outbox-events": {
+        "task": "outbox.tasks.prune_events",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Every relationship's current month, nightly (and, on the 1st, the month that just ended).
     "nightly-score-rollup": {
         "task": "kpis.tasks.rollup_current_month",
