@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "outbox.apps.OutboxConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
+    "notifications.apps.NotificationsConfig",
+    "webhooks.apps.WebhooksConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -448,7 +450,32 @@ OUTBOX = {
     "RELAY_QUEUED_TTL_SECONDS": 60,
 }
 
+# Where links in webhooks and e-mails point (the address people and systems reach the app at).
+SITE_URL = env.str("DJANGO_SITE_URL", default="http://127.0.0.1:8000")
+
+WEBHOOKS = {
+    # SSRF protection (webhooks.ssrf): production sends only to https URLs on public addresses.
+    "ALLOW_PRIVATE": env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False),
+    "ALLOW_LOOPBACK": env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=not IS_PRODUCTION),
+    "REQUIRE_HTTPS": env.bool("WEBHOOKS_REQUIRE_HTTPS", default=IS_PRODUCTION),
+    "TIMEOUT_SECONDS": 10.0,
+    # Multiplies every wait of the retry schedule (and the five days that disable an endpoint);
+    # tests compress it, e.g. 0.001.
+    "RETRY_SCALE": env.float("WEBHOOKS_RETRY_SCALE", default=1.0),
+    # How long one worker holds an endpoint (renewed before every attempt; a killed worker's
+    # lease runs out and the sweep hands the endpoint to another).
+    "LEASE_SECONDS": env.float("WEBHOOKS_LEASE_SECONDS", default=60.0),
+    # Retries further away than this are left to the sweep instead of a delayed Celery message.
+    "LONGEST_COUNTDOWN_SECONDS": 600.0,
+}
+
 CELERY_BEAT_SCHEDULE = {
+    # Deliveries due whose message was lost, retries due after a long wait, endpoints whose
+    # worker died mid-delivery.
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.tasks.sweep",
+        "schedule": 30.0,
+    },
     # Events whose relay message was lost (broker down at commit, worker killed): numbered and
     # passed on within the minute.
     "relay-outbox-events": {

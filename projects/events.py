@@ -140,3 +140,25 @@ def cascade_events(
         for instance in instances
     ]
     return append_events(events, actor=actor)
+
+
+def scope_events(user, queryset):
+    """The events `user` may read (projects.access decides): those of relationships they see,
+    the shared KPI catalogue's, organisations they meet, and events without a record scope that
+    they caused themselves (their imports). Admins and executives read every event."""
+    from django.db.models import Q
+
+    from projects import access
+    from projects.models import Organization
+
+    if access.sees_everything(user):
+        return queryset
+    if access.role_of(user) is None:
+        return queryset.none()
+    organizations = access.scope(user, Organization.objects.all()).values("pk")
+    return queryset.filter(
+        Q(relationship_id__in=access.visible_relationships(user).values("pk"))
+        | Q(relationship_id__isnull=True, record_type="kpi")
+        | Q(relationship_id__isnull=True, record_type="organization", record_id__in=organizations)
+        | Q(relationship_id__isnull=True, actor_id=user.pk)
+    )
