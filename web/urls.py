@@ -11,6 +11,7 @@ from web.views import (
     project_list,
     project_page,
     relationships,
+    webhooks,
 )
 
 urlpatterns = [
@@ -20,6 +21,14 @@ urlpatterns = [
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),
+    # Webhook endpoints and their delivery logs.
+    path("webhooks/", webhooks.endpoint_list, name="webhook-list"),
+    path("webhooks/<int:pk>/", webhooks.endpoint_detail, name="webhook-detail"),
+    path("webhooks/<int:pk>/toggle/", webhooks.endpoint_toggle, name="webhook-toggle"),
+    path("webhooks/<int:pk>/rotate/", webhooks.endpoint_rotate, name="webhook-rotate"),
+    path("webhooks/<int:pk>/test/", webhooks.endpoint_test, name="webhook-test"),
+    path("webhooks/<int:pk>/replay/", webhooks.endpoint_replay, name="webhook-replay"),
+    path("webhooks/<int:pk>/delete/", webhooks.endpoint_delete, name="webhook-delete"),
     # Relationships.
     path("relationships/", relationships.relationship_list, name="relationship-list"),
     path("relationships/<int:pk>/", relationships.relationship_detail, name="relationship-detail"),
