@@ -469,7 +469,42 @@ WEBHOOKS = {
     "LONGEST_COUNTDOWN_SECONDS": 600.0,
 }
 
+# Reminders (notifications.reminders), swept daily; each closes itself when its cause is resolved.
+REMINDERS = {
+    # A delivered project with no measurement dated after its delivery, this many days on.
+    "MEASUREMENT_DUE_DAYS": env.int("REMINDER_MEASUREMENT_DUE_DAYS", default=90),
+    # A project in one open stage for longer than this.
+    "STUCK_IN_STAGE_DAYS": env.int("REMINDER_STUCK_IN_STAGE_DAYS", default=120),
+    # No delivery yet this quarter, with this many days or fewer of it left.
+    "CONTINUITY_WARN_DAYS_BEFORE_QUARTER_END": env.int("REMINDER_CONTINUITY_DAYS", default=45),
+    # A leadership pair whose recorded term ends within this many days.
+    "LEADERSHIP_TERM_DAYS": env.int("REMINDER_LEADERSHIP_TERM_DAYS", default=30),
+}
+
+# E-mail (the daily digests): printed to the console unless an SMTP host is configured.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BPO Innovation Portfolio <portfolio@localhost>")
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-reminders": {
+        "task": "notifications.tasks.sweep_reminders",
+        "schedule": crontab(hour=5, minute=0),
+    },
+    # Each person's digest goes at their chosen hour in their time zone: checked every hour.
+    "send-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": crontab(minute=5),
+    },
     # Deliveries due whose message was lost, retries due after a long wait, endpoints whose
     # worker died mid-delivery.
     "sweep-webhook-deliveries": {

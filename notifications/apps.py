@@ -7,3 +7,9 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from notifications import consumer
+        from outbox import stream
+
+        stream.register_consumer("notifications", consumer.on_events)

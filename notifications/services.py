@@ -71,3 +71,26 @@ def mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:
     if notification_ids is not None:
         unread = unread.filter(pk__in=list(notification_ids))
     return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def preferences_update(
+    *, user, in_app: Iterable[str], email: Iterable[str], email_digest: bool, digest_hour: int, time_zone: str
+) -> Preference:
+    """Store a person's choices: the kinds to show and to e-mail, and the digest's hour and zone."""
+    from django.core.exceptions import ValidationError
+
+    from notifications.kinds import Kind
+
+    preference, _ = Preference.objects.get_or_create(user=user)
+    preference.muted_in_app = sorted(set(Kind.values) - set(in_app))
+    preference.muted_email = sorted(set(Kind.values) - set(email))
+    preference.email_digest = email_digest
+    preference.digest_hour = digest_hour
+    preference.time_zone = time_zone
+    try:
+        preference.full_clean()
+    except ValidationError:
+        raise
+    preference.save()
+    return preference

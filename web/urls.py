@@ -6,6 +6,7 @@ from django.urls import path
 from web.views import (
     account,
     dashboards,
+    notifications,
     project_edit,
     project_kpis,
     project_list,
@@ -21,6 +22,14 @@ urlpatterns = [
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),
+    # The notification centre.
+    path("notifications/", notifications.notification_list, name="notification-list"),
+    path("notifications/badge/", notifications.notification_badge, name="notification-badge"),
+    path("notifications/read/", notifications.notification_mark_read, name="notification-mark-read"),
+    path(
+        "notifications/preferences/", notifications.notification_preferences, name="notification-preferences"
+    ),
+    path("notifications/<int:pk>/", notifications.notification_open, name="notification-open"),
     # Webhook endpoints and their delivery logs.
     path("webhooks/", webhooks.endpoint_list, name="webhook-list"),
     path("webhooks/<int:pk>/", webhooks.endpoint_detail, name="webhook-detail"),
