@@ -13,7 +13,7 @@ from api.fields import StrictCharField
 from api.params import FORMAT_PARAM
 from api.policies import LimitedJSONParser, PortfolioThrottle
 from api.viewsets import HistoryPagination
-from outbox.catalogue import EVENT_TYPES
+from outbox.catalogue import SUBSCRIBABLE
 from outbox.models import Event
 from projects.access import scope
 from projects.events import scope_events
@@ -97,9 +97,9 @@ class EndpointWriteSerializer(serializers.Serializer):
     url = StrictCharField(max_length=500, help_text="Where events are POSTed (https in production).")
     description = StrictCharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)),
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
         required=False,
-        max_length=len(EVENT_TYPES),
+        max_length=len(SUBSCRIBABLE),
         help_text="Event types to receive; empty or left out: every type.",
     )
     relationship = serializers.IntegerField(

@@ -24,3 +24,7 @@ EVENT_TYPES: dict[str, str] = {
 
 def is_known(event_type: str) -> bool:
     return event_type in EVENT_TYPES
+
+
+# What an endpoint may subscribe to (test messages always go, whatever it subscribes to).
+SUBSCRIBABLE = tuple(sorted(name for name in EVENT_TYPES if name != "webhook.test"))

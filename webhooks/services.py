@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from outbox.catalogue import EVENT_TYPES
+from outbox.catalogue import SUBSCRIBABLE
 from outbox.models import Event
 from projects import access
 from projects.events import scope_events
@@ -80,7 +80,7 @@ def _validate(endpoint: Endpoint, *, owner) -> None:
         ssrf.check_url(endpoint.url)
     except ssrf.UnsafeTarget as error:
         errors["url"] = str(error)
-    unknown = sorted(set(endpoint.event_types) - set(EVENT_TYPES))
+    unknown = sorted(set(endpoint.event_types) - set(SUBSCRIBABLE))
     if not isinstance(endpoint.event_types, list):
         errors["event_types"] = "Give a list of event types."
     elif unknown:

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.kpis.conftest import real_broker  # noqa: F401 (a fixture: Celery publishing to the real Redis)
 from tests.webhooks.receiver import Receiver
 
 

@@ -1,5 +1,6 @@
 """A real HTTP receiver on loopback that records what it is sent and answers from a script."""
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +42,9 @@ class Receiver:
                 text = f"answered {status}".encode()
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
-                self.wfile.write(text)
+                # The sender may have died mid-request (the SIGKILL tests do that on purpose).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(text)
 
             def log_message(self, *args):
                 pass

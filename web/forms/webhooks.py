@@ -1,6 +1,6 @@
 from django import forms
 
-from outbox.catalogue import EVENT_TYPES
+from outbox.catalogue import SUBSCRIBABLE
 from projects.access import scope
 from projects.models import Relationship
 
@@ -14,7 +14,7 @@ class EndpointForm(forms.Form):
     )
     description = forms.CharField(max_length=200, required=False, help_text="What receives them, e.g. “ERP”.")
     event_types = forms.MultipleChoiceField(
-        choices=[(name, name) for name in sorted(EVENT_TYPES)],
+        choices=[(name, name) for name in SUBSCRIBABLE],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every type.",

@@ -8,7 +8,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from outbox.catalogue import EVENT_TYPES
 from web.forms.webhooks import EndpointForm, ReplayForm
 from webhooks import services
 from webhooks.models import Delivery
@@ -93,7 +92,6 @@ def endpoint_detail(request, pk: int):
             "deliveries": deliveries,
             "secret_hint": masked(endpoint.secret),
             "pending": endpoint.deliveries.filter(status=Delivery.Status.PENDING).count(),
-            "event_type_count": len(EVENT_TYPES),
         },
         status=400 if request.method == "POST" and form.errors else 200,
     )

@@ -36,13 +36,94 @@ class Command(BaseCommand):
         parser.add_argument("--writes", type=int, default=300, help="Single writes timed per side.")
         parser.add_argument("--bulk", type=int, default=1000, help="Records per bulk upsert.")
         parser.add_argument("--repeat", type=int, default=5, help="Bulk upserts timed per side.")
+        parser.add_argument(
+            "--deliver",
+            type=int,
+            default=1000,
+            help="Changes delivered end to end to a local receiver (0: skip).",
+        )
+        parser.add_argument("--skip-overhead", action="store_true", help="Only the end-to-end delivery run.")
 
-    def handle(self, *args, writes, bulk, repeat, **options):
+    def handle(self, *args, writes, bulk, repeat, deliver, skip_overhead, **options):
         if "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Use a database whose name contains 'bench' (this command writes rows).")
         admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True})
         admin.groups.add(Group.objects.get_or_create(name=Role.ADMIN.value)[0])
         relationship = self._relationship(admin)
+        if not skip_overhead:
+            self._overhead(admin, relationship, writes=writes, bulk=bulk, repeat=repeat)
+        if deliver:
+            self._end_to_end(admin, relationship, changes=deliver)
+
+    def _end_to_end(self, admin, relationship, *, changes):
+        """`changes` project updates → their events numbered, fanned out and POSTed, signed, one by one
+        in order, to a receiver on loopback; timed from the first write to the last 2xx. The relay and
+        the deliveries run in this process (what a worker runs), so the figure is the pipeline's."""
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from outbox.tasks import relay_events
+        from webhooks import services as webhook_services
+        from webhooks.delivery import deliver_endpoint
+        from webhooks.models import Delivery, Endpoint
+
+        received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(self.headers["webhook-id"])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        Endpoint.objects.filter(owner=admin).delete()
+        relay_events()  # earlier events are not part of this run
+        endpoint = webhook_services.endpoint_create(
+            actor=admin,
+            fields=webhook_services.EndpointFields(
+                url=f"http://127.0.0.1:{server.server_address[1]}/", event_types=["project.updated"]
+            ),
+        )
+        projects = list(relationship.projects.filter(deleted_at__isnull=True).order_by("pk")[:changes])
+        while len(projects) < changes:
+            projects.append(
+                services.project_create(
+                    actor=admin,
+                    fields=services.ProjectFields(relationship=relationship, title="bench delivery"),
+                )
+            )
+        started = time.perf_counter()
+        for n, project in enumerate(projects):
+            services.project_update(
+                actor=admin,
+                project=project,
+                changes=services.ProjectFields(description=f"e2e {time.time()} {n}"),
+            )
+        written = time.perf_counter()
+        relay_events()
+        relayed = time.perf_counter()
+        deliver_endpoint(endpoint.pk)
+        finished = time.perf_counter()
+        server.shutdown()
+        delivered = Delivery.objects.filter(endpoint=endpoint, status="delivered").count()
+        if delivered != changes or len(set(received)) != changes:
+            raise CommandError(
+                f"expected {changes} deliveries, got {delivered} ({len(set(received))} received)"
+            )
+        total, sending = finished - started, finished - relayed
+        self.stdout.write(
+            f"end to end: {changes:,} changes → {delivered:,} signed webhooks delivered in {total:.1f} s "
+            f"= {changes / total:.0f} events/s (writes {written - started:.1f} s, relay and fan-out "
+            f"{relayed - written:.2f} s, deliveries {sending:.1f} s = {changes / sending:.0f}/s)"
+        )
+
+    def _overhead(self, admin, relationship, *, writes, bulk, repeat):
         project = services.project_create(
             actor=admin, fields=services.ProjectFields(relationship=relationship, title="bench single")
         )
