@@ -60,8 +60,13 @@ def _acquire(endpoint_id: int) -> str | None:
 
 
 def _renew(endpoint_id: int, token: str) -> bool:
+    """Extend the lease; False when it was lost or the endpoint was turned off meanwhile."""
     expires = timezone.now() + dt.timedelta(seconds=options()["LEASE_SECONDS"])
-    return bool(Endpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_expires_at=expires))
+    return bool(
+        Endpoint.objects.filter(pk=endpoint_id, lease_token=token, is_active=True).update(
+            lease_expires_at=expires
+        )
+    )
 
 
 def _release(endpoint_id: int, token: str) -> None:
@@ -97,10 +102,10 @@ def deliver_endpoint(endpoint_id: int) -> int:
     attempts = 0
     retry_at = None
     try:
-        while True:
-            endpoint = Endpoint.objects.select_related("owner").filter(pk=endpoint_id, is_active=True).first()
-            if endpoint is None:
-                break
+        # Read once for the whole run: a change of URL or secret, or turning it off, bumps the
+        # version, and the loop re-reads the endpoint when the version moved.
+        endpoint = Endpoint.objects.select_related("owner").filter(pk=endpoint_id, is_active=True).first()
+        while endpoint is not None:
             head = _queue(endpoint_id).select_related("event", "event__actor").first()
             if head is None:
                 break
@@ -108,8 +113,14 @@ def deliver_endpoint(endpoint_id: int) -> int:
                 retry_at = head.next_attempt_at
                 break
             if not _renew(endpoint_id, token):
-                logger.warning("Webhook endpoint %s: lease lost; another worker carries on", endpoint_id)
+                logger.info("Webhook endpoint %s: lease lost or endpoint turned off; stopping", endpoint_id)
                 return attempts
+            current = Endpoint.objects.filter(pk=endpoint_id).values_list("version", "failing_since").first()
+            if current is None:
+                break
+            if current[0] != endpoint.version:
+                endpoint = Endpoint.objects.select_related("owner").get(pk=endpoint_id)
+            endpoint.failing_since = current[1]
             attempt(endpoint, head)
             attempts += 1
     finally:
@@ -218,7 +229,9 @@ def _record(endpoint, delivery, *, number, result, succeeded, error, retry) -> N
         if delivery.kind == Delivery.Kind.TEST:
             return
         if succeeded:
-            Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+            if endpoint.failing_since is not None:
+                Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+                endpoint.failing_since = None
             return
         Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
     if gone:
