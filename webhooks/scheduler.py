@@ -9,6 +9,7 @@ sweeps every 30 s for work left over from before a restart.
 import heapq
 import itertools
 import logging
+import os
 import sys
 import threading
 import time
@@ -75,5 +76,8 @@ def start_for_development_server() -> None:
     """Under `manage.py runserver` without a broker, resume deliveries left from a previous run."""
     from bpo_portfolio.celery import app
 
-    if app.conf.task_always_eager and len(sys.argv) > 1 and sys.argv[1] == "runserver":
+    if not (app.conf.task_always_eager and len(sys.argv) > 1 and sys.argv[1] == "runserver"):
+        return
+    # With the autoreloader the server runs in a child process (RUN_MAIN); the watcher needs none.
+    if os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv:
         scheduler.call_later(2.0, _sweep_forever)
