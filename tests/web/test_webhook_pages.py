@@ -80,3 +80,16 @@ def test_the_endpoint_page_logs_deliveries_and_offers_test_replay_rotate_and_off
     assert "Turned off by its owner" in client.get(f"/webhooks/{endpoint.pk}/").content.decode()
     client.post(f"/webhooks/{endpoint.pk}/delete/")
     assert not Endpoint.objects.exists()
+
+
+def test_the_django_admin_shows_endpoints_without_their_secret_and_changes_nothing(client, receiver):
+    from django.contrib.auth.models import User
+
+    superuser = User.objects.create_superuser("root", "root@example.com", "pw-for-tests")
+    client.force_login(superuser)
+    client.post("/webhooks/", {"url": receiver.url})
+    endpoint = Endpoint.objects.get()
+    page = client.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/")
+    assert page.status_code == 200 and endpoint.secret not in page.content.decode()
+    assert client.get("/admin/webhooks/endpoint/add/").status_code == 403
+    assert client.get("/admin/outbox/event/").status_code == 200
