@@ -6,3 +6,9 @@ class ApiConfig(AppConfig):
 
     name = "api"
     verbose_name = "REST API"
+
+    def ready(self):
+        # Webhooks carry records as this API shows them; the webhooks app cannot import the API.
+        from api import webhook_payloads
+
+        webhook_payloads.register()

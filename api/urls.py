@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from api import views
 from api.auth import TokenDetailView, TokenListView, TokenView
+from api.webhooks import EndpointViewSet, EventStreamView
 
 router = DefaultRouter()
 router.register("organizations", views.OrganizationViewSet, basename="organization")
@@ -15,6 +16,7 @@ router.register("kpis", views.KPIViewSet, basename="kpi")
 router.register("project-kpis", views.ProjectKPIViewSet, basename="project-kpi")
 router.register("measurements", views.MeasurementViewSet, basename="measurement")
 router.register("scores", views.ScoreViewSet, basename="score")
+router.register("webhooks", EndpointViewSet, basename="webhook")
 
 app_name = "api"
 
@@ -22,6 +24,7 @@ urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="token"),
     path("v1/auth/tokens/", TokenListView.as_view(), name="token-list"),
     path("v1/auth/tokens/<int:pk>/", TokenDetailView.as_view(), name="token-detail"),
+    path("v1/events/", EventStreamView.as_view(), name="events"),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file of its own: no inline script, so the
     # docs page works under the site's Content-Security-Policy.

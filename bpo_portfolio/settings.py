@@ -64,8 +64,11 @@ INSTALLED_APPS = [
     "csp",
     "bpo_portfolio.apps.PortfolioConfig",
     "accounts.apps.AccountsConfig",
+    "outbox.apps.OutboxConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
+    "notifications.apps.NotificationsConfig",
+    "webhooks.apps.WebhooksConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -436,7 +439,88 @@ BPO_SCORE_ROLLUP = {
 # task (idempotent) runs again; a task still running when the connection drops is cancelled so the
 # redelivered copy does not run beside it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# --- Events out (outbox, webhooks, notifications) ---------------------------------------------
+OUTBOX = {
+    # Events older than this are deleted once every consumer has passed them and no webhook
+    # delivery still needs them (outbox.tasks.prune_events, nightly).
+    "RETENTION_DAYS": env.int("OUTBOX_RETENTION_DAYS", default=30),
+    # Events numbered, or fed to a consumer, per transaction.
+    "BATCH_SIZE": 1000,
+    # How long "a relay is queued" is remembered (forgotten as soon as the relay starts).
+    "RELAY_QUEUED_TTL_SECONDS": 60,
+}
+
+# Where links in webhooks and e-mails point (the address people and systems reach the app at).
+SITE_URL = env.str("DJANGO_SITE_URL", default="http://127.0.0.1:8000")
+
+WEBHOOKS = {
+    # SSRF protection (webhooks.ssrf): production sends only to https URLs on public addresses.
+    "ALLOW_PRIVATE": env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False),
+    "ALLOW_LOOPBACK": env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=not IS_PRODUCTION),
+    "REQUIRE_HTTPS": env.bool("WEBHOOKS_REQUIRE_HTTPS", default=IS_PRODUCTION),
+    "TIMEOUT_SECONDS": 10.0,
+    # Multiplies every wait of the retry schedule (and the five days that disable an endpoint);
+    # tests compress it, e.g. 0.001.
+    "RETRY_SCALE": env.float("WEBHOOKS_RETRY_SCALE", default=1.0),
+    # How long one worker holds an endpoint (renewed before every attempt; a killed worker's
+    # lease runs out and the sweep hands the endpoint to another).
+    "LEASE_SECONDS": env.float("WEBHOOKS_LEASE_SECONDS", default=60.0),
+    # Retries further away than this are left to the sweep instead of a delayed Celery message.
+    "LONGEST_COUNTDOWN_SECONDS": 600.0,
+}
+
+# Reminders (notifications.reminders), swept daily; each closes itself when its cause is resolved.
+REMINDERS = {
+    # A delivered project with no measurement dated after its delivery, this many days on.
+    "MEASUREMENT_DUE_DAYS": env.int("REMINDER_MEASUREMENT_DUE_DAYS", default=90),
+    # A project in one open stage for longer than this.
+    "STUCK_IN_STAGE_DAYS": env.int("REMINDER_STUCK_IN_STAGE_DAYS", default=120),
+    # No delivery yet this quarter, with this many days or fewer of it left.
+    "CONTINUITY_WARN_DAYS_BEFORE_QUARTER_END": env.int("REMINDER_CONTINUITY_DAYS", default=45),
+    # A leadership pair whose recorded term ends within this many days.
+    "LEADERSHIP_TERM_DAYS": env.int("REMINDER_LEADERSHIP_TERM_DAYS", default=30),
+}
+
+# E-mail (the daily digests): printed to the console unless an SMTP host is configured.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BPO Innovation Portfolio <portfolio@localhost>")
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-reminders": {
+        "task": "notifications.tasks.sweep_reminders",
+        "schedule": crontab(hour=5, minute=0),
+    },
+    # Each person's digest goes at their chosen hour in their time zone: checked every hour.
+    "send-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": crontab(minute=5),
+    },
+    # Deliveries due whose message was lost, retries due after a long wait, endpoints whose
+    # worker died mid-delivery.
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.tasks.sweep",
+        "schedule": 30.0,
+    },
+    # Events whose relay message was lost (broker down at commit, worker killed): numbered and
+    # passed on within the minute.
+    "relay-outbox-events": {
+        "task": "outbox.tasks.relay_events",
+        "schedule": 30.0,
+    },
+    "prune-outbox-events": {
+        "task": "outbox.tasks.prune_events",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Every relationship's current month, nightly (and, on the 1st, the month that just ended).
     "nightly-score-rollup": {
         "task": "kpis.tasks.rollup_current_month",

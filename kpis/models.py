@@ -77,6 +77,7 @@ class ProjectKPI(SyncedModel):
     # Deleted with its project (projects.records.record_soft_delete); its audit entry names both.
     SOFT_DELETED_WITH = "project"
     AUDIT_REPR_RELATED = ("kpi", "project")
+    RECORD_TYPE = "project_kpi"  # its name in events (projects.events.record_type)
 
     project = models.ForeignKey(InnovationProject, on_delete=models.PROTECT, related_name="project_kpis")
     kpi = models.ForeignKey(KPI, on_delete=models.PROTECT, related_name="project_kpis")

@@ -32,6 +32,7 @@ from django.utils import timezone
 from kpis import scoring
 from kpis.explanation import KPIExplanation, ProjectExplanation, QuarterExplanation, ScoreExplanation
 from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.score_events import append_score_events
 from kpis.scoring import COMPONENT_PLACES, quantize
 from kpis.selectors import latest_measurements
 from kpis.signals import scores_rolled_up
@@ -423,6 +424,10 @@ def _rollup_batch(
             computed = compute_scores(inputs)
             computed_at = timezone.now()
             written = _upsert(computed, computed_at=computed_at)
+            if written:
+                append_score_events(
+                    relationship_ids=relationship_ids, period=window.period, computed_at=computed_at
+                )
         if clear_stale:  # the current month: the figures records show now
             stamp_changed_figures(relationship_ids, period=window.period, computed_at=computed_at)
         return written

@@ -291,6 +291,8 @@ class InnovationProject(SyncedModel):
 
     # Deleting a relationship deletes its projects (projects.records.record_soft_delete).
     SOFT_DELETED_WITH = "relationship"
+    # Its name in events and the API (projects.events.record_type).
+    RECORD_TYPE = "project"
 
     class Level(models.TextChoices):
         OPERATIONAL = "operational", "Operational (efficiency)"

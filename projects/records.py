@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from projects.events import cascade_events, record_event, relationship_id_of
 from projects.models import AuditEntry, SyncClock, SyncedModel
 
 M = TypeVar("M", bound=SyncedModel)
@@ -247,6 +248,7 @@ def record_create(*, actor, model: type[M], data: dict[str, Any]) -> M:
     audit(
         actor=actor, instance=instance, action=AuditEntry.Action.CREATE, changes=diff({}, snapshot(instance))
     )
+    record_event(instance=instance, action=AuditEntry.Action.CREATE, actor=actor)
     return instance
 
 
@@ -300,8 +302,25 @@ def record_update(
     for name, values in m2m.items():
         getattr(current, name).set(values)
     audit(actor=actor, instance=current, action=action, changes=changes)
+    # The caller's instance has the parents it was read with (a record never changes relationship).
+    record_event(
+        instance=current,
+        action=action,
+        actor=actor,
+        data=_event_data(action, changes),
+        relationship_id=relationship_id_of(instance),
+    )
     instance.__dict__.update(current.__dict__)
     return current
+
+
+def _event_data(action: str, changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What an event says about an update: which fields changed (never their values, which the
+    reader sees scoped through the API) and, for a stage change, the stages."""
+    data: dict[str, Any] = {"changed": sorted(changes)}
+    if action == AuditEntry.Action.TRANSITION and "stage" in changes:
+        data["from"], data["to"] = changes["stage"]["before"], changes["stage"]["after"]
+    return data
 
 
 @transaction.atomic
@@ -312,6 +331,13 @@ def record_touch(*, actor, instance: M, changes: dict[str, Any]) -> M:
     _stamp(current)
     current.save(update_fields=["version", "updated_at", "change_stamp"])
     audit(actor=actor, instance=current, action=AuditEntry.Action.UPDATE, changes=changes)
+    record_event(
+        instance=current,
+        action=AuditEntry.Action.UPDATE,
+        actor=actor,
+        data={"changed": sorted(changes)},
+        relationship_id=relationship_id_of(instance),
+    )
     instance.__dict__.update(current.__dict__)
     return current
 
@@ -339,18 +365,27 @@ def record_soft_delete(*, actor, instance: M, expected_version: int | None = Non
         action=AuditEntry.Action.DELETE,
         changes={"deleted_at": {"before": None, "after": json_value(current.deleted_at)}},
     )
+    relationship_id = relationship_id_of(instance)
+    record_event(
+        instance=current, action=AuditEntry.Action.DELETE, actor=actor, relationship_id=relationship_id
+    )
     _cascade_soft_delete(
         actor=actor,
         model=type(current),
         parent_ids=[current.pk],
         deleted_at=current.deleted_at,
         change_stamp=current.change_stamp,
+        relationship_id=relationship_id,
     )
     instance.__dict__.update(current.__dict__)
     return current
 
 
-def _cascade_soft_delete(*, actor, model, parent_ids: list[int], deleted_at, change_stamp: int) -> None:
+def _cascade_soft_delete(
+    *, actor, model, parent_ids: list[int], deleted_at, change_stamp: int, relationship_id: int | None
+) -> None:
+    # Everything deleted with a parent belongs to the parent's relationship (SOFT_DELETED_WITH
+    # never crosses relationships), so its events name that one without a query per row.
     if not parent_ids:
         return
     actor = actor if actor is not None and actor.is_authenticated else None
@@ -389,10 +424,14 @@ def _cascade_soft_delete(*, actor, model, parent_ids: list[int], deleted_at, cha
             )
             for child in children
         )
+        cascade_events(
+            instances=children, actor=actor, relationship_id=relationship_id, sync_stamp=change_stamp
+        )
         _cascade_soft_delete(
             actor=actor,
             model=child_model,
             parent_ids=child_ids,
             deleted_at=deleted_at,
             change_stamp=change_stamp,
+            relationship_id=relationship_id,
         )

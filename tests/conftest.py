@@ -1,5 +1,6 @@
 """Shared fixtures. In CI (CI=true) the suite refuses to run without real PostgreSQL and Redis."""
 
+import ipaddress
 import os
 
 import pytest
@@ -102,6 +103,62 @@ def portfolio(db, account_manager):
 @pytest.fixture
 def client_viewer_a(portfolio):
     return UserFactory(username="viewer-a", role=Role.CLIENT_VIEWER, organization=portfolio["client_a"])
+
+
+@pytest.fixture(autouse=True)
+def no_dns_lookups(monkeypatch):
+    """Webhook URLs are resolved to check where they lead; tests never ask a real resolver. IP
+    literals and localhost resolve as usual; `tests.conftest.FAKE_DNS` names resolve as listed;
+    any other name does not resolve."""
+    import socket
+
+    from webhooks import ssrf
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        host = FAKE_DNS.get(host, host)
+        if host == "localhost":
+            host = "127.0.0.1"
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(
+                socket.EAI_NONAME, "Name or service not known (tests resolve no names)"
+            ) from None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (host, port))]
+
+    monkeypatch.setattr(ssrf, "_getaddrinfo", fake_getaddrinfo)
+
+
+class RecordingScheduler:
+    """Stands in for the in-process delivery scheduler: records what would run, runs nothing."""
+
+    def __init__(self):
+        self.calls = []
+
+    def call_later(self, delay, function, *args):
+        self.calls.append((delay, function, args))
+
+    def pending(self) -> int:
+        return len(self.calls)
+
+
+@pytest.fixture(autouse=True)
+def in_process_deliveries(request, monkeypatch):
+    """Without a broker, deliveries run on a background thread (webhooks.scheduler). Tests call
+    the delivery functions themselves unless marked `inprocess_deliveries`, so no thread outlives
+    a test or writes into another test's data."""
+    if request.node.get_closest_marker("inprocess_deliveries"):
+        return None
+    from webhooks import dispatch
+
+    recorder = RecordingScheduler()
+    monkeypatch.setattr(dispatch, "scheduler", recorder)
+    return recorder
+
+
+# Host names the tests' resolver knows (tests may add their own with monkeypatch.setitem).
+FAKE_DNS: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)

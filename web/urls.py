@@ -6,11 +6,13 @@ from django.urls import path
 from web.views import (
     account,
     dashboards,
+    notifications,
     project_edit,
     project_kpis,
     project_list,
     project_page,
     relationships,
+    webhooks,
 )
 
 urlpatterns = [
@@ -20,6 +22,22 @@ urlpatterns = [
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),
+    # The notification centre.
+    path("notifications/", notifications.notification_list, name="notification-list"),
+    path("notifications/badge/", notifications.notification_badge, name="notification-badge"),
+    path("notifications/read/", notifications.notification_mark_read, name="notification-mark-read"),
+    path(
+        "notifications/preferences/", notifications.notification_preferences, name="notification-preferences"
+    ),
+    path("notifications/<int:pk>/", notifications.notification_open, name="notification-open"),
+    # Webhook endpoints and their delivery logs.
+    path("webhooks/", webhooks.endpoint_list, name="webhook-list"),
+    path("webhooks/<int:pk>/", webhooks.endpoint_detail, name="webhook-detail"),
+    path("webhooks/<int:pk>/toggle/", webhooks.endpoint_toggle, name="webhook-toggle"),
+    path("webhooks/<int:pk>/rotate/", webhooks.endpoint_rotate, name="webhook-rotate"),
+    path("webhooks/<int:pk>/test/", webhooks.endpoint_test, name="webhook-test"),
+    path("webhooks/<int:pk>/replay/", webhooks.endpoint_replay, name="webhook-replay"),
+    path("webhooks/<int:pk>/delete/", webhooks.endpoint_delete, name="webhook-delete"),
     # Relationships.
     path("relationships/", relationships.relationship_list, name="relationship-list"),
     path("relationships/<int:pk>/", relationships.relationship_detail, name="relationship-detail"),

@@ -35,6 +35,9 @@ def _pages() -> list[tuple[str, str]]:
         ("project-edit", f"/projects/{project.pk}/edit/"),
         ("project-delete", f"/projects/{project.pk}/delete/"),
         ("api-tokens", "/account/tokens/"),
+        ("webhooks", "/webhooks/"),
+        ("notifications", "/notifications/"),
+        ("notification-preferences", "/notifications/preferences/"),
         ("not-found", "/projects/987654321/"),
     ]
 

@@ -486,11 +486,11 @@ def test_query_count_does_not_grow_with_relationships():
         assert rollup.rollup_scores(period=timezone.localdate()) == 8
     assert len(large.captured_queries) == len(small.captured_queries)
     # ids, stale marks of deleted relationships, [lock], stale marks, projects, project KPIs with
-    # their latest measurements (two statements on SQLite), upsert; then the change stamp and one
-    # update each of the project KPIs, projects and relationships whose figures moved (so that
-    # sync re-sends them); savepoints aside.
+    # their latest measurements (two statements on SQLite), upsert, the rows written and their
+    # score.changed events; then the change stamp and one update each of the project KPIs, projects
+    # and relationships whose figures moved (so that sync re-sends them); savepoints aside.
     statements = [q["sql"] for q in large.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 11, statements
+    assert len(statements) == 13, statements
 
 
 def test_batches_cost_a_fixed_number_of_queries_each(settings):

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class OutboxConfig(AppConfig):
+    """The transactional outbox: what happened to which record, appended in the writing transaction."""
+
+    name = "outbox"
+    verbose_name = "Events"
+    default_auto_field = "django.db.models.BigAutoField"

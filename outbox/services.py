@@ -1,0 +1,73 @@
+"""Appending events. Every domain write calls these inside its transaction, so an event exists
+exactly when its change committed; a rollback takes the event with it.
+
+`append_events` writes any number of events in one INSERT. Record-aware helpers (which record
+type, which relationship, which version) live with the records, in projects.events.
+"""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils import timezone
+
+from outbox.catalogue import is_known
+from outbox.models import Event
+from outbox.tasks import request_relay
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NewEvent:
+    """One event to append: what happened, to which record, within which relationship."""
+
+    type: str
+    record_type: str
+    record_id: int | None = None
+    external_id: str | None = None
+    version: int | None = None
+    relationship_id: int | None = None
+    sync_stamp: int | None = None
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _actor_id(actor) -> int | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor.pk
+
+
+def append_events(events: Iterable[NewEvent], *, actor=None, occurred_at: dt.datetime | None = None) -> int:
+    """Append events in the caller's transaction (one INSERT) and have them relayed after commit.
+
+    Returns the number appended. An unknown event type is a programming error and raises.
+    """
+    occurred_at = occurred_at or timezone.now()
+    actor_id = _actor_id(actor)
+    rows = []
+    for event in events:
+        if not is_known(event.type):
+            raise ValueError(f"Unknown event type {event.type!r}; add it to outbox.catalogue.")
+        rows.append(
+            Event(
+                type=event.type,
+                occurred_at=occurred_at,
+                record_type=event.record_type,
+                record_id=event.record_id,
+                external_id=event.external_id,
+                version=event.version,
+                relationship_id=event.relationship_id,
+                actor_id=actor_id,
+                sync_stamp=event.sync_stamp,
+                data=event.data,
+            )
+        )
+    if not rows:
+        return 0
+    Event.objects.bulk_create(rows)
+    request_relay()
+    return len(rows)
+
+
+def append_event(event: NewEvent, *, actor=None) -> None:
+    append_events([event], actor=actor)
