@@ -101,7 +101,14 @@ def can_see_relationship(user, relationship: Relationship) -> bool:
     if sees_everything(user):
         return True
     if role == Role.ACCOUNT_MANAGER:
-        return relationship.account_managers.filter(pk=user.pk).exists()
+        # Asked once per relationship per request (a page asks it of many comments).
+        known = getattr(user, "_portfolio_manages", {})
+        if relationship.pk not in known:
+            known = user._portfolio_manages = {
+                **known,
+                relationship.pk: relationship.account_managers.filter(pk=user.pk).exists(),
+            }
+        return known[relationship.pk]
     organization_id = user_organization_id(user)
     return organization_id is not None and organization_id in (
         relationship.client_id,
@@ -125,22 +132,60 @@ def side_of(user, relationship: Relationship) -> Side | None:
     return None
 
 
-def people_of(relationship: Relationship, side: str) -> QuerySet:
-    """The people of one side of a relationship: active users who see it and sit on `side`
-    (`side_of`), by name. The reverse of the scoping rule, checked person by person against it."""
+def seated_people(relationship: Relationship) -> dict[str, list]:
+    """The people at the table of a relationship, by side: active users who see it, each on the side
+    `side_of` seats them, by name. The reverse of the scoping rule, checked person by person against
+    it; three queries whatever the number of people."""
     user_model = get_user_model()
-    organization_id = relationship.client_id if side == Side.CLIENT else relationship.provider_id
-    candidates = Q(profile__organization_id=organization_id)
-    if side == Side.PROVIDER:
-        candidates |= Q(managed_relationships=relationship)
-    users = list(user_model.objects.filter(candidates, is_active=True).distinct())
-    _prime_roles(users)
-    ids = [user.pk for user in users if side_of(user, relationship) == side]
-    return user_model.objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+    candidates = Q(profile__organization_id__in=(relationship.client_id, relationship.provider_id))
+    candidates |= Q(managed_relationships=relationship)
+    users = list(
+        user_model.objects.filter(candidates, is_active=True)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    _prime_roles(users, assigned_to=relationship)
+    seated: dict[str, list] = {Side.CLIENT: [], Side.PROVIDER: []}
+    for user in users:
+        side = side_of(user, relationship)
+        if side is not None:
+            seated[side].append(user)
+    return seated
 
 
-def _prime_roles(users) -> None:
-    """Load the roles and organisations of many users in two queries (role_of, user_organization_id)."""
+def people_of(relationship: Relationship, side: str) -> QuerySet:
+    """The people of one side of a relationship (`seated_people`), as a queryset by name: the client
+    side's people of a relationship, say, to ask whether anyone there uses the product."""
+    ids = [user.pk for user in seated_people(relationship)[side]]
+    return get_user_model().objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+
+
+def on_my_side(user, *, side_field: str, relationship: str = "relationship") -> Q:
+    """`side_of` as a query condition: the rows whose `side_field` names the side `user` sits on in
+    the row's relationship (reached through `relationship`). For rows already scoped to what the
+    user sees; matches no row for someone who sits on no side."""
+    role = role_of(user)
+    nothing = Q(pk__in=[])
+    if role is None or sees_everything(user):
+        return nothing
+    organization_id = user_organization_id(user)
+    client, provider = f"{relationship}__client_id", f"{relationship}__provider_id"
+    condition = nothing
+    if organization_id is not None:
+        condition |= Q(**{side_field: Side.CLIENT, client: organization_id})
+        condition |= Q(**{side_field: Side.PROVIDER, provider: organization_id})
+    if role == Role.ACCOUNT_MANAGER:
+        # Assigned (the scope keeps only those), so on the provider's side unless of the client.
+        managed = Q(**{side_field: Side.PROVIDER})
+        if organization_id is not None:
+            managed &= ~Q(**{client: organization_id})
+        condition |= managed
+    return condition
+
+
+def _prime_roles(users, *, assigned_to: Relationship | None = None) -> None:
+    """Load the roles and organisations of many users in two queries (role_of, user_organization_id),
+    and whether each is an account manager of `assigned_to` (can_see_relationship) in one more."""
     if not users:
         return
     user_model = get_user_model()
@@ -152,9 +197,16 @@ def _prime_roles(users) -> None:
     organizations = dict(
         UserProfile.objects.filter(user_id__in=names).values_list("user_id", "organization_id")
     )
+    managing = (
+        set(assigned_to.account_managers.filter(pk__in=names).values_list("pk", flat=True))
+        if assigned_to is not None
+        else set()
+    )
     for user in users:
         user._portfolio_role = _role_from_groups(user, names[user.pk]) if user.is_active else None
         user._portfolio_organization_id = organizations.get(user.pk)
+        if assigned_to is not None:
+            user._portfolio_manages = {assigned_to.pk: user.pk in managing}
 
 
 def scope(user, queryset: QuerySet) -> QuerySet:

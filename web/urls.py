@@ -5,6 +5,7 @@ from django.urls import path
 
 from web.views import (
     account,
+    collab,
     dashboards,
     project_edit,
     project_kpis,
@@ -55,4 +56,13 @@ urlpatterns = [
         project_kpis.measurement_delete,
         name="measurement-delete",
     ),
+    # Discussions: comments on a project or on a month's score, their edits and deletions.
+    path("projects/<int:pk>/comments/", collab.project_comment, name="project-comment"),
+    path(
+        "relationships/<int:pk>/scores/<str:month>/comments/",
+        collab.score_comment,
+        name="score-comment",
+    ),
+    path("comments/<int:pk>/edit/", collab.comment_edit, name="comment-edit"),
+    path("comments/<int:pk>/delete/", collab.comment_delete, name="comment-delete"),
 ]

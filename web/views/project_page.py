@@ -15,6 +15,7 @@ from projects.models import InnovationProject
 from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
+from web.views.collab import discussion_context
 from web.views.common import int_or_none, visible_project
 
 Stage = InnovationProject.Stage
@@ -86,6 +87,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         "history_kinds": [(kind, label) for kind, (label, _) in HISTORY_KINDS.items()],
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,
+        "discussion": discussion_context(request, relationship=project.relationship, project=project),
     }
     if context["can_write"]:
         context["add_kpi_form"] = ProjectKPIAddForm(

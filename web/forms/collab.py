@@ -1,0 +1,43 @@
+"""Forms of the collaboration features: comments (and, later, contests and the pulse). They parse
+input; the services decide."""
+
+from django import forms
+
+from collab.models import Visibility
+from projects.models import Relationship
+from web.forms.projects import VersionedForm
+
+
+def party_names(relationship: Relationship, side: str | None) -> tuple[str, str]:
+    """(my organisation, the other organisation) of a relationship, as its people read them."""
+    if side == "provider":
+        return relationship.provider.name, relationship.client.name
+    return relationship.client.name, relationship.provider.name
+
+
+class CommentForm(forms.Form):
+    """A comment or a reply: its text, and whether both sides read it or only the author's."""
+
+    body = forms.CharField(
+        label="Comment",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Lists start with “- ” or “1. ”; [text](https://…) makes a link; @username mentions "
+        "someone who can read the comment.",
+    )
+    visibility = forms.ChoiceField(
+        label="Who reads it", widget=forms.RadioSelect, initial=Visibility.SHARED, choices=Visibility.choices
+    )
+    parent = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, relationship: Relationship, side: str | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        mine, other = party_names(relationship, side)
+        self.fields["visibility"].choices = [
+            (Visibility.SHARED, f"Shared — {mine} and {other}"),
+            (Visibility.INTERNAL, f"Internal — {mine} only"),
+        ]
+
+
+class CommentEditForm(VersionedForm):
+    body = forms.CharField(label="Comment", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
