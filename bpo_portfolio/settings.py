@@ -467,4 +467,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kpis.tasks.catch_up_stale_scores",
         "schedule": crontab(minute="*/5"),
     },
+    # Contests unresolved for 10 business days go to the relationship's executives (each once).
+    "escalate-overdue-contests": {
+        "task": "collab.tasks.escalate_overdue_contests",
+        "schedule": crontab(hour=6, minute=30),
+    },
 }

@@ -79,3 +79,171 @@ class Comment(SyncedModel):
     def audit_hidden_fields(self) -> set[str]:
         """An internal comment's text and mentions stay out of the audit, which others may read."""
         return {"body", "mentions"} if self.is_internal else set()
+
+
+class Contest(SyncedModel):
+    """A figure one side questions — a baseline, a measurement, a delivery date, a realised benefit or
+    a month's score — with its reason: open → answered → resolved (accepted, the figure corrected
+    through the services; rejected, with a reason; or withdrawn). Never deleted by anyone: the whole
+    history of a contest is kept."""
+
+    class Kind(models.TextChoices):
+        BASELINE = "baseline", "Baseline"
+        MEASUREMENT = "measurement", "Measurement"
+        DELIVERY_DATE = "delivery_date", "Delivery date"
+        REALISED_BENEFIT = "realised_benefit", "Realised benefit"
+        SCORE = "score", "Month's score"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        RESOLVED = "resolved", "Resolved"
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    # The figures of a project (the rest is a month's score).
+    PROJECT_FIGURES = (Kind.BASELINE, Kind.MEASUREMENT, Kind.DELIVERY_DATE, Kind.REALISED_BENEFIT)
+    UNRESOLVED = (Status.OPEN, Status.ANSWERED)
+    # The steps of the workflow (a resolved contest is closed).
+    TRANSITIONS = {Status.OPEN: (Status.ANSWERED, Status.RESOLVED), Status.ANSWERED: (Status.RESOLVED,)}
+
+    # A deleted relationship or project takes its contests with it (as tombstones).
+    SOFT_DELETED_WITH = ("relationship", "project")
+
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="contests")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    project = models.ForeignKey(
+        InnovationProject, null=True, blank=True, on_delete=models.PROTECT, related_name="contests"
+    )
+    project_kpi = models.ForeignKey(
+        "kpis.ProjectKPI", null=True, blank=True, on_delete=models.PROTECT, related_name="contests"
+    )
+    measurement = models.ForeignKey(
+        "kpis.Measurement", null=True, blank=True, on_delete=models.PROTECT, related_name="contests"
+    )
+    period = models.DateField(
+        null=True, blank=True, help_text="The month of the score contested (its first day)."
+    )
+    contested_value = models.CharField(max_length=100, help_text="The figure as it stood when contested.")
+    proposed_value = models.CharField(
+        max_length=100, blank=True, help_text="What the person contesting believes the figure is."
+    )
+    reason = models.TextField(max_length=2000)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raised_side = models.CharField(max_length=10, choices=Side.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    answer = models.TextField(max_length=2000, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    resolution = models.TextField(max_length=2000, blank=True, help_text="Why it was rejected, or a note.")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    corrected_value = models.CharField(max_length=100, blank=True)
+    # The audit entry of the figure's correction (accepted contests of a project's figure).
+    correction = models.ForeignKey(
+        "projects.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    SCOPE_PATH = "relationship"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            live_external_id_unique("contest"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="baseline", project__isnull=False, project_kpi__isnull=False)
+                    & Q(measurement__isnull=True, period__isnull=True)
+                )
+                | Q(
+                    kind="measurement",
+                    project__isnull=False,
+                    project_kpi__isnull=False,
+                    measurement__isnull=False,
+                    period__isnull=True,
+                )
+                | (
+                    Q(kind__in=["delivery_date", "realised_benefit"], project__isnull=False)
+                    & Q(project_kpi__isnull=True, measurement__isnull=True, period__isnull=True)
+                )
+                | Q(
+                    kind="score",
+                    period__isnull=False,
+                    project__isnull=True,
+                    project_kpi__isnull=True,
+                    measurement__isnull=True,
+                ),
+                name="contest_names_its_figure",
+                violation_error_message="A contest names exactly the figure of its kind.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period__isnull=True) | Q(period__day=1), name="contest_period_month_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "answered", "resolved"]), name="contest_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="resolved", outcome__in=["accepted", "rejected", "withdrawn"])
+                | (~Q(status="resolved") & Q(outcome="")),
+                name="contest_resolved_has_outcome",
+                violation_error_message="A resolved contest has an outcome, and only a resolved one.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="rejected") | ~Q(resolution=""),
+                name="contest_rejection_has_reason",
+                violation_error_message="Say why the contest is rejected.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="answered") | ~Q(answer=""),
+                name="contest_answered_has_answer",
+                violation_error_message="An answered contest has an answer.",
+            ),
+            models.CheckConstraint(condition=Q(raised_side__in=Side.values), name="contest_side_valid"),
+            # One unresolved contest per figure: a second person joins the open one.
+            models.UniqueConstraint(
+                fields=["measurement"],
+                condition=Q(kind="measurement", status__in=["open", "answered"], deleted_at__isnull=True),
+                name="contest_one_open_per_measurement",
+                violation_error_message="This measurement is already contested.",
+            ),
+            models.UniqueConstraint(
+                fields=["project_kpi"],
+                condition=Q(kind="baseline", status__in=["open", "answered"], deleted_at__isnull=True),
+                name="contest_one_open_per_baseline",
+                violation_error_message="This baseline is already contested.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "kind"],
+                condition=Q(
+                    kind__in=["delivery_date", "realised_benefit"],
+                    status__in=["open", "answered"],
+                    deleted_at__isnull=True,
+                ),
+                name="contest_one_open_per_project_figure",
+                violation_error_message="This figure is already contested.",
+            ),
+            models.UniqueConstraint(
+                fields=["relationship", "period"],
+                condition=Q(kind="score", status__in=["open", "answered"], deleted_at__isnull=True),
+                name="contest_one_open_per_score",
+                violation_error_message="This month's score is already contested.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contest #{self.pk} of a {self.get_kind_display().lower()}"
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status in self.UNRESOLVED

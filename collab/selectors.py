@@ -1,11 +1,18 @@
 """Reads of the collaboration records, always scoped: the relationships a user sees (the one
 scoping rule, projects.access) and, for internal comments, the side they sit on."""
 
-from django.db.models import Prefetch, Q, QuerySet
+import datetime as dt
+from dataclasses import dataclass
 
-from collab.models import Comment, Visibility
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import DateField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import ExtractMonth, ExtractYear
+
+from collab.models import Comment, Contest, Visibility
 from projects import access
-from projects.models import Relationship
+from projects.models import AuditEntry, InnovationProject, Relationship
 
 # --- Comments ---------------------------------------------------------------------------------
 
@@ -63,3 +70,206 @@ def mentionable_people(*, relationship: Relationship, author_side: str, visibili
     if visibility == Visibility.INTERNAL:
         return seated[author_side]
     return seated[access.Side.CLIENT] + seated[access.Side.PROVIDER]
+
+
+# --- Contests ---------------------------------------------------------------------------------
+
+
+def contest_list(*, user, include_deleted: bool = False) -> QuerySet[Contest]:
+    """The contests of the relationships `user` sees (contests are never internal: both sides see
+    them), with the figure each names and the people in it."""
+    contests = access.scope(user, Contest.objects.all()).select_related(
+        "relationship__client",
+        "relationship__provider",
+        "project",
+        "project_kpi__kpi",
+        "measurement",
+        "raised_by",
+        "answered_by",
+        "resolved_by",
+    )
+    if include_deleted:
+        return contests
+    return contests.filter(deleted_at__isnull=True, relationship__deleted_at__isnull=True).exclude(
+        project__deleted_at__isnull=False
+    )
+
+
+def contest_history(contest: Contest) -> list[AuditEntry]:
+    """Every write of a contest, oldest first (raised, answered, escalated, resolved): with its own
+    fields, the whole history of the contest."""
+    return list(
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Contest), object_id=contest.pk
+        )
+        .select_related("actor")
+        .order_by("at", "id")
+    )
+
+
+def unresolved_contests() -> QuerySet[Contest]:
+    """Contests still open or answered (their figures carry the "contested" marker); unscoped: the
+    caller narrows them to a record it has read through a scoped selector."""
+    return Contest.objects.filter(status__in=Contest.UNRESOLVED, deleted_at__isnull=True)
+
+
+def _month_index(expression):
+    """A date's month as one whole number (year × 12 + month), so that month arithmetic is plain
+    integer arithmetic on every database."""
+    return ExtractYear(expression) * 12 + ExtractMonth(expression)
+
+
+def feeds_score(*, relationship, period) -> Q:
+    """THE rule of "the score rests on contested figures", as a condition on contests: the month's
+    score itself is contested, or a figure of a project delivered in the score's window (the 12
+    months ending with it, kpis.scoring.score_window) — its delivery date, realised benefit, a KPI's
+    baseline, or a measurement dated up to the month's end. `relationship` and `period` are
+    expressions (OuterRef) or values; use on `unresolved_contests()` annotated by `with_months()`."""
+    months = settings.BPO_SCORING["WINDOW_MONTHS"]
+    if isinstance(period, dt.date):
+        period = Value(period, output_field=DateField())
+    scored = _month_index(period)
+    figure = Q(
+        kind__in=Contest.PROJECT_FIGURES,
+        project__stage=InnovationProject.Stage.DELIVERED,
+        project__deleted_at__isnull=True,
+        delivered_month__gte=scored - (months - 1),
+        delivered_month__lte=scored,
+    ) & (~Q(kind=Contest.Kind.MEASUREMENT) | Q(measured_month__lte=scored))
+    return Q(relationship=relationship) & (Q(kind=Contest.Kind.SCORE, period=period) | figure)
+
+
+def with_months(contests: QuerySet[Contest]) -> QuerySet[Contest]:
+    """The month indexes `feeds_score` compares."""
+    return contests.alias(
+        delivered_month=_month_index(F("project__delivered_on")),
+        measured_month=_month_index(F("measurement__measured_on")),
+    )
+
+
+def contests_feeding_score(*, relationship: Relationship, period: dt.date) -> list[Contest]:
+    """The unresolved contests a month's score rests on (`feeds_score`), oldest first."""
+    contests = with_months(unresolved_contests()).filter(
+        feeds_score(relationship=relationship.pk, period=period)
+    )
+    return list(
+        contests.select_related("project", "project_kpi__kpi", "measurement").order_by("created_at", "id")
+    )
+
+
+def with_contest_flags(queryset: QuerySet) -> QuerySet:
+    """Annotate each row with whether its figures are contested now (the "contested" marker):
+    a measurement `contested`; a project KPI `baseline_contested`; a project `delivery_date_contested`
+    and `realised_benefit_contested`; a monthly score `contested` (the month itself) and
+    `rests_on_contested` (`feeds_score`)."""
+    from kpis.models import Measurement, ProjectKPI, RelationshipScore
+
+    open_ = unresolved_contests()
+    kind = Contest.Kind
+    model = queryset.model
+    if model is Measurement:
+        return queryset.annotate(
+            contested=Exists(open_.filter(kind=kind.MEASUREMENT, measurement=OuterRef("pk")))
+        )
+    if model is ProjectKPI:
+        return queryset.annotate(
+            baseline_contested=Exists(open_.filter(kind=kind.BASELINE, project_kpi=OuterRef("pk")))
+        )
+    if model is InnovationProject:
+        return queryset.annotate(
+            delivery_date_contested=Exists(open_.filter(kind=kind.DELIVERY_DATE, project=OuterRef("pk"))),
+            realised_benefit_contested=Exists(
+                open_.filter(kind=kind.REALISED_BENEFIT, project=OuterRef("pk"))
+            ),
+        )
+    if model is RelationshipScore:
+        return queryset.annotate(
+            contested=Exists(
+                open_.filter(
+                    kind=kind.SCORE, relationship=OuterRef("relationship_id"), period=OuterRef("period")
+                )
+            ),
+            rests_on_contested=Exists(
+                with_months(open_).filter(
+                    feeds_score(relationship=OuterRef("relationship_id"), period=OuterRef("period"))
+                )
+            ),
+        )
+    raise TypeError(f"{model.__name__} carries no contested figures.")
+
+
+def current_score_rests_on_contested(relationships: QuerySet[Relationship], *, month: dt.date) -> QuerySet:
+    """Annotate relationships with whether their current score (kpis.selectors.scores_up_to) rests on
+    contested figures, as `current_score_contested`."""
+    from kpis.selectors import current_score_value
+
+    return relationships.annotate(
+        current_score_contested=Exists(
+            with_months(unresolved_contests()).filter(
+                feeds_score(relationship=OuterRef("pk"), period=current_score_value("period", month=month))
+            )
+        )
+    )
+
+
+@dataclass
+class ContestMarkers:
+    """The unresolved contests of one page's figures, to mark each figure that is contested."""
+
+    contests: list[Contest]
+
+    def _find(self, kind: str, **match) -> Contest | None:
+        for contest in self.contests:
+            if contest.kind == kind and all(getattr(contest, f"{k}_id") == v for k, v in match.items()):
+                return contest
+        return None
+
+    def measurement(self, measurement_id: int) -> Contest | None:
+        return self._find(Contest.Kind.MEASUREMENT, measurement=measurement_id)
+
+    def baseline(self, project_kpi_id: int) -> Contest | None:
+        return self._find(Contest.Kind.BASELINE, project_kpi=project_kpi_id)
+
+    def delivery_date(self, project_id: int) -> Contest | None:
+        return self._find(Contest.Kind.DELIVERY_DATE, project=project_id)
+
+    def realised_benefit(self, project_id: int) -> Contest | None:
+        return self._find(Contest.Kind.REALISED_BENEFIT, project=project_id)
+
+
+def project_contest_markers(*, project: InnovationProject) -> ContestMarkers:
+    """The unresolved contests of a project's figures (one query), for its page."""
+    return ContestMarkers(list(unresolved_contests().filter(project=project).order_by("created_at", "id")))
+
+
+def contests_of_quarter(*, user, relationship: Relationship, quarter: dt.date) -> list[Contest]:
+    """The contests of a relationship that were open at any time in a quarter (raised before its end,
+    resolved after its start or not yet), oldest first: the QBR pack's "contested figures"."""
+    from collab.calendar import quarter_end, quarter_start
+
+    start = quarter_start(quarter)
+    after_end = quarter_end(quarter) + dt.timedelta(days=1)
+    contests = contest_list(user=user).filter(relationship=relationship, created_at__date__lt=after_end)
+    contests = contests.filter(Q(resolved_at__isnull=True) | Q(resolved_at__date__gte=start))
+    return list(contests.order_by("created_at", "id"))
+
+
+def relationship_executives(relationship: Relationship) -> list:
+    """Whom a contest left unresolved goes to: the executives of the relationship's two organisations,
+    or, where neither has one, the portfolio's executives (of no organisation)."""
+    seated = access.seated_people(relationship)
+    executives = [
+        person
+        for side in seated.values()
+        for person in side
+        if access.role_of(person) == access.Role.EXECUTIVE
+    ]
+    if executives:
+        return executives
+    portfolio_wide = list(
+        get_user_model()
+        .objects.filter(groups__name=access.Role.EXECUTIVE.value, is_active=True)
+        .exclude(profile__organization__isnull=False)
+        .distinct()
+    )
+    return [person for person in portfolio_wide if access.sees_everything(person)]

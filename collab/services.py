@@ -1,4 +1,5 @@
-"""Writes of the collaboration records: comments (and, with them, mentions and replies).
+"""Writes of the collaboration records: comments (with their mentions and replies) and contests
+(raise, answer, resolve, withdraw, escalate).
 
 Same contract as the other services: atomic, rights-checked, validated, versioned and audited
 through projects.records. Who is told about a write is decided here, after the rules of who may
@@ -8,24 +9,31 @@ see it, and handed to the notification centre once the transaction commits
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from collab import markup, notifications
-from collab.models import Comment, Visibility
-from collab.selectors import comment_visible_to
-from kpis.models import RelationshipScore
+from collab.calendar import add_business_days, business_days_between
+from collab.models import Comment, Contest, Visibility
+from collab.selectors import comment_visible_to, relationship_executives
+from kpis import services as kpi_services
+from kpis.models import Measurement, ProjectKPI, RelationshipScore
+from kpis.rollup import rollup_scores
 from projects import access
-from projects.models import InnovationProject, Relationship
+from projects import services as project_services
+from projects.models import AuditEntry, InnovationProject, Relationship
 from projects.records import (
     UNSET,
     Fields,
     RecordServices,
     Unset,
+    lock_for_write,
     record_create,
     record_soft_delete,
     record_update,
@@ -281,3 +289,417 @@ def comment_delete(*, actor, comment: Comment, expected_version: int | None = No
 COMMENT = RecordServices(
     fields=CommentFields, instance="comment", create=comment_post, update=comment_edit, delete=comment_delete
 )
+
+
+# --- Contests ---------------------------------------------------------------------------------
+
+# Who may contest a figure (on a side of its relationship): staff who take part, not read-only roles.
+CONTEST_ROLES = (access.Role.ADMIN, access.Role.ACCOUNT_MANAGER, access.Role.CONTRIBUTOR)
+Kind, Status, Outcome = Contest.Kind, Contest.Status, Contest.Outcome
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContestFields(Fields):
+    external_id: str | Unset | None = UNSET
+    kind: str | Unset = UNSET
+    relationship: Relationship | Unset | None = UNSET
+    project: InnovationProject | Unset | None = UNSET
+    project_kpi: ProjectKPI | Unset | None = UNSET
+    measurement: Measurement | Unset | None = UNSET
+    period: dt.date | Unset | None = UNSET
+    reason: str | Unset = UNSET
+    proposed_value: str | Unset = UNSET
+
+
+def contest_can_raise(user, relationship: Relationship) -> bool:
+    return access.side_of(user, relationship) is not None and access.role_of(user) in CONTEST_ROLES
+
+
+def contest_can_answer(user, contest: Contest) -> bool:
+    """The other side answers a contest (its staff who may contest), or whoever keeps the
+    relationship's figures (its account managers, an admin) if they did not raise it."""
+    if not contest.is_unresolved or contest.status != Status.OPEN:
+        return False
+    relationship = contest.relationship
+    if contest.raised_by_id == getattr(user, "pk", None):
+        return False
+    other_side = access.side_of(user, relationship) not in (None, contest.raised_side)
+    return (other_side and access.role_of(user) in CONTEST_ROLES) or access.can_write_relationship(
+        user, relationship
+    )
+
+
+def contest_can_resolve(user, contest: Contest) -> bool:
+    """Whoever keeps the relationship's figures settles a contest: accepting it corrects the figure
+    through the services, which only they may call."""
+    return contest.is_unresolved and access.can_write_relationship(user, contest.relationship)
+
+
+def contest_can_withdraw(user, contest: Contest) -> bool:
+    return contest.is_unresolved and contest.raised_by_id is not None and contest.raised_by_id == user.pk
+
+
+def _plain(value) -> str:
+    """A figure as text, as typed (no trailing zeros of the column): 85.0000 → "85"."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def figure_of(data: dict) -> tuple[str, Relationship, dict, str]:
+    """(kind, relationship, the contest's target fields, the figure now) of the figure `data` names."""
+    kind = data.get("kind")
+    if kind not in Kind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(Kind.values)}."})
+    required = {
+        Kind.MEASUREMENT: "measurement",
+        Kind.BASELINE: "project_kpi",
+        Kind.DELIVERY_DATE: "project",
+        Kind.REALISED_BENEFIT: "project",
+        Kind.SCORE: "period",
+    }[kind]
+    if data.get(required) is None:
+        raise ValidationError({required: f"Name the {Kind(kind).label.lower()} contested."})
+    if kind == Kind.MEASUREMENT:
+        measurement = data["measurement"]
+        if measurement.deleted_at is not None:
+            raise ValidationError({"measurement": "This measurement has been deleted."})
+        project_kpi = measurement.project_kpi
+        target = {"measurement": measurement, "project_kpi": project_kpi, "project": project_kpi.project}
+        value = measurement.value
+    elif kind == Kind.BASELINE:
+        project_kpi = data["project_kpi"]
+        if project_kpi.deleted_at is not None:
+            raise ValidationError({"project_kpi": "This KPI is no longer tracked."})
+        target = {"project_kpi": project_kpi, "project": project_kpi.project}
+        value = project_kpi.baseline_value
+    elif kind == Kind.SCORE:
+        relationship, period = data.get("relationship"), data["period"].replace(day=1)
+        if relationship is None:
+            raise ValidationError({"relationship": "Name the relationship whose score is contested."})
+        score = RelationshipScore.objects.filter(relationship=relationship, period=period).first()
+        if score is None:
+            raise ValidationError({"period": f"This relationship has no score for {period:%B %Y}."})
+        return kind, relationship, {"period": period}, _plain(score.score)
+    else:
+        project = data["project"]
+        value = project.delivered_on if kind == Kind.DELIVERY_DATE else project.realised_annual_benefit
+        if value is None:
+            what = "delivered" if kind == Kind.DELIVERY_DATE else "given a realised benefit"
+            raise ValidationError({"project": f"This project has not been {what} yet; nothing to contest."})
+        target = {"project": project}
+    project = target["project"]
+    if project.deleted_at is not None:
+        raise ValidationError({"project": "This project has been deleted."})
+    given = {
+        name: data[name] for name in ("relationship", "project", "project_kpi") if data.get(name) is not None
+    }
+    wrong = sorted(
+        name
+        for name, record in given.items()
+        if getattr(record, "pk", None)
+        != (project.relationship_id if name == "relationship" else target[name].pk)
+    )
+    if wrong:
+        raise ValidationError(dict.fromkeys(wrong, "This does not match the figure contested."))
+    return kind, project.relationship, target, _plain(value)
+
+
+@transaction.atomic
+def contest_raise(*, actor, fields: ContestFields) -> Contest:
+    """Contest a figure, with a reason (and, if known, the value it should have). One contest per
+    figure is open at a time; the other side is told."""
+    data = fields.given()
+    kind, relationship, target, value = figure_of(data)
+    if relationship.deleted_at is not None:
+        raise ValidationError({"relationship": "This relationship has been deleted."})
+    side = side_or_refuse(actor, relationship, to="contest figures")
+    if access.role_of(actor) not in CONTEST_ROLES:
+        raise PermissionDenied(
+            "Your role may comment and answer the pulse; contesting a figure needs a contributor."
+        )
+    reason = (data.get("reason") or "").strip() if isinstance(data.get("reason"), str) else ""
+    if not reason:
+        raise ValidationError({"reason": "Say why the figure is wrong."})
+    proposed = data.get("proposed_value")
+    contest = record_create(
+        actor=actor,
+        model=Contest,
+        data={
+            "external_id": data.get("external_id"),
+            "relationship": relationship,
+            "kind": kind,
+            **target,
+            "contested_value": value,
+            "proposed_value": proposed.strip() if isinstance(proposed, str) else "",
+            "reason": reason,
+            "raised_by": actor,
+            "raised_side": side,
+        },
+    )
+    seated = access.seated_people(relationship)
+    other_side = [person for person in seated[_other(side)] if access.role_of(person) in CONTEST_ROLES]
+    keepers = [
+        person
+        for person in seated[access.Side.PROVIDER]
+        if access.can_write_relationship(person, relationship)
+    ]
+    _after_commit(
+        notifications.notice(
+            reason=notifications.Reason.CONTEST_OPENED,
+            recipients=other_side + keepers,
+            record=contest,
+            actor=actor,
+            summary=f"{_name(actor)} contested {describe(contest)} of {relationship}.",
+        )
+    )
+    return contest
+
+
+def _other(side: str) -> str:
+    return access.Side.PROVIDER if side == access.Side.CLIENT else access.Side.CLIENT
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "The system"
+
+
+def describe(contest: Contest) -> str:
+    """The figure a contest names, in words: "the measurement of Fill rate on 2024-06-01"."""
+    if contest.kind == Kind.MEASUREMENT:
+        return f"the measurement of {contest.project_kpi.kpi} on {contest.measurement.measured_on:%Y-%m-%d}"
+    if contest.kind == Kind.BASELINE:
+        return f"the baseline of {contest.project_kpi.kpi} on {contest.project}"
+    if contest.kind == Kind.DELIVERY_DATE:
+        return f"the delivery date of {contest.project}"
+    if contest.kind == Kind.REALISED_BENEFIT:
+        return f"the realised benefit of {contest.project}"
+    return f"the {contest.period:%B %Y} score"
+
+
+def _transition(*, actor, contest: Contest, data: dict) -> Contest:
+    return record_update(actor=actor, instance=contest, data=data, action=AuditEntry.Action.TRANSITION)
+
+
+def _text(value, field: str, missing: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValidationError({field: missing})
+    return text
+
+
+@transaction.atomic
+def contest_answer(*, actor, contest: Contest, answer: str, expected_version: int | None = None) -> Contest:
+    """The other side (or the figures' keepers) answer an open contest."""
+    contest = lock_for_write(contest, expected_version=expected_version)
+    if contest.status != Status.OPEN:
+        raise ValidationError({"status": f"This contest is {contest.get_status_display().lower()} already."})
+    if not contest_can_answer(actor, contest):
+        raise PermissionDenied(
+            "The other side of the relationship, or its account managers, answer a contest."
+        )
+    text = _text(answer, "answer", "Write the answer.")
+    contest = _transition(
+        actor=actor,
+        contest=contest,
+        data={"status": Status.ANSWERED, "answer": text, "answered_by": actor, "answered_at": timezone.now()},
+    )
+    _after_commit(
+        notifications.notice(
+            reason=notifications.Reason.CONTEST_ANSWERED,
+            recipients=_still_at_table(contest, [contest.raised_by]),
+            record=contest,
+            actor=actor,
+            summary=f"{_name(actor)} answered your contest of {describe(contest)}.",
+        )
+    )
+    return contest
+
+
+def _still_at_table(contest: Contest, people) -> list:
+    return [
+        person
+        for person in people
+        if person is not None and access.can_see_relationship(person, contest.relationship)
+    ]
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", "").strip())
+    except InvalidOperation as error:
+        raise ValidationError({"corrected_value": "Enter a number."}) from error
+    if not value.is_finite():
+        raise ValidationError({"corrected_value": "Enter a number."})
+    return value
+
+
+def _correct(*, actor, contest: Contest, text: str):
+    """Correct the contested figure through its own service; the record written (at its new version)."""
+    if contest.kind == Kind.MEASUREMENT:
+        return kpi_services.measurement_update(
+            actor=actor,
+            measurement=Measurement.objects.get(pk=contest.measurement_id),
+            changes=kpi_services.MeasurementFields(value=_decimal(text)),
+        )
+    if contest.kind == Kind.BASELINE:
+        return kpi_services.project_kpi_update(
+            actor=actor,
+            project_kpi=ProjectKPI.objects.get(pk=contest.project_kpi_id),
+            changes=kpi_services.ProjectKPIFields(baseline_value=_decimal(text)),
+        )
+    project = InnovationProject.objects.get(pk=contest.project_id)
+    if contest.kind == Kind.DELIVERY_DATE:
+        try:
+            delivered_on = dt.date.fromisoformat(text.strip())
+        except ValueError as error:
+            raise ValidationError({"corrected_value": "Enter a date as YYYY-MM-DD."}) from error
+        changes = project_services.ProjectFields(delivered_on=delivered_on)
+    else:
+        changes = project_services.ProjectFields(realised_annual_benefit=_decimal(text))
+    return project_services.project_update(actor=actor, project=project, changes=changes)
+
+
+@transaction.atomic
+def contest_resolve(
+    *,
+    actor,
+    contest: Contest,
+    outcome: str,
+    resolution: str = "",
+    corrected_value: str | None = None,
+    expected_version: int | None = None,
+) -> Contest:
+    """Settle a contest: accepted — the figure is corrected through its service (the correction's
+    audit entry is linked to the contest) or, for a month's score, the month is rolled up again;
+    rejected — with the reason. Only the figures' keepers (account managers, an admin) settle."""
+    contest = lock_for_write(contest, expected_version=expected_version)
+    if not contest.is_unresolved:
+        raise ValidationError({"status": "This contest is resolved already."})
+    if not contest_can_resolve(actor, contest):
+        raise PermissionDenied("The relationship's account managers settle contests: they keep its figures.")
+    if outcome not in (Outcome.ACCEPTED, Outcome.REJECTED):
+        raise ValidationError({"outcome": "Accept or reject the contest."})
+    note = resolution.strip() if isinstance(resolution, str) else ""
+    data = {
+        "status": Status.RESOLVED,
+        "outcome": outcome,
+        "resolved_by": actor,
+        "resolved_at": timezone.now(),
+    }
+    if outcome == Outcome.REJECTED:
+        data["resolution"] = _text(note, "resolution", "Say why the figure stands.")
+    else:
+        data["resolution"] = note
+        if contest.kind == Kind.SCORE:
+            # The score is computed: its inputs are corrected where they live; the month is rolled up
+            # again from them.
+            rollup_scores(period=contest.period, relationship_ids=[contest.relationship_id])
+        else:
+            text = _text(corrected_value, "corrected_value", "Give the corrected figure.")
+            try:
+                record = _correct(actor=actor, contest=contest, text=text)
+            except ValidationError as error:
+                raise ValidationError({"corrected_value": _messages(error)}) from error
+            entry = (
+                AuditEntry.objects.filter(
+                    content_type=ContentType.objects.get_for_model(type(record)),
+                    object_id=record.pk,
+                    version=record.version,
+                    at__gte=data["resolved_at"],
+                )
+                .order_by("-id")
+                .first()
+            )
+            if entry is None:
+                same = "This is the figure's value already: give the corrected one, or reject."
+                raise ValidationError({"corrected_value": same})
+            data.update({"corrected_value": text, "correction": entry})
+    contest = _transition(actor=actor, contest=contest, data=data)
+    _after_commit(
+        notifications.notice(
+            reason=notifications.Reason.CONTEST_RESOLVED,
+            recipients=_still_at_table(contest, [contest.raised_by, contest.answered_by]),
+            record=contest,
+            actor=actor,
+            summary=f"{_name(actor)} {contest.get_outcome_display().lower()} the contest of "
+            f"{describe(contest)}.",
+        )
+    )
+    return contest
+
+
+def _messages(error: ValidationError) -> list[str]:
+    return [
+        message
+        for messages in getattr(error, "message_dict", {"": error.messages}).values()
+        for message in messages
+    ]
+
+
+@transaction.atomic
+def contest_withdraw(*, actor, contest: Contest, expected_version: int | None = None) -> Contest:
+    """Whoever raised a contest may withdraw it while it is unresolved."""
+    contest = lock_for_write(contest, expected_version=expected_version)
+    if not contest.is_unresolved:
+        raise ValidationError({"status": "This contest is resolved already."})
+    if not contest_can_withdraw(actor, contest):
+        raise PermissionDenied("Only the person who raised a contest may withdraw it.")
+    return _transition(
+        actor=actor,
+        contest=contest,
+        data={
+            "status": Status.RESOLVED,
+            "outcome": Outcome.WITHDRAWN,
+            "resolved_by": actor,
+            "resolved_at": timezone.now(),
+        },
+    )
+
+
+def contest_due(contest: Contest) -> dt.date:
+    """The day an unresolved contest goes to the executives."""
+    days = _options()["CONTEST_ESCALATION_BUSINESS_DAYS"]
+    return add_business_days(timezone.localdate(contest.created_at), days)
+
+
+def contests_escalate_overdue(*, now: dt.datetime | None = None) -> int:
+    """Escalate every contest left unresolved for the escalation period (10 business days) to the
+    relationship's executives; each once (safe to run again). Returns how many were escalated."""
+    now = now or timezone.now()
+    days = _options()["CONTEST_ESCALATION_BUSINESS_DAYS"]
+    today = timezone.localdate(now)
+    candidates = Contest.objects.filter(
+        status__in=Contest.UNRESOLVED,
+        escalated_at__isnull=True,
+        deleted_at__isnull=True,
+        relationship__deleted_at__isnull=True,
+        # Ten business days take at least ten calendar days: only those can be due.
+        created_at__lte=now - dt.timedelta(days=days),
+    ).select_related(
+        "relationship__client", "relationship__provider", "project", "project_kpi__kpi", "measurement"
+    )
+    escalated = 0
+    for contest in candidates.order_by("created_at", "id"):
+        if business_days_between(timezone.localdate(contest.created_at), today) < days:
+            continue
+        with transaction.atomic():
+            current = lock_for_write(contest)
+            if current.escalated_at is not None or not current.is_unresolved:
+                continue  # escalated or settled by another run meanwhile
+            contest = _transition(actor=None, contest=current, data={"escalated_at": now})
+            executives = relationship_executives(contest.relationship)
+            _after_commit(
+                notifications.notice(
+                    reason=notifications.Reason.CONTEST_ESCALATED,
+                    recipients=executives,
+                    record=contest,
+                    actor=None,
+                    summary=f"The contest of {describe(contest)} of {contest.relationship} has been open "
+                    f"{days} business days without being resolved.",
+                )
+            )
+        escalated += 1
+    return escalated

@@ -65,4 +65,11 @@ urlpatterns = [
     ),
     path("comments/<int:pk>/edit/", collab.comment_edit, name="comment-edit"),
     path("comments/<int:pk>/delete/", collab.comment_delete, name="comment-delete"),
+    # Contested figures: raise one, its page and its steps, a relationship's contests.
+    path("contests/new/", collab.contest_new, name="contest-new"),
+    path("contests/<int:pk>/", collab.contest_detail, name="contest-detail"),
+    path("contests/<int:pk>/answer/", collab.contest_answer, name="contest-answer"),
+    path("contests/<int:pk>/resolve/", collab.contest_resolve, name="contest-resolve"),
+    path("contests/<int:pk>/withdraw/", collab.contest_withdraw, name="contest-withdraw"),
+    path("relationships/<int:pk>/contests/", collab.relationship_contests, name="relationship-contests"),
 ]

@@ -41,3 +41,39 @@ class CommentForm(forms.Form):
 
 class CommentEditForm(VersionedForm):
     body = forms.CharField(label="Comment", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class ContestForm(forms.Form):
+    """Contest a figure: why it is wrong and, if known, what it should be."""
+
+    reason = forms.CharField(
+        label="Why is the figure wrong?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    proposed_value = forms.CharField(label="What should it be? (optional)", max_length=100, required=False)
+
+
+class ContestAnswerForm(VersionedForm):
+    answer = forms.CharField(label="Your answer", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ContestResolveForm(VersionedForm):
+    """Accept (with the corrected figure, applied through the normal services) or reject (why)."""
+
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        widget=forms.RadioSelect,
+        choices=[("accepted", "Accept — correct the figure"), ("rejected", "Reject — the figure stands")],
+    )
+    corrected_value = forms.CharField(
+        label="Corrected figure", max_length=100, required=False, help_text="Needed to accept."
+    )
+    resolution = forms.CharField(
+        label="Note (needed to reject: why the figure stands)",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ContestWithdrawForm(VersionedForm):
+    pass

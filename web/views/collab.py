@@ -1,12 +1,14 @@
-"""The collaboration pages: discussions on projects and monthly scores. Views parse input with
+"""The collaboration pages: discussions on projects and monthly scores, contested figures. Views
+parse input with
 web.forms.collab, call collab's services, and read through collab's selectors (scoped, internal
 comments only to their side)."""
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,12 +18,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 from collab import markup
 from collab import selectors as collab_selectors
 from collab import services as collab_services
-from collab.models import Comment
+from collab.models import Comment, Contest
 from projects import access
 from projects import selectors as project_selectors
 from projects.models import Relationship
 from projects.records import VersionConflict, conflict_message
-from web.forms.collab import CommentEditForm, CommentForm, party_names
+from web import formatting
+from web.forms.collab import (
+    CommentEditForm,
+    CommentForm,
+    ContestAnswerForm,
+    ContestForm,
+    ContestResolveForm,
+    ContestWithdrawForm,
+    party_names,
+)
 from web.forms.projects import add_service_errors
 from web.views.common import visible_project
 
@@ -233,3 +244,259 @@ def comment_delete(request, pk: int):
     else:
         messages.success(request, "Comment deleted.")
     return redirect(back)
+
+
+# --- Contested figures ------------------------------------------------------------------------
+
+Kind = Contest.Kind
+
+
+def figure_text(contest: Contest, value: str) -> str:
+    """A contested figure's value (as stored, plain text) as the pages show such a figure."""
+    if not value:
+        return formatting.DASH
+    currency = contest.relationship.currency
+    if contest.kind in (Kind.MEASUREMENT, Kind.BASELINE):
+        return formatting.measure(value, contest.project_kpi.unit, currency)
+    if contest.kind == Kind.REALISED_BENEFIT:
+        return f"{formatting.money(value, currency)} a year"
+    if contest.kind == Kind.DELIVERY_DATE:
+        try:
+            return formatting.day(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    return formatting.score(value)
+
+
+def figure_name(contest: Contest) -> str:
+    """What a contest is about, for its page: "Measurement of Fill rate on 1 Jun 2024"."""
+    if contest.kind == Kind.MEASUREMENT:
+        measured_on = formatting.day(contest.measurement.measured_on)
+        return f"Measurement of {contest.project_kpi.kpi.name} on {measured_on}"
+    if contest.kind == Kind.BASELINE:
+        return f"Baseline of {contest.project_kpi.kpi.name}"
+    if contest.kind == Kind.SCORE:
+        return f"Score of {formatting.month(contest.period)}"
+    return contest.get_kind_display()
+
+
+def figure_url(contest: Contest) -> str:
+    if contest.kind == Kind.SCORE:
+        return score_url(contest.relationship_id, contest.period)
+    return reverse("project-detail", args=[contest.project_id])
+
+
+def _prepare_contest(contest: Contest) -> Contest:
+    contest.figure_name = figure_name(contest)
+    contest.figure_url = figure_url(contest)
+    contest.contested_text = figure_text(contest, contest.contested_value)
+    contest.proposed_text = figure_text(contest, contest.proposed_value) if contest.proposed_value else ""
+    contest.corrected_text = figure_text(contest, contest.corrected_value) if contest.corrected_value else ""
+    contest.due = collab_services.contest_due(contest) if contest.created_at else None
+    return contest
+
+
+def _new_contest_target(request) -> tuple[dict, Relationship]:
+    """The figure a new contest names, from the query (?kind=measurement&measurement=12), read
+    through the scoped selectors (404 outside one's scope)."""
+    from kpis import selectors as kpi_selectors
+
+    params = request.GET if request.method == "GET" else request.POST
+    kind = params.get("kind")
+    user = request.user
+
+    def one(queryset, name):
+        value = params.get(name, "")
+        if not value.isdigit():
+            raise Http404("No such figure.")
+        found = queryset.filter(pk=int(value)).first()
+        if found is None:
+            raise Http404("No such figure.")
+        return found
+
+    if kind == Kind.MEASUREMENT:
+        measurement = one(
+            kpi_selectors.measurement_list(user=user).select_related("project_kpi__project"), "measurement"
+        )
+        return {"kind": kind, "measurement": measurement}, measurement.project_kpi.project.relationship
+    if kind == Kind.BASELINE:
+        project_kpi = one(kpi_selectors.project_kpi_list(user=user), "project_kpi")
+        return {"kind": kind, "project_kpi": project_kpi}, project_kpi.project.relationship
+    if kind in (Kind.DELIVERY_DATE, Kind.REALISED_BENEFIT):
+        project = one(project_selectors.project_list(user=user), "project")
+        return {"kind": kind, "project": project}, project.relationship
+    if kind == Kind.SCORE:
+        relationship = one(project_selectors.relationship_list(user=user), "relationship")
+        period = parse_month(params.get("month", ""))
+        return {"kind": kind, "relationship": relationship, "period": period}, relationship
+    raise Http404("No such figure.")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def contest_new(request):
+    target, relationship = _new_contest_target(request)
+    if not collab_services.contest_can_raise(request.user, relationship):
+        raise PermissionDenied("Contributors and account managers of the relationship contest its figures.")
+    problem = None
+    try:
+        kind, _, fields, value = collab_services.figure_of(target)
+    except ValidationError as error:
+        problem = " ".join(error.messages)
+        preview = None
+    else:
+        preview = _prepare_contest(
+            Contest(relationship=relationship, kind=kind, contested_value=value, **fields)
+        )
+    form = ContestForm(request.POST or None)
+    if request.method == "POST" and problem is None and form.is_valid():
+        try:
+            contest = collab_services.contest_raise(
+                actor=request.user, fields=collab_services.ContestFields(**target, **form.cleaned_data)
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Contest raised: the other side has been told.")
+            return redirect("contest-detail", pk=contest.pk)
+    context = {
+        "form": form,
+        "relationship": relationship,
+        "target": target,
+        "preview": preview,
+        "problem": problem,
+        "escalation_days": settings.BPO_COLLAB["CONTEST_ESCALATION_BUSINESS_DAYS"],
+    }
+    return render(request, "web/collab/contest_new.html", context, status=422 if form.errors else 200)
+
+
+def _visible_contest(request, pk: int) -> Contest:
+    contest = collab_selectors.contest_list(user=request.user).filter(pk=pk).first()
+    if contest is None:
+        raise Http404("No such contest.")
+    return contest
+
+
+def contest_page(request, contest: Contest, *, status: int = 200, **forms):
+    user = request.user
+    version = {"version": contest.version}
+    context = {
+        "contest": _prepare_contest(contest),
+        "relationship": contest.relationship,
+        "history": collab_selectors.contest_history(contest),
+        "can_answer": collab_services.contest_can_answer(user, contest),
+        "can_resolve": collab_services.contest_can_resolve(user, contest),
+        "can_withdraw": collab_services.contest_can_withdraw(user, contest),
+        "answer_form": forms.get("answer_form") or ContestAnswerForm(initial=version),
+        "resolve_form": forms.get("resolve_form") or ContestResolveForm(initial=version),
+        "withdraw_form": ContestWithdrawForm(initial=version),
+    }
+    return render(request, "web/collab/contest_detail.html", context, status=status)
+
+
+@require_http_methods(["GET"])
+@login_required
+def contest_detail(request, pk: int):
+    return contest_page(request, _visible_contest(request, pk))
+
+
+def _contest_step(request, pk: int, form_class, form_name: str, step):
+    contest = _visible_contest(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            contest = step(contest, form.cleaned_data)
+        except VersionConflict as conflict:
+            form.add_error(None, conflict_message(conflict.current, reader=request.user))
+            contest = conflict.current
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return redirect("contest-detail", pk=contest.pk)
+    contest = _visible_contest(request, pk)
+    return contest_page(request, contest, status=422, **{form_name: form})
+
+
+@require_POST
+@login_required
+def contest_answer(request, pk: int):
+    def step(contest, data):
+        answered = collab_services.contest_answer(
+            actor=request.user, contest=contest, answer=data["answer"], expected_version=data["version"]
+        )
+        messages.success(request, "Answer sent.")
+        return answered
+
+    return _contest_step(request, pk, ContestAnswerForm, "answer_form", step)
+
+
+@require_POST
+@login_required
+def contest_resolve(request, pk: int):
+    def step(contest, data):
+        resolved = collab_services.contest_resolve(
+            actor=request.user,
+            contest=contest,
+            outcome=data["outcome"],
+            resolution=data["resolution"],
+            corrected_value=data["corrected_value"] or None,
+            expected_version=data["version"],
+        )
+        if resolved.outcome == Contest.Outcome.ACCEPTED:
+            messages.success(request, "Contest accepted; the figure is corrected.")
+        else:
+            messages.success(request, "Contest rejected; the figure stands.")
+        return resolved
+
+    return _contest_step(request, pk, ContestResolveForm, "resolve_form", step)
+
+
+@require_POST
+@login_required
+def contest_withdraw(request, pk: int):
+    def step(contest, data):
+        withdrawn = collab_services.contest_withdraw(
+            actor=request.user, contest=contest, expected_version=data["version"]
+        )
+        messages.success(request, "Contest withdrawn.")
+        return withdrawn
+
+    return _contest_step(request, pk, ContestWithdrawForm, "withdraw_form", step)
+
+
+def score_contests_context(request, *, relationship: Relationship, score) -> dict:
+    """For a page showing a month's score: the contests it rests on (`feeds_score`), the month's own
+    contest, and the projects and tracked KPIs whose figures are contested."""
+    feeding = (
+        collab_selectors.contests_feeding_score(relationship=relationship, period=score.period)
+        if score is not None
+        else []
+    )
+    for contest in feeding:
+        contest.figure_name = figure_name(contest)
+    figures = [contest for contest in feeding if contest.kind != Kind.SCORE]
+    return {
+        "feeding": feeding,
+        "score": next((contest for contest in feeding if contest.kind == Kind.SCORE), None),
+        "projects": {c.project_id for c in figures if c.kind in (Kind.DELIVERY_DATE, Kind.REALISED_BENEFIT)},
+        "project_kpis": {c.project_kpi_id for c in figures if c.project_kpi_id},
+        "can_contest": collab_services.contest_can_raise(request.user, relationship),
+    }
+
+
+@require_http_methods(["GET"])
+@login_required
+def relationship_contests(request, pk: int):
+    relationship = visible_relationship(request, pk)
+    contests = [
+        _prepare_contest(contest)
+        for contest in collab_selectors.contest_list(user=request.user)
+        .filter(relationship=relationship)
+        .order_by("-created_at", "-id")
+    ]
+    context = {
+        "relationship": relationship,
+        "unresolved": [c for c in contests if c.is_unresolved],
+        "resolved": [c for c in contests if not c.is_unresolved],
+    }
+    return render(request, "web/collab/relationship_contests.html", context)

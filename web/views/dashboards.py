@@ -18,7 +18,7 @@ from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
 from web import dashboards, formatting
-from web.views.collab import discussion_context
+from web.views.collab import discussion_context, score_contests_context
 from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
@@ -254,6 +254,9 @@ def relationship(request, pk: int):
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
         "score_month_label": formatting.month(dashboard.score.period) if dashboard.score else "",
+        "contested": score_contests_context(
+            request, relationship=dashboard.relationship, score=dashboard.score
+        ),
         # The discussion of the month shown (its score).
         "discussion": discussion_context(
             request, relationship=dashboard.relationship, period=dashboard.score.period

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
+from collab import services as collab_services
 from kpis import scoring
 from kpis import selectors as kpi_selectors
 from projects import access
@@ -58,6 +60,13 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     project.impact_pct = scoring.project_impact_pct(
         project_kpi.improvement_pct for project_kpi in project_kpis
     )
+    # Figures one side has contested (and not yet settled) carry a marker linking to the contest.
+    markers = collab_selectors.project_contest_markers(project=project)
+    for project_kpi in project_kpis:
+        project_kpi.baseline_contest = markers.baseline(project_kpi.pk)
+        for measurement in project_kpi.history:
+            measurement.contest = markers.measurement(measurement.pk)
+        project_kpi.latest_measurement = project_kpi.history[0] if project_kpi.history else None
 
     edit_kpi_id = overrides.pop("edit_kpi_id", None) or int_or_none(request.GET.get("edit_kpi"))
     edit_measurement_id = overrides.pop("edit_measurement_id", None) or int_or_none(
@@ -88,6 +97,10 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,
         "discussion": discussion_context(request, relationship=project.relationship, project=project),
+        "can_contest": project.deleted_at is None
+        and collab_services.contest_can_raise(user, project.relationship),
+        "delivery_contest": markers.delivery_date(project.pk),
+        "benefit_contest": markers.realised_benefit(project.pk),
     }
     if context["can_write"]:
         context["add_kpi_form"] = ProjectKPIAddForm(

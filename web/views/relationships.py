@@ -14,6 +14,7 @@ from projects import access
 from projects import selectors as project_selectors
 from projects.filters import RelationshipFilterSet
 from projects.models import InnovationProject, Relationship
+from web.views.collab import score_contests_context
 from web.views.common import (
     PAGE_SIZE,
     checkboxes,
@@ -69,6 +70,7 @@ def relationship_detail(request, pk: int):
         "stages": stages,
         "project_count": sum(len(group) for group in by_stage.values()),
         "can_write": access.can_write_relationship(request.user, relationship),
+        "contested": score_contests_context(request, relationship=relationship, score=score),
     }
     return render(request, "web/relationship_detail.html", context)
 

@@ -21,8 +21,9 @@ PORTFOLIO_SELECTOR_QUERIES = 7
 # organisation's), and the filter's client, provider and area choices.
 PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 14, Role.ACCOUNT_MANAGER: 14}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
-# pairs; the score history; projects and their KPIs with latest values; the month's discussion.
-RELATIONSHIP_PAGE_QUERIES = 12
+# pairs; the score history; projects and their KPIs with latest values; the month's discussion
+# and the contests its score rests on.
+RELATIONSHIP_PAGE_QUERIES = 13
 
 
 def build(size: int) -> list[int]:
