@@ -247,3 +247,62 @@ class Contest(SyncedModel):
     @property
     def is_unresolved(self) -> bool:
         return self.status in self.UNRESOLVED
+
+
+def _answer_field(help_text: str) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(help_text=f"1 (disagree) – 5 (agree): {help_text}")
+
+
+class PulseResponse(SyncedModel):
+    """One person's answers to a relationship's quarterly pulse: four statements on a 1–5 scale and
+    an optional comment. Read by its author alone; everyone else sees only aggregates of a side,
+    and those only from enough answers (collab.pulse)."""
+
+    SOFT_DELETED_WITH = "relationship"
+
+    relationship = models.ForeignKey(Relationship, on_delete=models.PROTECT, related_name="pulse_responses")
+    quarter = models.DateField(help_text="The quarter answered (its first day).")
+    respondent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=10, choices=Side.choices)
+    ideas = _answer_field("The other side brings us ideas we would not have had.")
+    openness = _answer_field("We can raise a problem openly and it gets solved.")
+    sponsorship = _answer_field("Leadership on both sides actively sponsors innovation.")
+    trust = _answer_field("I trust the other side to act in our joint interest.")
+    comment = models.TextField(max_length=1000, blank=True)
+
+    SCOPE_PATH = "relationship"
+    ANSWERS = ("ideas", "openness", "sponsorship", "trust")
+
+    class Meta:
+        ordering = ["-quarter", "relationship_id", "id"]
+        constraints = [
+            live_external_id_unique("pulse_response"),
+            models.UniqueConstraint(
+                fields=["relationship", "quarter", "respondent"],
+                name="pulse_response_once_per_quarter",
+                violation_error_message=(
+                    "You have answered this quarter's pulse already; change your answer instead."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(quarter__day=1, quarter__month__in=[1, 4, 7, 10]),
+                name="pulse_response_quarter_start",
+            ),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="pulse_response_side_valid"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 1, f"{name}__lte": 5}),
+                    name=f"pulse_response_{name}_1_to_5",
+                    violation_error_message="Each answer is from 1 to 5.",
+                )
+                for name in ("ideas", "openness", "sponsorship", "trust")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Never the answers: audit entries and logs name a pulse answer by this.
+        return f"Pulse answer #{self.pk} for {self.quarter:%Y}-Q{(self.quarter.month - 1) // 3 + 1}"
+
+    def audit_hidden_fields(self) -> set[str]:
+        """Individual answers are read by their author alone, never from the audit."""
+        return {*self.ANSWERS, "comment"}

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import DateField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import ExtractMonth, ExtractYear
+from django.utils import timezone
 
-from collab.models import Comment, Contest, Visibility
+from collab import pulse
+from collab.calendar import previous_quarter, quarter_end, quarter_start
+from collab.models import Comment, Contest, PulseResponse, Visibility
+from kpis.scoring import add_months
 from projects import access
 from projects.models import AuditEntry, InnovationProject, Relationship
 
@@ -245,8 +249,6 @@ def project_contest_markers(*, project: InnovationProject) -> ContestMarkers:
 def contests_of_quarter(*, user, relationship: Relationship, quarter: dt.date) -> list[Contest]:
     """The contests of a relationship that were open at any time in a quarter (raised before its end,
     resolved after its start or not yet), oldest first: the QBR pack's "contested figures"."""
-    from collab.calendar import quarter_end, quarter_start
-
     start = quarter_start(quarter)
     after_end = quarter_end(quarter) + dt.timedelta(days=1)
     contests = contest_list(user=user).filter(relationship=relationship, created_at__date__lt=after_end)
@@ -273,3 +275,150 @@ def relationship_executives(relationship: Relationship) -> list:
         .distinct()
     )
     return [person for person in portfolio_wide if access.sees_everything(person)]
+
+
+# --- The relationship pulse -------------------------------------------------------------------
+
+
+def my_pulse_responses(*, user, include_deleted: bool = False) -> QuerySet[PulseResponse]:
+    """The pulse answers `user` gave: nobody reads another person's answers, an admin included."""
+    if getattr(user, "pk", None) is None:
+        return PulseResponse.objects.none()
+    responses = PulseResponse.objects.filter(respondent_id=user.pk).select_related("relationship")
+    if include_deleted:
+        return responses
+    return responses.filter(deleted_at__isnull=True, relationship__deleted_at__isnull=True)
+
+
+def my_pulse_answer(*, user, relationship: Relationship, quarter: dt.date) -> PulseResponse | None:
+    return (
+        my_pulse_responses(user=user)
+        .filter(relationship=relationship, quarter=quarter_start(quarter))
+        .first()
+    )
+
+
+def quarter_closed(quarter: dt.date, *, today: dt.date | None = None) -> bool:
+    return quarter_end(quarter) < (today or timezone.localdate())
+
+
+@dataclass(frozen=True)
+class PulseResults:
+    """A relationship's pulse for one quarter, as everyone may read it: aggregates of each side from
+    enough answers, published once the quarter has closed (while it runs, each new answer would move
+    the means and tell an onlooker what the latest person answered)."""
+
+    relationship_id: int
+    quarter: dt.date
+    published: bool
+    closes_on: dt.date
+    client: pulse.SideResult
+    provider: pulse.SideResult
+    overall: pulse.Overall
+    problems_raised: bool
+
+    @property
+    def sides(self) -> tuple[pulse.SideResult, pulse.SideResult]:
+        return (self.client, self.provider)
+
+
+def _withheld(side: str) -> pulse.SideResult:
+    return pulse.side_result(None, side=side, problems_raised=False)
+
+
+def pulse_results_of(
+    *, relationship_ids: list[int], quarter: dt.date, today: dt.date | None = None
+) -> dict[int, PulseResults]:
+    """The pulse results of many relationships for a quarter, in a fixed number of queries. The
+    caller has scoped `relationship_ids` (visible relationships)."""
+    quarter = quarter_start(quarter)
+    published = quarter_closed(quarter, today=today)
+    closes_on = quarter_end(quarter)
+    results: dict[int, PulseResults] = {}
+    totals: dict[int, dict] = {}
+    problems: set[int] = set()
+    if published and relationship_ids:
+        responses = PulseResponse.objects.filter(
+            relationship_id__in=relationship_ids, quarter=quarter, deleted_at__isnull=True
+        )
+        aggregates = {}
+        for name, _ in pulse.QUESTIONS:
+            aggregates[f"{name}_sum"] = Sum(name)
+            aggregates[f"{name}_min"] = Min(name)
+        rows = list(
+            responses.values("relationship_id", "side")
+            .annotate(responses=Count("pk"), **aggregates)
+            .order_by("relationship_id", "side")
+        )
+        # Free texts only of the sides with enough answers to show them.
+        enough = pulse.options()["PULSE_MIN_RESPONSES_FOR_COMMENTS"]
+        texts: dict[tuple[int, str], list[str]] = {}
+        commented = Q(pk__in=[])
+        for row in rows:
+            if row["responses"] >= enough:
+                commented |= Q(relationship_id=row["relationship_id"], side=row["side"])
+        if any(row["responses"] >= enough for row in rows):
+            for relationship_id, side, text in (
+                responses.filter(commented)
+                .exclude(comment="")
+                .values_list("relationship_id", "side", "comment")
+            ):
+                texts.setdefault((relationship_id, side), []).append(text)
+        for row in rows:
+            totals.setdefault(row["relationship_id"], []).append(row)
+        # Problems raised: a figure contested in the relationship in the window before the quarter's end.
+        months = pulse.options()["TRUST_PROBLEMS_MONTHS"]
+        since = add_months(quarter_start(closes_on), -(months - 3))
+        problems = set(
+            Contest.objects.filter(
+                relationship_id__in=relationship_ids,
+                created_at__date__gte=since,
+                created_at__date__lte=closes_on,
+            ).values_list("relationship_id", flat=True)
+        )
+    for relationship_id in relationship_ids:
+        rows = totals.get(relationship_id, [])
+        side_totals = pulse.totals_of(
+            rows,
+            {side: texts.get((relationship_id, side), []) for side in access.Side.values} if rows else None,
+        )
+        raised = relationship_id in problems
+        client = pulse.side_result(
+            side_totals.get(access.Side.CLIENT), side=access.Side.CLIENT, problems_raised=raised
+        )
+        provider = pulse.side_result(
+            side_totals.get(access.Side.PROVIDER), side=access.Side.PROVIDER, problems_raised=raised
+        )
+        if not published:
+            client, provider = _withheld(access.Side.CLIENT), _withheld(access.Side.PROVIDER)
+        results[relationship_id] = PulseResults(
+            relationship_id=relationship_id,
+            quarter=quarter,
+            published=published,
+            closes_on=closes_on,
+            client=client,
+            provider=provider,
+            overall=pulse.overall(client, provider, problems_raised=raised),
+            problems_raised=raised,
+        )
+    return results
+
+
+def pulse_results(
+    *, relationship: Relationship, quarter: dt.date, today: dt.date | None = None
+) -> PulseResults:
+    """One relationship's pulse results for a quarter (the dashboard, the API, the QBR pack). The
+    caller has read `relationship` through a scoped selector."""
+    return pulse_results_of(relationship_ids=[relationship.pk], quarter=quarter, today=today)[relationship.pk]
+
+
+def latest_pulse_quarter(today: dt.date | None = None) -> dt.date:
+    """The latest quarter whose results are published: the one before the current quarter."""
+    return previous_quarter(today or timezone.localdate())
+
+
+def pulse_answers_so_far(*, relationship: Relationship, quarter: dt.date) -> int:
+    """How many answered a running quarter's pulse (both sides together): nothing more of it shows."""
+    return PulseResponse.objects.filter(
+        relationship=relationship, quarter=quarter_start(quarter), deleted_at__isnull=True
+    ).count()

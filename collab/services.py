@@ -1,5 +1,5 @@
-"""Writes of the collaboration records: comments (with their mentions and replies) and contests
-(raise, answer, resolve, withdraw, escalate).
+"""Writes of the collaboration records: comments (with their mentions and replies), contests
+(raise, answer, resolve, withdraw, escalate) and pulse answers.
 
 Same contract as the other services: atomic, rights-checked, validated, versioned and audited
 through projects.records. Who is told about a write is decided here, after the rules of who may
@@ -18,9 +18,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from collab import markup, notifications
-from collab.calendar import add_business_days, business_days_between
-from collab.models import Comment, Contest, Visibility
+from collab import markup, notifications, pulse
+from collab.calendar import (
+    add_business_days,
+    business_days_between,
+    quarter_end,
+    quarter_label,
+    quarter_start,
+)
+from collab.models import Comment, Contest, PulseResponse, Visibility
 from collab.selectors import comment_visible_to, relationship_executives
 from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI, RelationshipScore
@@ -703,3 +709,100 @@ def contests_escalate_overdue(*, now: dt.datetime | None = None) -> int:
             )
         escalated += 1
     return escalated
+
+
+# --- The relationship pulse -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PulseFields(Fields):
+    external_id: str | Unset | None = UNSET
+    relationship: Relationship | Unset = UNSET
+    quarter: dt.date | Unset = UNSET
+    ideas: int | Unset = UNSET
+    openness: int | Unset = UNSET
+    sponsorship: int | Unset = UNSET
+    trust: int | Unset = UNSET
+    comment: str | Unset = UNSET
+
+
+def _check_answers(data: dict, *, required: bool) -> dict:
+    errors, answers = {}, {}
+    low, high = pulse.SCALE
+    for name in PulseResponse.ANSWERS:
+        if name not in data:
+            if required:
+                errors[name] = "Answer from 1 (disagree) to 5 (agree)."
+            continue
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[name] = "Answer from 1 (disagree) to 5 (agree)."
+        else:
+            answers[name] = value
+    if "comment" in data:
+        comment = data["comment"]
+        answers["comment"] = comment.strip() if isinstance(comment, str) else ""
+    if errors:
+        raise ValidationError(errors)
+    return answers
+
+
+def _check_quarter_open(data: dict, quarter: dt.date) -> None:
+    given = data.get("quarter")
+    if given is not None and quarter_start(given) != quarter:
+        raise ValidationError({"quarter": f"Only this quarter's pulse ({quarter_label(quarter)}) is open."})
+
+
+@transaction.atomic
+def pulse_answer(*, actor, fields: PulseFields, today: dt.date | None = None) -> PulseResponse:
+    """Answer a relationship's pulse for the current quarter: once per person per quarter (a
+    unique constraint), from either side of the relationship."""
+    data = fields.given()
+    relationship = data.get("relationship")
+    if not isinstance(relationship, Relationship):
+        raise ValidationError({"relationship": "This field is required."})
+    if relationship.deleted_at is not None:
+        raise ValidationError({"relationship": "This relationship has been deleted."})
+    side = side_or_refuse(actor, relationship, to="answer the pulse")
+    quarter = quarter_start(today or timezone.localdate())
+    _check_quarter_open(data, quarter)
+    answers = _check_answers(data, required=True)
+    return record_create(
+        actor=actor,
+        model=PulseResponse,
+        data={
+            "external_id": data.get("external_id"),
+            "relationship": relationship,
+            "quarter": quarter,
+            "respondent": actor,
+            "side": side,
+            **answers,
+        },
+    )
+
+
+@transaction.atomic
+def pulse_change(
+    *,
+    actor,
+    response: PulseResponse,
+    changes: PulseFields,
+    expected_version: int | None = None,
+    today: dt.date | None = None,
+) -> PulseResponse:
+    """Change one's own answers until the quarter closes."""
+    if response.respondent_id != getattr(actor, "pk", None):
+        raise PermissionDenied("Only its author may change a pulse answer.")
+    data = changes.given()
+    if "relationship" in data and getattr(data["relationship"], "pk", None) != response.relationship_id:
+        raise ValidationError({"relationship": "An answer stays with its relationship."})
+    if "quarter" in data and quarter_start(data["quarter"]) != response.quarter:
+        raise ValidationError({"quarter": "An answer stays with its quarter."})
+    if quarter_end(response.quarter) < (today or timezone.localdate()):
+        raise ValidationError(
+            f"The pulse of {quarter_label(response.quarter)} has closed; its answers are final."
+        )
+    update = _check_answers(data, required=False)
+    if "external_id" in data:
+        update["external_id"] = data["external_id"]
+    return record_update(actor=actor, instance=response, data=update, expected_version=expected_version)

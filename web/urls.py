@@ -72,4 +72,6 @@ urlpatterns = [
     path("contests/<int:pk>/resolve/", collab.contest_resolve, name="contest-resolve"),
     path("contests/<int:pk>/withdraw/", collab.contest_withdraw, name="contest-withdraw"),
     path("relationships/<int:pk>/contests/", collab.relationship_contests, name="relationship-contests"),
+    # The quarterly relationship pulse: one's own answers, and the published results.
+    path("relationships/<int:pk>/pulse/", collab.relationship_pulse, name="relationship-pulse"),
 ]

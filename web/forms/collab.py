@@ -77,3 +77,41 @@ class ContestResolveForm(VersionedForm):
 
 class ContestWithdrawForm(VersionedForm):
     pass
+
+
+SCALE_CHOICES = [
+    (1, "1 — disagree"),
+    (2, "2"),
+    (3, "3 — neither"),
+    (4, "4"),
+    (5, "5 — agree"),
+]
+
+
+class PulseForm(forms.Form):
+    """The quarter's four statements, each 1 (disagree) to 5 (agree), and an optional comment."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    comment = forms.CharField(
+        label="Anything to add? (optional; shown to both sides, without your name, once 5 or more of "
+        "your side have answered)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from collab.pulse import QUESTIONS
+
+        super().__init__(*args, **kwargs)
+        statements = {}
+        for name, statement in QUESTIONS:
+            statements[name] = forms.TypedChoiceField(
+                label=statement, choices=SCALE_CHOICES, coerce=int, widget=forms.RadioSelect
+            )
+        self.fields = {**statements, "comment": self.fields["comment"], "version": self.fields["version"]}
+
+    def statements(self):
+        from collab.pulse import QUESTIONS
+
+        return [self[name] for name, _ in QUESTIONS]

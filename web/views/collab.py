@@ -3,6 +3,7 @@ parse input with
 web.forms.collab, call collab's services, and read through collab's selectors (scoped, internal
 comments only to their side)."""
 
+import dataclasses
 import datetime as dt
 
 from django.conf import settings
@@ -12,13 +13,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from collab import markup
+from collab import markup, pulse
 from collab import selectors as collab_selectors
 from collab import services as collab_services
-from collab.models import Comment, Contest
+from collab.calendar import (
+    parse_quarter,
+    previous_quarter,
+    quarter_end,
+    quarter_key,
+    quarter_label,
+    quarter_start,
+)
+from collab.models import Comment, Contest, PulseResponse
 from projects import access
 from projects import selectors as project_selectors
 from projects.models import Relationship
@@ -31,6 +41,7 @@ from web.forms.collab import (
     ContestForm,
     ContestResolveForm,
     ContestWithdrawForm,
+    PulseForm,
     party_names,
 )
 from web.forms.projects import add_service_errors
@@ -500,3 +511,119 @@ def relationship_contests(request, pk: int):
         "resolved": [c for c in contests if not c.is_unresolved],
     }
     return render(request, "web/collab/relationship_contests.html", context)
+
+
+# --- The relationship pulse -------------------------------------------------------------------
+
+
+def pulse_card(request, *, relationship: Relationship) -> dict:
+    """For the relationship dashboard: the latest published quarter's trust, beside the score, and
+    whether the person has this quarter's pulse still to answer."""
+    today = timezone.localdate()
+    quarter = collab_selectors.latest_pulse_quarter(today)
+    results = collab_selectors.pulse_results(relationship=relationship, quarter=quarter, today=today)
+    side = access.side_of(request.user, relationship)
+    due = (
+        side is not None
+        and collab_selectors.my_pulse_answer(user=request.user, relationship=relationship, quarter=today)
+        is None
+    )
+    return {
+        "results": results,
+        "label": quarter_label(quarter),
+        "due": due,
+        "current_label": quarter_label(today),
+        "url": reverse("relationship-pulse", args=[relationship.pk]),
+    }
+
+
+def _pulse_quarter(request, today: dt.date) -> dt.date:
+    text = request.GET.get("quarter")
+    if not text:
+        return collab_selectors.latest_pulse_quarter(today)
+    try:
+        return parse_quarter(text)
+    except ValueError as error:
+        raise Http404("No such quarter.") from error
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def relationship_pulse(request, pk: int):
+    relationship = visible_relationship(request, pk)
+    today = timezone.localdate()
+    side = access.side_of(request.user, relationship)
+    mine = (
+        collab_selectors.my_pulse_answer(user=request.user, relationship=relationship, quarter=today)
+        if side is not None
+        else None
+    )
+    form = None
+    if side is not None:
+        initial = (
+            {name: getattr(mine, name) for name in (*PulseResponse.ANSWERS, "comment", "version")}
+            if mine
+            else {}
+        )
+        form = PulseForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("The people of the relationship's two sides answer its pulse.")
+        if form.is_valid():
+            data = form.cleaned_data
+            fields = collab_services.PulseFields(
+                **{name: data[name] for name in PulseResponse.ANSWERS}, comment=data["comment"]
+            )
+            try:
+                if mine is None:
+                    collab_services.pulse_answer(
+                        actor=request.user, fields=dataclasses.replace(fields, relationship=relationship)
+                    )
+                else:
+                    collab_services.pulse_change(
+                        actor=request.user, response=mine, changes=fields, expected_version=data["version"]
+                    )
+            except VersionConflict as conflict:
+                form.add_error(None, conflict_message(conflict.current, reader=request.user))
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"Thank you: your answers for {quarter_label(today)} are saved. You can change them "
+                    f"until {formatting.day(quarter_end(today))}; only you will ever see them.",
+                )
+                return redirect("relationship-pulse", pk=relationship.pk)
+    quarter = _pulse_quarter(request, today)
+    results = collab_selectors.pulse_results(relationship=relationship, quarter=quarter, today=today)
+    context = {
+        "relationship": relationship,
+        "form": form,
+        "mine": mine,
+        "side": side,
+        "current_label": quarter_label(today),
+        "closes_on": quarter_end(today),
+        "results": results,
+        "quarter_label": quarter_label(quarter),
+        "answers_so_far": collab_selectors.pulse_answers_so_far(relationship=relationship, quarter=quarter)
+        if not results.published
+        else None,
+        "quarters": [
+            {"key": quarter_key(q), "label": quarter_label(q), "current": q == quarter}
+            for q in _recent_quarters(today, count=6)
+        ],
+        "questions": pulse.QUESTIONS,
+        "band_labels": pulse.BAND_LABELS,
+        "thresholds": settings.BPO_COLLAB,
+    }
+    return render(
+        request, "web/collab/pulse.html", context, status=422 if form is not None and form.errors else 200
+    )
+
+
+def _recent_quarters(today: dt.date, *, count: int) -> list[dt.date]:
+    quarters, quarter = [], quarter_start(today)
+    for _ in range(count):
+        quarters.append(quarter)
+        quarter = previous_quarter(quarter)
+    return quarters

@@ -18,7 +18,7 @@ from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
 from web import dashboards, formatting
-from web.views.collab import discussion_context, score_contests_context
+from web.views.collab import discussion_context, pulse_card, score_contests_context
 from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
@@ -257,6 +257,7 @@ def relationship(request, pk: int):
         "contested": score_contests_context(
             request, relationship=dashboard.relationship, score=dashboard.score
         ),
+        "pulse": pulse_card(request, relationship=dashboard.relationship),
         # The discussion of the month shown (its score).
         "discussion": discussion_context(
             request, relationship=dashboard.relationship, period=dashboard.score.period

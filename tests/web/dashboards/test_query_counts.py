@@ -22,8 +22,8 @@ PORTFOLIO_SELECTOR_QUERIES = 7
 PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 14, Role.ACCOUNT_MANAGER: 14}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
 # pairs; the score history; projects and their KPIs with latest values; the month's discussion
-# and the contests its score rests on.
-RELATIONSHIP_PAGE_QUERIES = 13
+# and the contests its score rests on; the last quarter's pulse (its sums, contests of the year).
+RELATIONSHIP_PAGE_QUERIES = 15
 
 
 def build(size: int) -> list[int]:
