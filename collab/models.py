@@ -306,3 +306,40 @@ class PulseResponse(SyncedModel):
     def audit_hidden_fields(self) -> set[str]:
         """Individual answers are read by their author alone, never from the audit."""
         return {*self.ANSWERS, "comment"}
+
+
+class ProjectContributor(SyncedModel):
+    """A person named for their part in a project — of either side, with their organisation: the
+    recognition of delivered innovation, rather than a cash table."""
+
+    SOFT_DELETED_WITH = "project"
+    AUDIT_REPR_RELATED = ("project", "person")
+
+    project = models.ForeignKey(InnovationProject, on_delete=models.PROTECT, related_name="contributors")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contributions"
+    )
+    # The person's side and organisation in the project's relationship when they were named.
+    side = models.CharField(max_length=10, choices=Side.choices)
+    organization = models.ForeignKey(
+        "projects.Organization", on_delete=models.PROTECT, related_name="project_contributors"
+    )
+    contribution = models.CharField(max_length=200, blank=True, help_text="What they did, in a line.")
+
+    SCOPE_PATH = "project__relationship"
+
+    class Meta:
+        ordering = ["project_id", "side", "id"]
+        constraints = [
+            live_external_id_unique("project_contributor"),
+            models.UniqueConstraint(
+                fields=["project", "person"],
+                condition=Q(deleted_at__isnull=True),
+                name="project_contributor_once_per_project",
+                violation_error_message="This person is already named on this project.",
+            ),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="project_contributor_side_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} on {self.project}"

@@ -2,7 +2,8 @@
 scoping rule, projects.access) and, for internal comments, the side they sit on."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from collab import pulse
 from collab.calendar import previous_quarter, quarter_end, quarter_start
-from collab.models import Comment, Contest, PulseResponse, Visibility
+from collab.models import Comment, Contest, ProjectContributor, PulseResponse, Visibility
 from kpis.scoring import add_months
 from projects import access
 from projects.models import AuditEntry, InnovationProject, Relationship
@@ -422,3 +423,110 @@ def pulse_answers_so_far(*, relationship: Relationship, quarter: dt.date) -> int
     return PulseResponse.objects.filter(
         relationship=relationship, quarter=quarter_start(quarter), deleted_at__isnull=True
     ).count()
+
+
+# --- Recognition ------------------------------------------------------------------------------
+
+
+def contributor_list(*, user, include_deleted: bool = False) -> QuerySet[ProjectContributor]:
+    """The people named on the projects `user` sees, with their organisation."""
+    contributors = access.scope(user, ProjectContributor.objects.all()).select_related(
+        "person", "organization", "project__relationship"
+    )
+    if include_deleted:
+        return contributors
+    return contributors.filter(
+        deleted_at__isnull=True,
+        project__deleted_at__isnull=True,
+        project__relationship__deleted_at__isnull=True,
+    )
+
+
+def recognition_since(today: dt.date | None = None) -> dt.date:
+    """The first day that counts: deliveries of the last RECOGNITION_MONTHS months."""
+    today = today or timezone.localdate()
+    return add_months(today.replace(day=1), -settings.BPO_COLLAB["RECOGNITION_MONTHS"] + 1)
+
+
+@dataclass
+class Recognition:
+    """One person's part in the innovations delivered in the recognition window."""
+
+    person: object
+    organization_name: str
+    side: str
+    projects: int = 0
+    levels: dict = field(default_factory=dict)  # level → delivered projects of that level
+    realised: dict = field(default_factory=dict)  # currency → realised annual benefit of those projects
+
+    @property
+    def level_list(self) -> list[tuple[str, int]]:
+        return [
+            (label, self.levels[value])
+            for value, label in InnovationProject.Level.choices
+            if self.levels.get(value)
+        ]
+
+
+def recognition(
+    *,
+    user,
+    relationship_ids: list[int] | None = None,
+    person=None,
+    today: dt.date | None = None,
+    limit: int | None = None,
+) -> list[Recognition]:
+    """Who contributed to innovations delivered in the last 12 months (in the relationships `user`
+    sees, or those given): per person, the projects, their levels and the realised annual benefit of
+    those projects (each project's whole benefit, in its relationship's currency; not divided among
+    its contributors). Most projects first. Two queries whatever the number of people."""
+    contributions = contributor_list(user=user).filter(
+        project__stage=InnovationProject.Stage.DELIVERED, project__delivered_on__gte=recognition_since(today)
+    )
+    if relationship_ids is not None:
+        contributions = contributions.filter(project__relationship_id__in=relationship_ids)
+    if person is not None:
+        contributions = contributions.filter(person=person)
+    rows = (
+        contributions.values(
+            "person_id", "side", "organization__name", "project__level", "project__relationship__currency"
+        )
+        .annotate(
+            projects=Count("project_id", distinct=True), realised=Sum("project__realised_annual_benefit")
+        )
+        .order_by()
+    )
+    people: dict[int, Recognition] = {}
+    for row in rows:
+        entry = people.setdefault(
+            row["person_id"],
+            Recognition(person=None, organization_name=row["organization__name"], side=row["side"]),
+        )
+        entry.projects += row["projects"]
+        entry.levels[row["project__level"]] = entry.levels.get(row["project__level"], 0) + row["projects"]
+        if row["realised"] is not None:
+            currency = row["project__relationship__currency"]
+            entry.realised[currency] = entry.realised.get(currency, Decimal(0)) + row["realised"]
+    users = get_user_model().objects.in_bulk(list(people))
+    for person_id, entry in people.items():
+        entry.person = users[person_id]
+    ranked = sorted(
+        people.values(),
+        key=lambda entry: (
+            -entry.projects,
+            -sum(entry.realised.values(), Decimal(0)),
+            entry.person.get_username(),
+        ),
+    )
+    return ranked[:limit] if limit is not None else ranked
+
+
+def person_contributions(*, user, person) -> list[ProjectContributor]:
+    """A person's contributions that `user` may see (their own page shows all of theirs), newest
+    delivery first, projects not yet delivered after them."""
+    return list(
+        contributor_list(user=user)
+        .filter(person=person)
+        .select_related("project__relationship__client", "project__relationship__provider")
+        .order_by(F("project__delivered_on").desc(nulls_last=True), "-project_id")
+    )

@@ -1,5 +1,5 @@
 """Writes of the collaboration records: comments (with their mentions and replies), contests
-(raise, answer, resolve, withdraw, escalate) and pulse answers.
+(raise, answer, resolve, withdraw, escalate), pulse answers and the contributors named on projects.
 
 Same contract as the other services: atomic, rights-checked, validated, versioned and audited
 through projects.records. Who is told about a write is decided here, after the rules of who may
@@ -26,7 +26,7 @@ from collab.calendar import (
     quarter_label,
     quarter_start,
 )
-from collab.models import Comment, Contest, PulseResponse, Visibility
+from collab.models import Comment, Contest, ProjectContributor, PulseResponse, Visibility
 from collab.selectors import comment_visible_to, relationship_executives
 from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI, RelationshipScore
@@ -806,3 +806,78 @@ def pulse_change(
     if "external_id" in data:
         update["external_id"] = data["external_id"]
     return record_update(actor=actor, instance=response, data=update, expected_version=expected_version)
+
+
+# --- Recognition: the people named on a project ---------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContributorFields(Fields):
+    external_id: str | Unset | None = UNSET
+    project: InnovationProject | Unset = UNSET
+    person: object | Unset = UNSET
+    contribution: str | Unset = UNSET
+
+
+@transaction.atomic
+def contributor_add(*, actor, fields: ContributorFields) -> ProjectContributor:
+    """Name a person of either side for their part in a project (the project's writers name them)."""
+    data = fields.given()
+    project, person = data.get("project"), data.get("person")
+    if not isinstance(project, InnovationProject):
+        raise ValidationError({"project": "This field is required."})
+    if project.deleted_at is not None:
+        raise ValidationError({"project": "This project has been deleted."})
+    access.ensure_can_write(actor, project.relationship)
+    relationship = project.relationship
+    side = access.side_of(person, relationship) if person is not None else None
+    if side is None:
+        raise ValidationError(
+            {"person": f"Name a person of {relationship.client} or {relationship.provider} who works on it."}
+        )
+    contribution = data.get("contribution")
+    return record_create(
+        actor=actor,
+        model=ProjectContributor,
+        data={
+            "external_id": data.get("external_id"),
+            "project": project,
+            "person": person,
+            "side": side,
+            "organization": relationship.client if side == access.Side.CLIENT else relationship.provider,
+            "contribution": contribution.strip() if isinstance(contribution, str) else "",
+        },
+    )
+
+
+@transaction.atomic
+def contributor_update(
+    *, actor, contributor: ProjectContributor, changes: ContributorFields, expected_version: int | None = None
+) -> ProjectContributor:
+    """Change what a contributor is named for (the project and the person stay)."""
+    access.ensure_can_write(actor, contributor.project.relationship)
+    data = changes.given()
+    for name in ("project", "person"):
+        if name in data and getattr(data[name], "pk", None) != getattr(contributor, f"{name}_id"):
+            raise ValidationError({name: "This cannot change; remove the contributor and name another."})
+        data.pop(name, None)
+    if "contribution" in data:
+        data["contribution"] = data["contribution"].strip() if isinstance(data["contribution"], str) else ""
+    return record_update(actor=actor, instance=contributor, data=data, expected_version=expected_version)
+
+
+@transaction.atomic
+def contributor_remove(
+    *, actor, contributor: ProjectContributor, expected_version: int | None = None
+) -> ProjectContributor:
+    access.ensure_can_write(actor, contributor.project.relationship)
+    return record_soft_delete(actor=actor, instance=contributor, expected_version=expected_version)
+
+
+CONTRIBUTOR = RecordServices(
+    fields=ContributorFields,
+    instance="contributor",
+    create=contributor_add,
+    update=contributor_update,
+    delete=contributor_remove,
+)

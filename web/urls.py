@@ -74,4 +74,9 @@ urlpatterns = [
     path("relationships/<int:pk>/contests/", collab.relationship_contests, name="relationship-contests"),
     # The quarterly relationship pulse: one's own answers, and the published results.
     path("relationships/<int:pk>/pulse/", collab.relationship_pulse, name="relationship-pulse"),
+    # Recognition: the people named on a project, a person's page of contributions.
+    path("projects/<int:pk>/contributors/", collab.contributor_add, name="contributor-add"),
+    path("contributors/<int:pk>/remove/", collab.contributor_remove, name="contributor-remove"),
+    path("people/me/", collab.person_contributions, name="my-contributions"),
+    path("people/<int:pk>/", collab.person_contributions, name="person-contributions"),
 ]

@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -627,3 +628,87 @@ def _recent_quarters(today: dt.date, *, count: int) -> list[dt.date]:
         quarters.append(quarter)
         quarter = previous_quarter(quarter)
     return quarters
+
+
+# --- Recognition ------------------------------------------------------------------------------
+
+
+def contributors_context(request, *, project, can_write: bool, people=None) -> dict:
+    """The project page's contributors, and (for its writers) the people who may still be named."""
+    contributors = list(
+        collab_selectors.contributor_list(user=request.user)
+        .filter(project=project)
+        .order_by("side", "person__first_name", "person__last_name", "id")
+    )
+    context = {"contributors": contributors, "can_name": can_write}
+    if can_write:
+        seated = people if people is not None else access.seated_people(project.relationship)
+        named = {contributor.person_id for contributor in contributors}
+        context["candidates"] = [
+            (relationship_party(project.relationship, side), person)
+            for side in (access.Side.CLIENT, access.Side.PROVIDER)
+            for person in seated[side]
+            if person.pk not in named
+        ]
+    return context
+
+
+def relationship_party(relationship: Relationship, side: str):
+    return relationship.client if side == access.Side.CLIENT else relationship.provider
+
+
+@require_POST
+@login_required
+def contributor_add(request, pk: int):
+    project = visible_project(request, pk)
+    back = reverse("project-detail", args=[project.pk]) + "#contributors"
+    person_id = request.POST.get("person", "")
+    person = None
+    if person_id.isdigit():
+        person = get_user_model().objects.filter(pk=int(person_id), is_active=True).first()
+    try:
+        contributor = collab_services.contributor_add(
+            actor=request.user,
+            fields=collab_services.ContributorFields(
+                project=project, person=person, contribution=request.POST.get("contribution", "")[:200]
+            ),
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        name = contributor.person.get_full_name() or contributor.person.get_username()
+        messages.success(request, f"{name} ({contributor.organization}) is named on this project.")
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def contributor_remove(request, pk: int):
+    contributor = collab_selectors.contributor_list(user=request.user).filter(pk=pk).first()
+    if contributor is None:
+        raise Http404("No such contributor.")
+    collab_services.contributor_remove(actor=request.user, contributor=contributor)
+    messages.success(request, "Contributor removed.")
+    return redirect(reverse("project-detail", args=[contributor.project_id]) + "#contributors")
+
+
+@require_http_methods(["GET"])
+@login_required
+def person_contributions(request, pk: int | None = None):
+    """A person's page of contributions: those the viewer may see (all of them on one's own)."""
+    person = request.user if pk is None else get_user_model().objects.filter(pk=pk, is_active=True).first()
+    if person is None:
+        raise Http404("No such person.")
+    contributions = collab_selectors.person_contributions(user=request.user, person=person)
+    own = person.pk == request.user.pk
+    if not contributions and not own:
+        raise Http404("No such person.")  # nothing in common: not even whether they exist
+    [summary] = collab_selectors.recognition(user=request.user, person=person) or [None]
+    context = {
+        "person": person,
+        "own": own,
+        "contributions": contributions,
+        "summary": summary,
+        "since": collab_selectors.recognition_since(),
+    }
+    return render(request, "web/collab/person.html", context)

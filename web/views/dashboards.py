@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
 from kpis import dashboard_selectors, scoring
 from kpis import selectors as kpi_selectors
 from kpis.models import Tier
@@ -36,6 +37,7 @@ SCOREBOARD_COLUMNS = [
     ("delivered", "Delivered", True),
 ]
 FILTER_PARAMS = ("q", "client", "provider", "process_area", "status", "tier")
+RECOGNITION_ROWS = 10  # the portfolio dashboard names the ten people behind the most deliveries
 
 
 def _number(value) -> float | None:
@@ -153,6 +155,11 @@ def portfolio(request):
         "charts": charts,
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "tier_labels": dict(Tier.choices),
+        # Recognition: the people behind the innovations delivered in the relationships shown.
+        "recognition_rows": collab_selectors.recognition(
+            user=request.user, relationship_ids=stats.relationship_ids, limit=RECOGNITION_ROWS
+        ),
+        "recognition_since": collab_selectors.recognition_since(),
     }
     return render(request, "web/dashboard_portfolio.html", context)
 
@@ -258,6 +265,10 @@ def relationship(request, pk: int):
             request, relationship=dashboard.relationship, score=dashboard.score
         ),
         "pulse": pulse_card(request, relationship=dashboard.relationship),
+        "recognition_rows": collab_selectors.recognition(
+            user=request.user, relationship_ids=[dashboard.relationship.pk]
+        ),
+        "recognition_since": collab_selectors.recognition_since(),
         # The discussion of the month shown (its score).
         "discussion": discussion_context(
             request, relationship=dashboard.relationship, period=dashboard.score.period

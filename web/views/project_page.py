@@ -17,7 +17,7 @@ from projects.models import InnovationProject
 from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
-from web.views.collab import discussion_context
+from web.views.collab import contributors_context, discussion_context
 from web.views.common import int_or_none, visible_project
 
 Stage = InnovationProject.Stage
@@ -72,6 +72,7 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     edit_measurement_id = overrides.pop("edit_measurement_id", None) or int_or_none(
         request.GET.get("edit_measurement")
     )
+    discussion = discussion_context(request, relationship=project.relationship, project=project)
     history_kind = request.GET.get("history") if request.GET.get("history") in HISTORY_KINDS else None
     context = {
         "project": project,
@@ -96,9 +97,15 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         "history_kinds": [(kind, label) for kind, (label, _) in HISTORY_KINDS.items()],
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,
-        "discussion": discussion_context(request, relationship=project.relationship, project=project),
+        "discussion": discussion,
         "can_contest": project.deleted_at is None
         and collab_services.contest_can_raise(user, project.relationship),
+        "recognition": contributors_context(
+            request,
+            project=project,
+            can_write=can_write and project.deleted_at is None,
+            people=discussion.get("people"),
+        ),
         "delivery_contest": markers.delivery_date(project.pk),
         "benefit_contest": markers.realised_benefit(project.pk),
     }

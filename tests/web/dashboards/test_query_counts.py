@@ -18,12 +18,14 @@ SIZES = [10, 1000]
 # Scoreboard count and page, sparklines, portfolio figures, deliveries, funnel, largest improvements.
 PORTFOLIO_SELECTOR_QUERIES = 7
 # The selector's, plus session, user, role and organisation (whether an executive is one of an
-# organisation's), and the filter's client, provider and area choices.
-PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 14, Role.ACCOUNT_MANAGER: 14}
+# organisation's), the filter's client, provider and area choices, and the people recognised
+# (their contributions; their names only when there are any).
+PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 15, Role.ACCOUNT_MANAGER: 15}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
 # pairs; the score history; projects and their KPIs with latest values; the month's discussion
-# and the contests its score rests on; the last quarter's pulse (its sums, contests of the year).
-RELATIONSHIP_PAGE_QUERIES = 15
+# and the contests its score rests on; the last quarter's pulse (its sums, contests of the year);
+# the people recognised.
+RELATIONSHIP_PAGE_QUERIES = 16
 
 
 def build(size: int) -> list[int]:
