@@ -208,10 +208,10 @@ def current_score_rests_on_contested(relationships: QuerySet[Relationship], *, m
     contested figures, as `current_score_contested`."""
     from kpis.selectors import current_score_value
 
-    return relationships.annotate(
+    return relationships.annotate(current_score_period=current_score_value("period", month=month)).annotate(
         current_score_contested=Exists(
             with_months(unresolved_contests()).filter(
-                feeds_score(relationship=OuterRef("pk"), period=current_score_value("period", month=month))
+                feeds_score(relationship=OuterRef("pk"), period=OuterRef("current_score_period"))
             )
         )
     )

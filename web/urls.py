@@ -65,6 +65,7 @@ urlpatterns = [
     ),
     path("comments/<int:pk>/edit/", collab.comment_edit, name="comment-edit"),
     path("comments/<int:pk>/delete/", collab.comment_delete, name="comment-delete"),
+    path("relationships/<int:pk>/discussion.csv", collab.discussion_export, name="discussion-export"),
     # Contested figures: raise one, its page and its steps, a relationship's contests.
     path("contests/new/", collab.contest_new, name="contest-new"),
     path("contests/<int:pk>/", collab.contest_detail, name="contest-detail"),

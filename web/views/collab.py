@@ -3,6 +3,7 @@ parse input with
 web.forms.collab, call collab's services, and read through collab's selectors (scoped, internal
 comments only to their side)."""
 
+import csv
 import dataclasses
 import datetime as dt
 
@@ -11,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -47,6 +48,7 @@ from web.forms.collab import (
 )
 from web.forms.projects import add_service_errors
 from web.views.common import visible_project
+from web.views.project_list import _csv_cell, _Echo
 
 MONTH_PARAM_FORMAT = "%Y-%m"
 
@@ -712,3 +714,46 @@ def person_contributions(request, pk: int | None = None):
         "since": collab_selectors.recognition_since(),
     }
     return render(request, "web/collab/person.html", context)
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+DISCUSSION_CSV_HEADER = ["Posted", "Author", "Organisation", "Visibility", "On", "Reply to", "Text", "Edited"]
+
+
+@require_http_methods(["GET"])
+@login_required
+def discussion_export(request, pk: int):
+    """A relationship's discussion (its projects' and its scores'), as CSV: exactly the comments the
+    reader may read — the shared ones and their own side's internal ones."""
+    relationship = visible_relationship(request, pk)
+    comments = (
+        collab_selectors.comment_list(user=request.user)
+        .filter(relationship=relationship)
+        .order_by("created_at", "id")
+    )
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff"
+        yield writer.writerow(DISCUSSION_CSV_HEADER)
+        for comment in comments.iterator(chunk_size=500):
+            on = comment.project.title if comment.project_id else f"Score {formatting.month(comment.period)}"
+            author = comment.author.get_full_name() or comment.author.get_username() if comment.author else ""
+            yield writer.writerow(
+                [
+                    timezone.localtime(comment.created_at).strftime("%Y-%m-%d %H:%M"),
+                    _csv_cell(author),
+                    _csv_cell(_author_organization(comment)),
+                    comment.get_visibility_display(),
+                    _csv_cell(on),
+                    f"#{comment.parent_id}" if comment.parent_id else "",
+                    _csv_cell(comment.body),
+                    "yes" if comment.edited_at else "",
+                ]
+            )
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="discussion-{relationship.pk}-{stamp}.csv"'
+    return response
