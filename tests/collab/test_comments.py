@@ -205,3 +205,17 @@ def test_deleting_a_project_deletes_its_comments(table):
     project_delete(actor=None, project=table["project"])
     comment.refresh_from_db()
     assert comment.deleted_at is not None and comment.version == 2
+
+
+def test_the_admin_lists_shared_comments_only(client, table):
+    shared = post(table["client_contributor"], "Open remark", table=table)
+    internal = post(table["client_contributor"], "Between us", table=table, visibility="internal")
+    table["admin"].is_staff = table["admin"].is_superuser = True
+    table["admin"].save()
+    client.force_login(table["admin"])
+    page = client.get("/admin/collab/comment/").content.decode()
+    assert (
+        f"/admin/collab/comment/{shared.pk}/" in page and f"/admin/collab/comment/{internal.pk}/" not in page
+    )
+    assert client.get(f"/admin/collab/comment/{internal.pk}/change/").status_code in (302, 404)
+    assert "/admin/collab/pulseresponse/" not in client.get("/admin/").content.decode()
