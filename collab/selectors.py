@@ -112,6 +112,16 @@ def contest_history(contest: Contest) -> list[AuditEntry]:
     )
 
 
+def corrections_of(entry_ids) -> dict[int, int]:
+    """{audit entry id: contest id} for the entries that corrected a contested figure, so a history
+    can say which contest a correction settled."""
+    return dict(
+        Contest.objects.filter(correction_id__in=list(entry_ids), deleted_at__isnull=True).values_list(
+            "correction_id", "pk"
+        )
+    )
+
+
 def unresolved_contests() -> QuerySet[Contest]:
     """Contests still open or answered (their figures carry the "contested" marker); unscoped: the
     caller narrows them to a record it has read through a scoped selector."""

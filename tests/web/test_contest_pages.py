@@ -139,6 +139,11 @@ def test_the_account_manager_answers_and_accepts_with_the_corrected_figure(clien
     contest.refresh_from_db()
     assert "Accepted" in html and f"audit entry #{contest.correction_id}" in html
     assert re.search(r"data-corrected-value>70 %", html)
+    # The project's history names the contest its correction settled.
+    project_page = page(
+        client, table["client_viewer"], reverse("project-detail", args=[delivered["project"].pk])
+    )
+    assert f'data-correction-of="{contest.pk}"' in project_page
 
 
 def test_the_relationships_contests_list_them_by_state(client, table, delivered):  # noqa: F811

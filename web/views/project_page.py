@@ -74,6 +74,9 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     )
     discussion = discussion_context(request, relationship=project.relationship, project=project)
     history_kind = request.GET.get("history") if request.GET.get("history") in HISTORY_KINDS else None
+    history = filter_history(
+        history_rows(kpi_selectors.project_history(project=project), project), history_kind
+    )
     context = {
         "project": project,
         "relationship": project.relationship,
@@ -90,9 +93,8 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         ],
         "project_kpis": project_kpis,
         "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
-        "history": filter_history(
-            history_rows(kpi_selectors.project_history(project=project), project), history_kind
-        ),
+        "history": history,
+        "history_corrections": collab_selectors.corrections_of(row["id"] for row in history),
         "history_kind": history_kind,
         "history_kinds": [(kind, label) for kind, (label, _) in HISTORY_KINDS.items()],
         "edit_kpi_id": edit_kpi_id,
