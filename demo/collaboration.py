@@ -27,8 +27,13 @@ class TablePerson:
     organization: str  # the external_id of their organisation
 
 
+# The records of the first published case this demo sits on (their external_ids, as demo.portfolio
+# writes them): the two organisations, the relationship, its delivered project and a measurement.
 NORTHWIND = "demo-org-northwind-aerospace"
 ATLAS = "demo-org-atlas-business-services"
+RELATIONSHIP = "demo-rel-aerospace"
+PROJECT = "demo-prj-aerospace"
+CONTESTED_MEASUREMENT = "demo-pk-aerospace-turnaround_time-m2"
 
 # People at the table of the aerospace relationship (the demo `viewer` and `manager` sit there too).
 TABLE_PEOPLE = [
@@ -91,8 +96,8 @@ def _pulse(key, *, person, relationship, answers, comment="", today) -> None:
 
 def seed_collaboration(*, users: dict[str, User], password: str, today: dt.date) -> int:
     """The collaboration demo on the aerospace relationship; returns how many people it seated."""
-    relationship = Relationship.objects.get(external_id="demo-rel-aerospace")
-    project = InnovationProject.objects.get(external_id="demo-prj-aerospace")
+    relationship = Relationship.objects.get(external_id=RELATIONSHIP)
+    project = InnovationProject.objects.get(external_id=PROJECT)
     people = {**table_people(password), "manager": users["manager"], "viewer": users["viewer"]}
     carla, pedro, manager = people["carla"], people["pedro"], people["manager"]
 
@@ -127,7 +132,7 @@ def seed_collaboration(*, users: dict[str, User], password: str, today: dt.date)
     )
 
     # Contested figures: a measurement under discussion (answered), a realised benefit settled.
-    measurement = Measurement.objects.get(external_id="demo-pk-aerospace-turnaround_time-m2")
+    measurement = Measurement.objects.get(external_id=CONTESTED_MEASUREMENT)
     if not Contest.objects.filter(external_id="demo-contest-1").exists():
         contest = collab.contest_raise(
             actor=carla,
