@@ -227,6 +227,17 @@ def current_score_rests_on_contested(relationships: QuerySet[Relationship], *, m
     )
 
 
+def contested_current_scores(relationship_ids, *, month: dt.date) -> set[int]:
+    """Which of these relationships' current scores rest on contested figures (one query), for the
+    lists that show many scores at once."""
+    relationships = Relationship.objects.filter(pk__in=list(relationship_ids))
+    return set(
+        current_score_rests_on_contested(relationships, month=month)
+        .filter(current_score_contested=True)
+        .values_list("pk", flat=True)
+    )
+
+
 @dataclass
 class ContestMarkers:
     """The unresolved contests of one page's figures, to mark each figure that is contested."""

@@ -159,3 +159,18 @@ def test_the_relationships_contests_list_them_by_state(client, table, delivered)
     assert "Realised benefit" in html and "90,000 USD a year" in html
     client.force_login(table["client_b_contributor"])
     assert client.get(reverse("relationship-contests", args=[table["relationship"].pk])).status_code == 404
+
+
+def test_the_lists_of_scores_mark_those_resting_on_contested_figures(client, table, delivered):  # noqa: F811
+    relationship = table["relationship"]
+    rollup_scores(period=timezone.localdate(), relationship_ids=[relationship.pk])
+    for url in (reverse("relationship-list"), reverse("home")):
+        assert "data-contested" not in page(client, table["provider_contributor"], url)
+    contest_raise(
+        actor=table["client_contributor"],
+        fields=ContestFields(kind="delivery_date", project=delivered["project"], reason="It was later"),
+    )
+    for url in (reverse("relationship-list"), reverse("home")):
+        html = page(client, table["provider_contributor"], url)
+        row = html.split(f'data-relationship="{relationship.pk}"')[-1] if url == reverse("home") else html
+        assert "data-contested" in row, url

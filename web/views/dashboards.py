@@ -92,8 +92,15 @@ def portfolio(request):
         page_number=request.GET.get("page") or 1,
     )
     stats, funnel, deliveries = dashboard.stats, dashboard.funnel, dashboard.deliveries
+    contested = collab_selectors.contested_current_scores(
+        [relationship.pk for relationship in dashboard.page], month=dashboard.as_of.period
+    )
     rows = [
-        {"relationship": relationship, "sparkline": dashboard.sparklines.get(relationship.pk, [])}
+        {
+            "relationship": relationship,
+            "sparkline": dashboard.sparklines.get(relationship.pk, []),
+            "contested": relationship.pk in contested,
+        }
         for relationship in dashboard.page
     ]
     charts = {

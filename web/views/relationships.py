@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
 from kpis import selectors as kpi_selectors
 from kpis.explanation import ScoreExplanation
 from projects import access
@@ -32,8 +33,12 @@ def relationship_list(request):
     )
     relationships = kpi_selectors.with_current_score(filterset.qs)
     page = Paginator(relationships, PAGE_SIZE).get_page(request.GET.get("page"))
+    contested = collab_selectors.contested_current_scores(
+        [relationship.pk for relationship in page], month=kpi_selectors.scored_month()
+    )
     for relationship in page:
         relationship.current_score = kpi_selectors.current_score(relationship)
+        relationship.current_score_contested = relationship.pk in contested
     filterset.form.fields["status"].widget = checkboxes(filterset.form.fields["status"])
     context = {"page": page, "filter": filterset, "query": query_without(request, "page")}
     return render(request, "web/relationship_list.html", context)

@@ -18,9 +18,9 @@ SIZES = [10, 1000]
 # Scoreboard count and page, sparklines, portfolio figures, deliveries, funnel, largest improvements.
 PORTFOLIO_SELECTOR_QUERIES = 7
 # The selector's, plus session, user, role and organisation (whether an executive is one of an
-# organisation's), the filter's client, provider and area choices, and the people recognised
-# (their contributions; their names only when there are any).
-PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 15, Role.ACCOUNT_MANAGER: 15}
+# organisation's), the filter's client, provider and area choices, which scores of the page rest on
+# contested figures, and the people recognised (their contributions; names only when any).
+PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 16, Role.ACCOUNT_MANAGER: 16}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
 # pairs; the score history; projects and their KPIs with latest values; the month's discussion
 # and the contests its score rests on; the last quarter's pulse (its sums, contests of the year);
