@@ -88,13 +88,21 @@ IS_NEW_HELP = (
 )
 
 
+CONTESTED_HELP = (
+    "True while someone has contested this figure and the contest is not resolved (see /contests/)."
+)
+
+
 class CurrentScoreSerializer(serializers.ModelSerializer):
     components = ScoreComponentsSerializer(source="*", read_only=True)
     is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
+    rests_on_contested = serializers.BooleanField(
+        read_only=True, default=False, help_text="True while the score rests on contested figures."
+    )
 
     class Meta:
         model = RelationshipScore
-        fields = ["period", "score", "tier", "is_new", "components"]
+        fields = ["period", "score", "tier", "is_new", "components", "rests_on_contested"]
         read_only_fields = fields
 
 
@@ -108,6 +116,14 @@ class ScoreSerializer(serializers.ModelSerializer):
         source="components", read_only=True, help_text="What each component was computed from."
     )
     is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
+    contested = serializers.BooleanField(
+        read_only=True, help_text="True while this month's score is contested."
+    )
+    rests_on_contested = serializers.BooleanField(
+        read_only=True,
+        help_text="True while the score rests on contested figures: the month's score, or a figure of a "
+        "project delivered in its 12-month window, is contested and not resolved.",
+    )
     deleted_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -128,6 +144,8 @@ class ScoreSerializer(serializers.ModelSerializer):
             "inputs",
             "projects_delivered",
             "kpis_measured",
+            "contested",
+            "rests_on_contested",
             "computed_at",
             "deleted_at",
         ]
@@ -184,7 +202,12 @@ class RelationshipSerializer(SyncedSerializer):
     @extend_schema_field(CurrentScoreSerializer(allow_null=True))
     def get_current_score(self, relationship):
         score = kpi_selectors.current_score(relationship)
-        return CurrentScoreSerializer(score).data if score is not None else None
+        if score is None:
+            return None
+        return {
+            **CurrentScoreSerializer(score).data,
+            "rests_on_contested": bool(getattr(relationship, "current_score_contested", False)),
+        }
 
 
 class ProjectSerializer(SyncedSerializer):
@@ -201,6 +224,8 @@ class ProjectSerializer(SyncedSerializer):
     impact_pct = serializers.SerializerMethodField(
         help_text="Mean improvement of the project's KPIs, each capped to ±100 % (null without any)."
     )
+    delivery_date_contested = serializers.BooleanField(read_only=True, help_text=CONTESTED_HELP)
+    realised_benefit_contested = serializers.BooleanField(read_only=True, help_text=CONTESTED_HELP)
     gain_share = serializers.SerializerMethodField(
         help_text="The provider's gain-share in the relationship's currency: gain_share_pct × "
         "(realised_annual_benefit − gain_share_baseline), never below 0; null where no gain-share "
@@ -231,8 +256,16 @@ class ProjectSerializer(SyncedSerializer):
             "cancellation_reason",
             "impact_pct",
             "gain_share",
+            "delivery_date_contested",
+            "realised_benefit_contested",
         ]
-        read_only_fields = [*SERVER_MANAGED, "impact_pct", "gain_share"]
+        read_only_fields = [
+            *SERVER_MANAGED,
+            "impact_pct",
+            "gain_share",
+            "delivery_date_contested",
+            "realised_benefit_contested",
+        ]
         extra_kwargs = {
             "stage": {
                 "help_text": "idea → proposed → approved → in_progress → delivered, or cancelled from any "
@@ -280,6 +313,7 @@ class ProjectKPISerializer(SyncedSerializer):
     target_achievement_pct = ComputedDecimalField(
         help_text="(latest − baseline) / (target − baseline), in %."
     )
+    baseline_contested = serializers.BooleanField(read_only=True, help_text=CONTESTED_HELP)
 
     class Meta(SyncedSerializer.Meta):
         model = ProjectKPI
@@ -295,16 +329,18 @@ class ProjectKPISerializer(SyncedSerializer):
             "latest_measured_on",
             "improvement_pct",
             "target_achievement_pct",
+            "baseline_contested",
         ]
-        read_only_fields = [*SERVER_MANAGED, "unit"]
+        read_only_fields = [*SERVER_MANAGED, "unit", "baseline_contested"]
 
 
 class MeasurementSerializer(SyncedSerializer):
     project_kpi = RecordField(
         queryset_for=_live_project_kpis, help_text="The project KPI (id or external_id)."
     )
+    contested = serializers.BooleanField(read_only=True, help_text=CONTESTED_HELP)
 
     class Meta(SyncedSerializer.Meta):
         model = Measurement
-        fields = [*SYNC_FIELDS, "project_kpi", "measured_on", "value", "unit"]
-        read_only_fields = [*SERVER_MANAGED, "unit"]
+        fields = [*SYNC_FIELDS, "project_kpi", "measured_on", "value", "unit", "contested"]
+        read_only_fields = [*SERVER_MANAGED, "unit", "contested"]

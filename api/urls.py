@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import collab, views
 from api.auth import TokenDetailView, TokenListView, TokenView
 from api.webhooks import EndpointViewSet, EventStreamView
 
@@ -17,6 +17,12 @@ router.register("project-kpis", views.ProjectKPIViewSet, basename="project-kpi")
 router.register("measurements", views.MeasurementViewSet, basename="measurement")
 router.register("scores", views.ScoreViewSet, basename="score")
 router.register("webhooks", EndpointViewSet, basename="webhook")
+# Two sides at the table (docs/collaboration.md).
+router.register("comments", collab.CommentViewSet, basename="comment")
+router.register("contests", collab.ContestViewSet, basename="contest")
+router.register("pulse-answers", collab.PulseAnswerViewSet, basename="pulse-answer")
+router.register("pulse-results", collab.PulseResultViewSet, basename="pulse-result")
+router.register("contributors", collab.ContributorViewSet, basename="contributor")
 
 app_name = "api"
 

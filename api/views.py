@@ -3,6 +3,7 @@
 from api import filters, serializers
 from api.scores import SCORE_SYNCED_AT, score_sync_fields
 from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
+from collab.selectors import current_score_rests_on_contested, with_contest_flags
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
@@ -40,11 +41,9 @@ class RelationshipViewSet(PortfolioViewSet):
     ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.with_current_score(
-            selectors.relationship_list(user=user, include_deleted=include_deleted).prefetch_related(
-                "account_managers"
-            )
-        )
+        relationships = selectors.relationship_list(user=user, include_deleted=include_deleted)
+        relationships = current_score_rests_on_contested(relationships, month=kpi_selectors.scored_month())
+        return kpi_selectors.with_current_score(relationships.prefetch_related("account_managers"))
 
 
 class ProjectViewSet(PortfolioViewSet):
@@ -59,7 +58,7 @@ class ProjectViewSet(PortfolioViewSet):
 
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.with_kpi_stats(
-            selectors.project_list(user=user, include_deleted=include_deleted)
+            with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
         )
 
     def history_entries(self, obj):
@@ -92,7 +91,7 @@ class ProjectKPIViewSet(PortfolioViewSet):
     ordering_fields = ["id", "baseline_date", "created_at", "updated_at"]
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.project_kpi_list(user=user, include_deleted=include_deleted)
+        return with_contest_flags(kpi_selectors.project_kpi_list(user=user, include_deleted=include_deleted))
 
 
 class MeasurementViewSet(PortfolioViewSet):
@@ -105,7 +104,7 @@ class MeasurementViewSet(PortfolioViewSet):
     ordering_fields = ["id", "measured_on", "created_at", "updated_at"]
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.measurement_list(user=user, include_deleted=include_deleted)
+        return with_contest_flags(kpi_selectors.measurement_list(user=user, include_deleted=include_deleted))
 
 
 class ScoreViewSet(PortfolioReadViewSet):
@@ -117,7 +116,7 @@ class ScoreViewSet(PortfolioReadViewSet):
     ordering_fields = ["id", "period", "score", "computed_at"]
 
     def base_queryset(self, *, user, include_deleted):
-        scores = score_sync_fields(kpi_selectors.score_list(user=user))
+        scores = with_contest_flags(score_sync_fields(kpi_selectors.score_list(user=user)))
         return scores if include_deleted else scores.filter(relationship__deleted_at__isnull=True)
 
     def sync_source(self):

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "kpis.apps.KpisConfig",
     "notifications.apps.NotificationsConfig",
     "webhooks.apps.WebhooksConfig",
+    "collab.apps.CollabConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -420,6 +421,25 @@ BPO_SCORING = {
     "NEW_RELATIONSHIP_MONTHS": 3,
 }
 
+# --- Two sides at the table (collab; docs/collaboration.md) ---------------------------------
+BPO_COLLAB = {
+    # A comment's author may correct its text for this long after posting; deleting has no limit.
+    "COMMENT_EDIT_MINUTES": 15,
+    # A contest left unresolved this many business days (Monday to Friday) goes to the executives.
+    "CONTEST_ESCALATION_BUSINESS_DAYS": 10,
+    # The pulse's anonymity: no figure of a side below this many answers, no free text below that.
+    "PULSE_MIN_RESPONSES": 3,
+    "PULSE_MIN_RESPONSES_FOR_COMMENTS": 5,
+    # The trust index (0–100) and its "healthy middle": below LOW is low; from UNCRITICAL with no
+    # answer under UNCRITICAL_MIN_ANSWER and no figure contested in PROBLEMS_MONTHS, uncritical.
+    "TRUST_LOW_BELOW": "50",
+    "TRUST_UNCRITICAL_FROM": "85",
+    "TRUST_UNCRITICAL_MIN_ANSWER": 4,
+    "TRUST_PROBLEMS_MONTHS": 12,
+    # Recognition counts the deliveries of this many months.
+    "RECOGNITION_MONTHS": 12,
+}
+
 # --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------
 BPO_SCORE_ROLLUP = {
     # Relationships rolled up per transaction: bounds memory and lock count; queries per batch are
@@ -530,5 +550,10 @@ CELERY_BEAT_SCHEDULE = {
     "catch-up-stale-scores": {
         "task": "kpis.tasks.catch_up_stale_scores",
         "schedule": crontab(minute="*/5"),
+    },
+    # Contests unresolved for 10 business days go to the relationship's executives (each once).
+    "escalate-overdue-contests": {
+        "task": "collab.tasks.escalate_overdue_contests",
+        "schedule": crontab(hour=6, minute=30),
     },
 }

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from demo.collaboration import seed_collaboration
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI
 from projects import services as project_services
@@ -602,4 +603,5 @@ class DemoSeeder:
         self.published_cases(users)
         self.generated_portfolio(users)
         self.viewer_organization(users)
+        seed_collaboration(users=users, password=DEMO_PASSWORD, today=self.today)
         return self.created

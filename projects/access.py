@@ -1,14 +1,22 @@
 """Who may see and change what. Every read of portfolio data is scoped here, and only here.
 
-Roles are Django groups (created by a migration):
+Roles are Django groups (created by migrations):
 - admin (or a superuser): sees and changes everything, manages the KPI catalogue;
-- executive: sees everything, changes nothing;
-- account_manager: sees and changes the relationships assigned to them;
-- client_viewer: sees the relationships their organisation (UserProfile.organization) is part of,
-  changes nothing.
-A user with no role sees nothing.
+- executive: sees the relationships their organisation (UserProfile.organization) is part of, or
+  every relationship when they belong to none (a portfolio-wide executive); changes nothing;
+- account_manager: sees and changes the relationships assigned to them (the provider's side);
+- contributor: client- or provider-side staff; sees the relationships their organisation is part
+  of, may comment, contest figures and answer the pulse there, and changes no project;
+- client_viewer: sees the relationships their organisation is part of, may comment and answer the
+  pulse, changes nothing.
+A user with no role sees nothing; a contributor or viewer without an organisation sees nothing.
+
+Every person who sees a relationship through their organisation sits on one *side* of it — the
+client's or the provider's (`side_of`); an assigned account manager sits on the provider's.
+`people_of(relationship, side)` is the reverse: the people of one side.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -20,11 +28,23 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     EXECUTIVE = "executive", "Executive"
     ACCOUNT_MANAGER = "account_manager", "Account manager"
+    CONTRIBUTOR = "contributor", "Contributor"
     CLIENT_VIEWER = "client_viewer", "Client viewer"
 
 
+# The two sides of a relationship are the kinds of its two organisations.
+Side = Organization.Kind
+
 # When a user is in several groups, the broadest one applies.
-_ROLE_PRECEDENCE = [Role.ADMIN, Role.EXECUTIVE, Role.ACCOUNT_MANAGER, Role.CLIENT_VIEWER]
+_ROLE_PRECEDENCE = [Role.ADMIN, Role.EXECUTIVE, Role.ACCOUNT_MANAGER, Role.CONTRIBUTOR, Role.CLIENT_VIEWER]
+# Roles that see what their organisation is part of (an executive only when they have one).
+_ORGANIZATION_ROLES = (Role.CONTRIBUTOR, Role.CLIENT_VIEWER)
+
+
+def _role_from_groups(user, names) -> Role | None:
+    if user.is_superuser:
+        return Role.ADMIN
+    return next((r for r in _ROLE_PRECEDENCE if r.value in names), None)
 
 
 def role_of(user) -> Role | None:
@@ -32,12 +52,7 @@ def role_of(user) -> Role | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     if not hasattr(user, "_portfolio_role"):
-        if user.is_superuser:
-            role = Role.ADMIN
-        else:
-            names = set(user.groups.values_list("name", flat=True))
-            role = next((r for r in _ROLE_PRECEDENCE if r.value in names), None)
-        user._portfolio_role = role
+        user._portfolio_role = _role_from_groups(user, set(user.groups.values_list("name", flat=True)))
     return user._portfolio_role
 
 
@@ -52,23 +67,146 @@ def user_organization_id(user) -> int | None:
 
 
 def sees_everything(user) -> bool:
-    return role_of(user) in (Role.ADMIN, Role.EXECUTIVE)
+    """Admins, and executives who belong to no organisation (portfolio-wide executives)."""
+    role = role_of(user)
+    return role == Role.ADMIN or (role == Role.EXECUTIVE and user_organization_id(user) is None)
+
+
+def _sees_through_organization(user) -> bool:
+    role = role_of(user)
+    return role in _ORGANIZATION_ROLES or (role == Role.EXECUTIVE and not sees_everything(user))
 
 
 def visible_relationships(user) -> QuerySet[Relationship]:
     """THE scoping rule: the relationships this user may see (deleted ones included, as tombstones)."""
     role = role_of(user)
     relationships = Relationship.objects.all()
-    if role in (Role.ADMIN, Role.EXECUTIVE):
+    if sees_everything(user):
         return relationships
     if role == Role.ACCOUNT_MANAGER:
         return relationships.filter(account_managers=user)
-    if role == Role.CLIENT_VIEWER:
+    if _sees_through_organization(user):
         organization_id = user_organization_id(user)
         if organization_id is None:
             return relationships.none()
         return relationships.filter(Q(client_id=organization_id) | Q(provider_id=organization_id))
     return relationships.none()
+
+
+def can_see_relationship(user, relationship: Relationship) -> bool:
+    """`visible_relationships(user)` for one relationship, without a query where none is needed."""
+    role = role_of(user)
+    if role is None:
+        return False
+    if sees_everything(user):
+        return True
+    if role == Role.ACCOUNT_MANAGER:
+        # Asked once per relationship per request (a page asks it of many comments).
+        known = getattr(user, "_portfolio_manages", {})
+        if relationship.pk not in known:
+            known = user._portfolio_manages = {
+                **known,
+                relationship.pk: relationship.account_managers.filter(pk=user.pk).exists(),
+            }
+        return known[relationship.pk]
+    organization_id = user_organization_id(user)
+    return organization_id is not None and organization_id in (
+        relationship.client_id,
+        relationship.provider_id,
+    )
+
+
+def side_of(user, relationship: Relationship) -> Side | None:
+    """The side of the table `user` sits on in `relationship`: the kind of their organisation when it
+    is one of the two parties, the provider's for an assigned account manager of no party; None for
+    whoever does not see the relationship or sees it without a side (admins, portfolio executives)."""
+    if not can_see_relationship(user, relationship):
+        return None
+    organization_id = user_organization_id(user)
+    if organization_id == relationship.client_id:
+        return Side.CLIENT
+    if organization_id == relationship.provider_id:
+        return Side.PROVIDER
+    if role_of(user) == Role.ACCOUNT_MANAGER:  # assigned (it sees the relationship)
+        return Side.PROVIDER
+    return None
+
+
+def seated_people(relationship: Relationship) -> dict[str, list]:
+    """The people at the table of a relationship, by side: active users who see it, each on the side
+    `side_of` seats them, by name. The reverse of the scoping rule, checked person by person against
+    it; three queries whatever the number of people."""
+    user_model = get_user_model()
+    candidates = Q(profile__organization_id__in=(relationship.client_id, relationship.provider_id))
+    candidates |= Q(managed_relationships=relationship)
+    users = list(
+        user_model.objects.filter(candidates, is_active=True)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    _prime_roles(users, assigned_to=relationship)
+    seated: dict[str, list] = {Side.CLIENT: [], Side.PROVIDER: []}
+    for user in users:
+        side = side_of(user, relationship)
+        if side is not None:
+            seated[side].append(user)
+    return seated
+
+
+def people_of(relationship: Relationship, side: str) -> QuerySet:
+    """The people of one side of a relationship (`seated_people`), as a queryset by name: the client
+    side's people of a relationship, say, to ask whether anyone there uses the product."""
+    ids = [user.pk for user in seated_people(relationship)[side]]
+    return get_user_model().objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+
+
+def on_my_side(user, *, side_field: str, relationship: str = "relationship") -> Q:
+    """`side_of` as a query condition: the rows whose `side_field` names the side `user` sits on in
+    the row's relationship (reached through `relationship`). For rows already scoped to what the
+    user sees; matches no row for someone who sits on no side."""
+    role = role_of(user)
+    nothing = Q(pk__in=[])
+    if role is None or sees_everything(user):
+        return nothing
+    organization_id = user_organization_id(user)
+    client, provider = f"{relationship}__client_id", f"{relationship}__provider_id"
+    condition = nothing
+    if organization_id is not None:
+        condition |= Q(**{side_field: Side.CLIENT, client: organization_id})
+        condition |= Q(**{side_field: Side.PROVIDER, provider: organization_id})
+    if role == Role.ACCOUNT_MANAGER:
+        # Assigned (the scope keeps only those), so on the provider's side unless of the client.
+        managed = Q(**{side_field: Side.PROVIDER})
+        if organization_id is not None:
+            managed &= ~Q(**{client: organization_id})
+        condition |= managed
+    return condition
+
+
+def _prime_roles(users, *, assigned_to: Relationship | None = None) -> None:
+    """Load the roles and organisations of many users in two queries (role_of, user_organization_id),
+    and whether each is an account manager of `assigned_to` (can_see_relationship) in one more."""
+    if not users:
+        return
+    user_model = get_user_model()
+    names: dict[int, set[str]] = {user.pk: set() for user in users}
+    for user_id, name in user_model.groups.through.objects.filter(user_id__in=names).values_list(
+        "user_id", "group__name"
+    ):
+        names[user_id].add(name)
+    organizations = dict(
+        UserProfile.objects.filter(user_id__in=names).values_list("user_id", "organization_id")
+    )
+    managing = (
+        set(assigned_to.account_managers.filter(pk__in=names).values_list("pk", flat=True))
+        if assigned_to is not None
+        else set()
+    )
+    for user in users:
+        user._portfolio_role = _role_from_groups(user, names[user.pk]) if user.is_active else None
+        user._portfolio_organization_id = organizations.get(user.pk)
+        if assigned_to is not None:
+            user._portfolio_manages = {assigned_to.pk: user.pk in managing}
 
 
 def scope(user, queryset: QuerySet) -> QuerySet:

@@ -116,7 +116,10 @@ class UserProfileInline(admin.StackedInline):
     model = UserProfile
     can_delete = False
     autocomplete_fields = ("organization",)
-    verbose_name_plural = "organisation (client viewers see only its relationships)"
+    verbose_name_plural = (
+        "organisation (everyone but an admin belongs to one: it decides the relationships they see "
+        "and their side of each)"
+    )
 
 
 admin.site.unregister(User)

@@ -204,7 +204,28 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     }
 
 
+# What an audit entry holds instead of a value its record keeps from the audit's readers.
+HIDDEN = "(hidden)"
+
+
+def audit_hidden_fields(instance: models.Model) -> frozenset[str]:
+    """The fields whose values the audit must not hold: a record declares them with an
+    `audit_hidden_fields()` method (an individual pulse answer, the text of an internal comment).
+    The entry still says that the field changed, never what it said."""
+    hidden = getattr(instance, "audit_hidden_fields", None)
+    return frozenset(hidden()) if hidden is not None else frozenset()
+
+
 def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+    hidden = audit_hidden_fields(instance)
+    if hidden:
+        changes = {
+            name: {
+                key: HIDDEN if name in hidden and value is not None else value
+                for key, value in change.items()
+            }
+            for name, change in changes.items()
+        }
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
@@ -349,7 +370,8 @@ def record_soft_delete(*, actor, instance: M, expected_version: int | None = Non
     The rows that belong to it go with it: a model whose `SOFT_DELETED_WITH` names one of its foreign
     keys is deleted with that parent, level by level (a relationship takes its projects, a project
     its tracked KPIs, a tracked KPI its measurements). The child declares it, so a lower app never
-    needs to know the apps built on it. Each level is one locking read and one UPDATE,
+    needs to know the apps built on it; it may name several parents (a comment goes with its
+    relationship or its project, whichever is deleted first). Each level is one locking read and one UPDATE,
     whatever the number of rows, and every tombstone gets its audit entry, written in bulk.
     """
     current = lock_for_write(instance, expected_version=expected_version)
@@ -381,6 +403,12 @@ def record_soft_delete(*, actor, instance: M, expected_version: int | None = Non
     return current
 
 
+def _soft_deleted_with(model) -> tuple[str, ...]:
+    """The foreign keys whose parent takes `model`'s rows with it (one name, or a tuple of names)."""
+    names = getattr(model, "SOFT_DELETED_WITH", None) or ()
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
 def _cascade_soft_delete(
     *, actor, model, parent_ids: list[int], deleted_at, change_stamp: int, relationship_id: int | None
 ) -> None:
@@ -391,7 +419,7 @@ def _cascade_soft_delete(
     actor = actor if actor is not None and actor.is_authenticated else None
     for relation in model._meta.related_objects:
         child_model = relation.related_model
-        if getattr(child_model, "SOFT_DELETED_WITH", None) != relation.field.name:
+        if relation.field.name not in _soft_deleted_with(child_model):
             continue
         live_children = child_model._default_manager.filter(
             **{f"{relation.field.name}__in": parent_ids, "deleted_at__isnull": True}

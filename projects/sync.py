@@ -206,8 +206,9 @@ def scope_fingerprint(user, *, scoped: bool = True) -> str:
     if access.sees_everything(user):
         return "all"
     ids = list(access.visible_relationships(user).order_by("pk").values_list("pk", flat=True))
-    # A client viewer also sees their own organisation, relationships or not.
-    organization_id = access.user_organization_id(user) if role == access.Role.CLIENT_VIEWER else None
+    # Whoever sees through an organisation also sees that organisation, relationships or not, and
+    # sits on its side of each relationship (which decides the internal comments they receive).
+    organization_id = access.user_organization_id(user)
     text = f"{role}:{organization_id}:{','.join(map(str, ids))}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

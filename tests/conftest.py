@@ -1,13 +1,22 @@
 """Shared fixtures. In CI (CI=true) the suite refuses to run without real PostgreSQL and Redis."""
 
+import datetime as dt
 import ipaddress
 import os
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
 
 from projects.access import Role
-from tests.factories import ClientFactory, ProviderFactory, RelationshipFactory, UserFactory
+from tests.factories import (
+    ClientFactory,
+    MeasurementFactory,
+    ProjectFactory,
+    ProviderFactory,
+    RelationshipFactory,
+    UserFactory,
+)
 
 
 def pytest_report_header(config):
@@ -103,6 +112,44 @@ def portfolio(db, account_manager):
 @pytest.fixture
 def client_viewer_a(portfolio):
     return UserFactory(username="viewer-a", role=Role.CLIENT_VIEWER, organization=portfolio["client_a"])
+
+
+@pytest.fixture
+def table(portfolio, account_manager, client_viewer_a):
+    """Relationship A (client A ↔ the provider) with a project, a measurement and a stored score;
+    its people on each side, and people who must never read what is internal to a side."""
+    from kpis.models import RelationshipScore
+
+    provider, client_a, client_b = portfolio["provider"], portfolio["client_a"], portfolio["client_b"]
+    project = ProjectFactory(relationship=portfolio["rel_a"], title="Vendor management")
+    measurement = MeasurementFactory(project_kpi__project=project)
+    score = RelationshipScore.objects.create(
+        relationship=portfolio["rel_a"], period=dt.date(2025, 1, 1), score=Decimal("48.80"), tier="steady"
+    )
+    people = {
+        # client A's side
+        "client_contributor": UserFactory(username="carla", role=Role.CONTRIBUTOR, organization=client_a),
+        "client_colleague": UserFactory(username="cole", role=Role.CONTRIBUTOR, organization=client_a),
+        "client_viewer": client_viewer_a,
+        # the provider's side
+        "account_manager": account_manager,
+        "provider_contributor": UserFactory(username="pia", role=Role.CONTRIBUTOR, organization=provider),
+        # no side of relationship A
+        "admin": UserFactory(username="root", role=Role.ADMIN),
+        "portfolio_executive": UserFactory(username="pex", role=Role.EXECUTIVE),
+        "client_b_contributor": UserFactory(username="bert", role=Role.CONTRIBUTOR, organization=client_b),
+        "no_role": UserFactory(username="nora", organization=client_a),
+    }
+    return {
+        **portfolio,
+        "relationship": portfolio["rel_a"],
+        "project": project,
+        "project_kpi": measurement.project_kpi,
+        "measurement": measurement,
+        "score": score,
+        "people": people,
+        **people,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -142,6 +142,7 @@ def history_rows(entries, project: InnovationProject) -> list[dict]:
         local = timezone.localtime(entry.at)
         rows.append(
             {
+                "id": entry.pk,
                 "at": entry.at,
                 "day": formatting.day(local.date()),
                 "time": f"{local:%H:%M}",

@@ -5,6 +5,7 @@ from django.urls import path
 
 from web.views import (
     account,
+    collab,
     dashboards,
     notifications,
     project_edit,
@@ -73,4 +74,28 @@ urlpatterns = [
         project_kpis.measurement_delete,
         name="measurement-delete",
     ),
+    # Discussions: comments on a project or on a month's score, their edits and deletions.
+    path("projects/<int:pk>/comments/", collab.project_comment, name="project-comment"),
+    path(
+        "relationships/<int:pk>/scores/<str:month>/comments/",
+        collab.score_comment,
+        name="score-comment",
+    ),
+    path("comments/<int:pk>/edit/", collab.comment_edit, name="comment-edit"),
+    path("comments/<int:pk>/delete/", collab.comment_delete, name="comment-delete"),
+    path("relationships/<int:pk>/discussion.csv", collab.discussion_export, name="discussion-export"),
+    # Contested figures: raise one, its page and its steps, a relationship's contests.
+    path("contests/new/", collab.contest_new, name="contest-new"),
+    path("contests/<int:pk>/", collab.contest_detail, name="contest-detail"),
+    path("contests/<int:pk>/answer/", collab.contest_answer, name="contest-answer"),
+    path("contests/<int:pk>/resolve/", collab.contest_resolve, name="contest-resolve"),
+    path("contests/<int:pk>/withdraw/", collab.contest_withdraw, name="contest-withdraw"),
+    path("relationships/<int:pk>/contests/", collab.relationship_contests, name="relationship-contests"),
+    # The quarterly relationship pulse: one's own answers, and the published results.
+    path("relationships/<int:pk>/pulse/", collab.relationship_pulse, name="relationship-pulse"),
+    # Recognition: the people named on a project, a person's page of contributions.
+    path("projects/<int:pk>/contributors/", collab.contributor_add, name="contributor-add"),
+    path("contributors/<int:pk>/remove/", collab.contributor_remove, name="contributor-remove"),
+    path("people/me/", collab.person_contributions, name="my-contributions"),
+    path("people/<int:pk>/", collab.person_contributions, name="person-contributions"),
 ]

@@ -14,7 +14,15 @@ from tests.factories import KPIFactory, ProjectKPIFactory, UserFactory, api_key_
 pytestmark = pytest.mark.django_db
 
 ABSENT_ID = 987654321
-ROLES = ["admin", "executive", "account_manager", "client_viewer", "no_role"]
+ROLES = [
+    "admin",
+    "executive",
+    "organisation_executive",
+    "account_manager",
+    "contributor",
+    "client_viewer",
+    "no_role",
+]
 RESOURCES = ["organizations", "relationships", "projects", "kpis", "project-kpis", "measurements"]
 MODELS = {
     "organizations": Organization,
@@ -35,11 +43,18 @@ PATCHES = {
 
 
 @pytest.fixture
-def users(admin_user, executive, account_manager, client_viewer_a, no_role_user):
+def users(admin_user, executive, account_manager, client_viewer_a, no_role_user, portfolio):
     return {
         "admin": admin_user,
         "executive": executive,
+        # An executive of client A sees what their organisation is part of, like its staff.
+        "organisation_executive": UserFactory(
+            username="exec-a", role="executive", organization=portfolio["client_a"]
+        ),
         "account_manager": account_manager,
+        "contributor": UserFactory(
+            username="contributor-a", role="contributor", organization=portfolio["client_a"]
+        ),
         "client_viewer": client_viewer_a,
         "no_role": no_role_user,
     }
@@ -202,7 +217,7 @@ def test_scores_are_read_only_and_scoped(users, world, api_as):
 def test_lists_contain_exactly_the_scoped_rows(role, users, world, api_as):
     client = api_as(users[role])
     sees_all = role in ("admin", "executive")
-    sees_a = role in ("account_manager", "client_viewer")
+    sees_a = role in ("account_manager", "client_viewer", "contributor", "organisation_executive")
     for resource in ("relationships", "projects", "project-kpis", "measurements"):
         ids = {row["id"] for row in client.get(f"/api/v1/{resource}/").json()["results"]}
         own = {obj.pk for obj in MODELS[resource].objects.filter(pk__in=_ids_in(world, resource, "a"))}

@@ -195,6 +195,7 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
             "realisation": None,
             "continuity": "0.250000",
         },
+        "rests_on_contested": False,
     }
     scores = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}&period_from=2024-12-01").json()
     assert [row["period"] for row in scores["results"]] == ["2024-12-01"]

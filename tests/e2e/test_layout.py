@@ -3,8 +3,10 @@ no sideways scrolling of the page, charts drawn, nothing erring in the console. 
 are listed in the test summary."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from collab.models import Contest
 from demo.portfolio import DEMO_PASSWORD
 from projects.models import InnovationProject, Relationship
 from tests.e2e.conftest import screenshot, sign_in
@@ -38,6 +40,11 @@ def _pages() -> list[tuple[str, str]]:
         ("webhooks", "/webhooks/"),
         ("notifications", "/notifications/"),
         ("notification-preferences", "/notifications/preferences/"),
+        # The two sides at the table (demo data on the first relationship, Northwind Aerospace).
+        ("relationship-contests", f"/relationships/{relationship.pk}/contests/"),
+        ("contest-page", f"/contests/{Contest.objects.filter(relationship=relationship).earliest('pk').pk}/"),
+        ("pulse", f"/relationships/{relationship.pk}/pulse/"),
+        ("person", f"/people/{User.objects.get(username='pedro').pk}/"),
         ("not-found", "/projects/987654321/"),
     ]
 

@@ -8,7 +8,7 @@ import pytest
 
 from kpis import dashboard_selectors as reads
 from kpis import selectors
-from projects.access import role_of
+from projects.access import role_of, user_organization_id
 from projects.models import Relationship
 from tests.dashboard_data import month, score_row
 from tests.factories import RelationshipFactory
@@ -68,7 +68,8 @@ def test_largest_improvements_are_ranked_and_exact(book, executive):
 
 def test_portfolio_reads_cost_a_fixed_number_of_queries(book, executive, django_assert_num_queries):
     # relationships with scores, projects per month, funnel, largest improvements, sparklines
-    role_of(executive)  # the scoping's role lookup, once per request
+    # The scoping's role and organisation lookups, once per request.
+    role_of(executive), user_organization_id(executive)
     as_of = reads.AsOf.of()
     with django_assert_num_queries(5):
         stats = reads.portfolio_stats(reads.portfolio_relationships(user=executive, as_of=as_of), as_of)
@@ -84,7 +85,7 @@ def test_score_history_explains_the_month_asked_for_or_the_latest(executive, dja
     for offset, value in ((-25, "5.0"), (-6, "20.0"), (-3, "30.0"), (0, "42.0"), (1, "99.0")):
         score_row(relationship, offset, value)
     as_of = reads.AsOf.of()
-    role_of(executive)
+    role_of(executive), user_organization_id(executive)
     with django_assert_num_queries(1):
         history = reads.score_history(user=executive, relationship=relationship, as_of=as_of)
     # 24 months up to this one: neither the row of 25 months ago nor next month's

@@ -84,8 +84,9 @@ def test_relationship_list_query_count_is_flat_with_many_rows(client, executive,
     client.force_login(executive)
     access.role_of(executive)
     client.get(reverse("relationship-list"))  # warm the session
-    # session, user, role, count, page of rows, process areas, scores
-    with django_assert_num_queries(7):
+    # session, user, role, organisation, count, page of rows, process areas, scores, which of
+    # them rest on contested figures
+    with django_assert_num_queries(9):
         response = client.get(reverse("relationship-list"))
     assert len(response.context["page"]) == 25
 
@@ -129,9 +130,10 @@ def test_relationship_page_query_count_is_flat_with_many_projects(
     access.role_of(account_manager)
     url = reverse("relationship-detail", args=[portfolio["rel_a"].pk])
     client.get(url)
-    # session, user, role, relationship, process areas, managers, leadership pairs, score,
-    # projects, their KPIs with latest values, may-write check
-    with django_assert_num_queries(11):
+    # session, user, role, organisation, relationship, process areas, managers, leadership pairs,
+    # score, projects, their KPIs with latest values, may-write check; the contests the score rests
+    # on and whether the manager may contest (their side: the assignment)
+    with django_assert_num_queries(14):
         response = client.get(url)
     assert response.context["project_count"] == 30
 

@@ -12,12 +12,14 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
 from kpis import dashboard_selectors, scoring
 from kpis import selectors as kpi_selectors
 from kpis.models import Tier
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
 from web import dashboards, formatting
+from web.views.collab import discussion_context, pulse_card, score_contests_context
 from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
@@ -35,6 +37,7 @@ SCOREBOARD_COLUMNS = [
     ("delivered", "Delivered", True),
 ]
 FILTER_PARAMS = ("q", "client", "provider", "process_area", "status", "tier")
+RECOGNITION_ROWS = 10  # the portfolio dashboard names the ten people behind the most deliveries
 
 
 def _number(value) -> float | None:
@@ -89,8 +92,15 @@ def portfolio(request):
         page_number=request.GET.get("page") or 1,
     )
     stats, funnel, deliveries = dashboard.stats, dashboard.funnel, dashboard.deliveries
+    contested = collab_selectors.contested_current_scores(
+        [relationship.pk for relationship in dashboard.page], month=dashboard.as_of.period
+    )
     rows = [
-        {"relationship": relationship, "sparkline": dashboard.sparklines.get(relationship.pk, [])}
+        {
+            "relationship": relationship,
+            "sparkline": dashboard.sparklines.get(relationship.pk, []),
+            "contested": relationship.pk in contested,
+        }
         for relationship in dashboard.page
     ]
     charts = {
@@ -152,6 +162,11 @@ def portfolio(request):
         "charts": charts,
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "tier_labels": dict(Tier.choices),
+        # Recognition: the people behind the innovations delivered in the relationships shown.
+        "recognition_rows": collab_selectors.recognition(
+            user=request.user, relationship_ids=stats.relationship_ids, limit=RECOGNITION_ROWS
+        ),
+        "recognition_since": collab_selectors.recognition_since(),
     }
     return render(request, "web/dashboard_portfolio.html", context)
 
@@ -252,5 +267,20 @@ def relationship(request, pk: int):
         "charts": charts,
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
+        "score_month_label": formatting.month(dashboard.score.period) if dashboard.score else "",
+        "contested": score_contests_context(
+            request, relationship=dashboard.relationship, score=dashboard.score
+        ),
+        "pulse": pulse_card(request, relationship=dashboard.relationship),
+        "recognition_rows": collab_selectors.recognition(
+            user=request.user, relationship_ids=[dashboard.relationship.pk]
+        ),
+        "recognition_since": collab_selectors.recognition_since(),
+        # The discussion of the month shown (its score).
+        "discussion": discussion_context(
+            request, relationship=dashboard.relationship, period=dashboard.score.period
+        )
+        if dashboard.score is not None
+        else None,
     }
     return render(request, "web/dashboard_relationship.html", context)

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
+from collab import services as collab_services
 from kpis import scoring
 from kpis import selectors as kpi_selectors
 from projects import access
@@ -15,6 +17,7 @@ from projects.models import InnovationProject
 from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
+from web.views.collab import contributors_context, discussion_context
 from web.views.common import int_or_none, visible_project
 
 Stage = InnovationProject.Stage
@@ -57,12 +60,23 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     project.impact_pct = scoring.project_impact_pct(
         project_kpi.improvement_pct for project_kpi in project_kpis
     )
+    # Figures one side has contested (and not yet settled) carry a marker linking to the contest.
+    markers = collab_selectors.project_contest_markers(project=project)
+    for project_kpi in project_kpis:
+        project_kpi.baseline_contest = markers.baseline(project_kpi.pk)
+        for measurement in project_kpi.history:
+            measurement.contest = markers.measurement(measurement.pk)
+        project_kpi.latest_measurement = project_kpi.history[0] if project_kpi.history else None
 
     edit_kpi_id = overrides.pop("edit_kpi_id", None) or int_or_none(request.GET.get("edit_kpi"))
     edit_measurement_id = overrides.pop("edit_measurement_id", None) or int_or_none(
         request.GET.get("edit_measurement")
     )
+    discussion = discussion_context(request, relationship=project.relationship, project=project)
     history_kind = request.GET.get("history") if request.GET.get("history") in HISTORY_KINDS else None
+    history = filter_history(
+        history_rows(kpi_selectors.project_history(project=project), project), history_kind
+    )
     context = {
         "project": project,
         "relationship": project.relationship,
@@ -79,13 +93,23 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
         ],
         "project_kpis": project_kpis,
         "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
-        "history": filter_history(
-            history_rows(kpi_selectors.project_history(project=project), project), history_kind
-        ),
+        "history": history,
+        "history_corrections": collab_selectors.corrections_of(row["id"] for row in history),
         "history_kind": history_kind,
         "history_kinds": [(kind, label) for kind, (label, _) in HISTORY_KINDS.items()],
         "edit_kpi_id": edit_kpi_id,
         "edit_measurement_id": edit_measurement_id,
+        "discussion": discussion,
+        "can_contest": project.deleted_at is None
+        and collab_services.contest_can_raise(user, project.relationship),
+        "recognition": contributors_context(
+            request,
+            project=project,
+            can_write=can_write and project.deleted_at is None,
+            people=discussion.get("people"),
+        ),
+        "delivery_contest": markers.delivery_date(project.pk),
+        "benefit_contest": markers.realised_benefit(project.pk),
     }
     if context["can_write"]:
         context["add_kpi_form"] = ProjectKPIAddForm(

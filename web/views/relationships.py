@@ -8,12 +8,14 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab import selectors as collab_selectors
 from kpis import selectors as kpi_selectors
 from kpis.explanation import ScoreExplanation
 from projects import access
 from projects import selectors as project_selectors
 from projects.filters import RelationshipFilterSet
 from projects.models import InnovationProject, Relationship
+from web.views.collab import score_contests_context
 from web.views.common import (
     PAGE_SIZE,
     checkboxes,
@@ -31,8 +33,12 @@ def relationship_list(request):
     )
     relationships = kpi_selectors.with_current_score(filterset.qs)
     page = Paginator(relationships, PAGE_SIZE).get_page(request.GET.get("page"))
+    contested = collab_selectors.contested_current_scores(
+        [relationship.pk for relationship in page], month=kpi_selectors.scored_month()
+    )
     for relationship in page:
         relationship.current_score = kpi_selectors.current_score(relationship)
+        relationship.current_score_contested = relationship.pk in contested
     filterset.form.fields["status"].widget = checkboxes(filterset.form.fields["status"])
     context = {"page": page, "filter": filterset, "query": query_without(request, "page")}
     return render(request, "web/relationship_list.html", context)
@@ -69,6 +75,7 @@ def relationship_detail(request, pk: int):
         "stages": stages,
         "project_count": sum(len(group) for group in by_stage.values()),
         "can_write": access.can_write_relationship(request.user, relationship),
+        "contested": score_contests_context(request, relationship=relationship, score=score),
     }
     return render(request, "web/relationship_detail.html", context)
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from demo.collaboration import TABLE_PEOPLE
 from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
 from kpis.rollup import rollup_history
 
@@ -19,3 +20,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for demo in DEMO_USERS:
             self.stdout.write(f"  {demo.username:<10} {demo.role.label}")
+        for person in TABLE_PEOPLE:
+            side = "Northwind Aerospace" if person.organization.endswith("northwind-aerospace") else "Atlas"
+            self.stdout.write(f"  {person.username:<10} {person.role.label} ({side})")
