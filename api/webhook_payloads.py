@@ -2,7 +2,7 @@
 record through its resource's scoped queryset, as the endpoint's owner, and serializes it with the
 resource's serializer. Registered with the webhooks app at start-up (ApiConfig.ready)."""
 
-from api import views
+from api import collab, views
 
 RESOURCES = {
     # record type: (viewset, path under /api/v1/)
@@ -13,6 +13,10 @@ RESOURCES = {
     "project_kpi": (views.ProjectKPIViewSet, "project-kpis"),
     "measurement": (views.MeasurementViewSet, "measurements"),
     "score": (views.ScoreViewSet, "scores"),
+    # Read as the owner reads them: an internal comment of the other side is never found.
+    "comment": (collab.CommentViewSet, "comments"),
+    "contest": (collab.ContestViewSet, "contests"),
+    "contributor": (collab.ContributorViewSet, "contributors"),
 }
 
 

@@ -42,6 +42,8 @@ class Comment(SyncedModel):
     edited_at = models.DateTimeField(null=True, blank=True)
 
     SCOPE_PATH = "relationship"
+    # Events are read by both sides of the relationship: only a shared comment has them.
+    OUTBOX_CONDITION = Q(visibility=Visibility.SHARED)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -271,6 +273,9 @@ class PulseResponse(SyncedModel):
     comment = models.TextField(max_length=1000, blank=True)
 
     SCOPE_PATH = "relationship"
+    RECORD_TYPE = "pulse_answer"
+    # Nobody but its author may learn of an answer, so it never enters the event stream.
+    OUTBOX_CONDITION = Q(pk__in=[])
     ANSWERS = ("ideas", "openness", "sponsorship", "trust")
 
     class Meta:
@@ -327,6 +332,7 @@ class ProjectContributor(SyncedModel):
     contribution = models.CharField(max_length=200, blank=True, help_text="What they did, in a line.")
 
     SCOPE_PATH = "project__relationship"
+    RECORD_TYPE = "contributor"
 
     class Meta:
         ordering = ["project_id", "side", "id"]

@@ -1,15 +1,21 @@
-"""The seam to the notification centre: who is told about what happened in a relationship.
+"""Who is told about what happened in a relationship, through the notification centre.
 
 Collaboration writes call `notify_people` once their transaction has committed, with the recipients
 already narrowed to people who may see the record (an internal comment's mentions and replies never
-reach the other side) and without the person who acted. The notification centre (in-app
-notifications, e-mail digests) fills `notify_people` in; until it exists a notice is only logged,
-so nothing is sent anywhere.
+reach the other side) and without the person who acted. `notify_people` hands each notice to
+`notifications.services.notify`, which applies each person's preferences (in the app, the e-mail
+digest).
 """
 
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+
+from collab.links import record_url
+from notifications.kinds import Kind
+from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ class Notice:
     relationship_id: int
     actor_id: int | None
     summary: str  # one line, safe to show to every recipient
+    url: str = ""  # the page of the record
 
 
 def notice(*, reason: str, recipients: Iterable, record, actor, summary: str) -> Notice | None:
@@ -48,19 +55,40 @@ def notice(*, reason: str, recipients: Iterable, record, actor, summary: str) ->
         relationship_id=record.relationship_id,
         actor_id=actor_id,
         summary=summary,
+        url=record_url(record),
     )
 
 
+# The kind of notification (and so the preference it obeys) of each reason.
+KIND_OF_REASON = {
+    Reason.MENTION: Kind.MENTION,
+    Reason.REPLY: Kind.REPLY,
+    Reason.CONTEST_OPENED: Kind.CONTESTED,
+    Reason.CONTEST_ANSWERED: Kind.CONTESTED,
+    Reason.CONTEST_RESOLVED: Kind.CONTESTED,
+    Reason.CONTEST_ESCALATED: Kind.CONTESTED,
+}
+
+
 def notify_people(notice: Notice) -> None:
-    """HOOK for the notification centre: deliver `notice` to each of its recipients.
+    """Deliver `notice` to each of its recipients who is still active, as their preferences say.
 
     Called after commit, at most once per notice. Recipients may all see the record the notice is
     about; the summary names no content of an internal comment beyond what its recipients may read.
     """
+    recipients = get_user_model().objects.filter(pk__in=notice.recipient_ids, is_active=True)
+    written = notify(
+        recipients=recipients,
+        kind=KIND_OF_REASON.get(notice.reason, Kind.OTHER),
+        title=notice.summary,
+        url=notice.url,
+        relationship_id=notice.relationship_id,
+    )
     logger.info(
-        "Notice %s about %s #%s for users %s",
+        "Notice %s about %s #%s: %s of %s recipients notified",
         notice.reason,
         notice.record_label,
         notice.record_id,
-        list(notice.recipient_ids),
+        written,
+        len(notice.recipient_ids),
     )

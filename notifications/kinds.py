@@ -14,6 +14,7 @@ class Kind(models.TextChoices):
     WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
     # For features that call notify() (comments, approvals, contested figures).
     MENTION = "mention", "Mentioned in a comment"
+    REPLY = "reply", "Reply to your comment"
     APPROVAL = "approval", "Approval asked or given"
     CONTESTED = "contested", "Figure contested"
     OTHER = "other", "Other"

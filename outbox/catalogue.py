@@ -4,7 +4,19 @@ A record event is named `<record type>.<what happened>`; the record types are th
 (`project` for an innovation project, `project_kpi` for a tracked KPI).
 """
 
-RECORD_TYPES = ("organization", "relationship", "project", "kpi", "project_kpi", "measurement")
+RECORD_TYPES = (
+    "organization",
+    "relationship",
+    "project",
+    "kpi",
+    "project_kpi",
+    "measurement",
+    # The two sides at the table. An internal comment and a pulse answer never have events: the
+    # stream is read by both sides of a relationship (collab's models declare OUTBOX_CONDITION).
+    "comment",
+    "contest",
+    "contributor",
+)
 
 RECORD_ACTIONS = ("created", "updated", "deleted")
 

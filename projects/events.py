@@ -63,10 +63,27 @@ def relationship_id_of(instance: models.Model) -> int | None:
     return None
 
 
+def _with_events(model: type[models.Model], queryset):
+    """Only the rows that have events: a model may declare `OUTBOX_CONDITION`, a condition on its
+    rows, when some of them must stay out of a stream both sides of a relationship read (an
+    internal comment, a pulse answer)."""
+    condition = getattr(model, "OUTBOX_CONDITION", None)
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def has_events(instance: models.Model) -> bool:
+    model = type(instance)
+    if getattr(model, "OUTBOX_CONDITION", None) is None:
+        return True
+    return _with_events(model, model._default_manager.filter(pk=instance.pk)).exists()
+
+
 def record_event(
     *, instance: SyncedModel, action: str, actor, data: Mapping[str, Any] | None = None, relationship_id=None
 ) -> None:
     """Append the event of one record's write (call inside the write's transaction)."""
+    if not has_events(instance):
+        return
     if relationship_id is None:
         relationship_id = relationship_id_of(instance)
     append_events(
@@ -104,7 +121,8 @@ def record_events(
     columns = ["pk", "external_id", "version", "change_stamp"] + ([path] if path and path != "pk" else [])
     kind, name = event_type(model, action), record_type(model)
     events = []
-    for row in model._default_manager.filter(pk__in=ids).order_by("pk").values_list(*columns):
+    rows = _with_events(model, model._default_manager.filter(pk__in=ids))
+    for row in rows.order_by("pk").values_list(*columns):
         pk, external_id, version, stamp = row[:4]
         relationship_id = pk if path == "pk" else (row[4] if path else None)
         events.append(
@@ -127,6 +145,15 @@ def cascade_events(
 ) -> int:
     """`.deleted` events for rows deleted with their parent (projects.records' cascade), built from
     the rows as they were read before the UPDATE (so one version below their tombstone's)."""
+    instances = list(instances)
+    if instances and getattr(type(instances[0]), "OUTBOX_CONDITION", None) is not None:
+        model = type(instances[0])
+        keep = set(
+            _with_events(model, model._default_manager.filter(pk__in=[i.pk for i in instances])).values_list(
+                "pk", flat=True
+            )
+        )
+        instances = [instance for instance in instances if instance.pk in keep]
     events = [
         NewEvent(
             type=event_type(type(instance), AuditEntry.Action.DELETE),

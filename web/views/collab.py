@@ -30,6 +30,8 @@ from collab.calendar import (
     quarter_label,
     quarter_start,
 )
+from collab.links import comment_url as comment_record_url
+from collab.links import score_url
 from collab.models import Comment, Contest, PulseResponse
 from projects import access
 from projects import selectors as project_selectors
@@ -65,19 +67,6 @@ def parse_month(value: str) -> dt.date:
         return dt.datetime.strptime(value, MONTH_PARAM_FORMAT).date().replace(day=1)
     except ValueError as error:
         raise Http404("No such month.") from error
-
-
-def score_url(relationship_id: int, period: dt.date) -> str:
-    return f"{reverse('relationship-dashboard', args=[relationship_id])}?month={period:%Y-%m}"
-
-
-def comment_record_url(comment: Comment) -> str:
-    """Where a comment is read: its project's page or its month's dashboard, at the comment."""
-    if comment.project_id:
-        url = reverse("project-detail", args=[comment.project_id])
-    else:
-        url = score_url(comment.relationship_id, comment.period)
-    return f"{url}#comment-{comment.pk}"
 
 
 # --- The discussion of a record, for the pages that show one ------------------------------------
