@@ -88,13 +88,25 @@ IS_NEW_HELP = (
 )
 
 
+COMPUTED_AT_HELP = (
+    "When the figures were last computed. A recompute that finds the same inputs (or the same figures) "
+    "leaves the row, and this time, alone."
+)
+REASON_HELP = (
+    'Why the figures were last computed: the change that asked for it ("measurement 812 recorded", '
+    '"project 44 changed") or the job that ran ("nightly roll-up").'
+)
+
+
 class CurrentScoreSerializer(serializers.ModelSerializer):
     components = ScoreComponentsSerializer(source="*", read_only=True)
     is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
+    computed_at = serializers.DateTimeField(read_only=True, help_text=COMPUTED_AT_HELP)
+    reason = serializers.CharField(read_only=True, help_text=REASON_HELP)
 
     class Meta:
         model = RelationshipScore
-        fields = ["period", "score", "tier", "is_new", "components"]
+        fields = ["period", "score", "tier", "is_new", "components", "computed_at", "reason"]
         read_only_fields = fields
 
 
@@ -108,6 +120,8 @@ class ScoreSerializer(serializers.ModelSerializer):
         source="components", read_only=True, help_text="What each component was computed from."
     )
     is_new = serializers.BooleanField(read_only=True, help_text=IS_NEW_HELP)
+    computed_at = serializers.DateTimeField(read_only=True, help_text=COMPUTED_AT_HELP)
+    reason = serializers.CharField(read_only=True, help_text=REASON_HELP)
     deleted_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -129,6 +143,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "projects_delivered",
             "kpis_measured",
             "computed_at",
+            "reason",
             "deleted_at",
         ]
         read_only_fields = fields

@@ -317,10 +317,11 @@ def project_update(
         }
         if data["stage"] != Stage.CANCELLED:
             data.update(_stage_dates(merged, data["stage"], timezone.localdate()))
+    delivered_on_before = project.delivered_on
     project = record_update(
         actor=actor, instance=project, data=data, expected_version=expected_version, action=action
     )
-    _announce(project, action, actor)
+    _announce(project, action, actor, delivered_on_before=delivered_on_before)
     return project
 
 
@@ -460,14 +461,24 @@ def project_delete(
     return project
 
 
-def _announce(project: InnovationProject, action: str, actor, relationship_id: int | None = None) -> None:
-    """Tell listeners (the kpis app) inside the transaction; they defer their own work to commit."""
+def _announce(
+    project: InnovationProject,
+    action: str,
+    actor,
+    relationship_id: int | None = None,
+    delivered_on_before: dt.date | None = None,
+) -> None:
+    """Tell listeners (the kpis app) inside the transaction; they defer their own work to commit.
+
+    `delivered_on_before` is the delivered date the project had before the change (a corrected
+    date moves the months that counted it as well as those that now do)."""
     project_changed.send(
         sender=InnovationProject,
         project=project,
         action=action,
         actor=actor,
         relationship_id=relationship_id or project.relationship_id,
+        delivered_on_before=delivered_on_before,
     )
 
 
