@@ -1,8 +1,16 @@
 """Every resource's viewset: configuration around the shared behaviour of api.viewsets."""
 
+import datetime as dt
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
 from api import filters, serializers
 from api.scores import SCORE_SYNCED_AT, score_sync_fields
 from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
+from kpis import benchmarks
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
@@ -39,12 +47,57 @@ class RelationshipViewSet(PortfolioViewSet):
     filterset_class = filters.ApiRelationshipFilterSet
     ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
 
+    action_query_params = {"benchmark": ("month", "same_industry")}
+
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.with_current_score(
             selectors.relationship_list(user=user, include_deleted=include_deleted).prefetch_related(
                 "account_managers"
             )
         )
+
+    def live_object(self) -> Relationship:
+        """The relationship of a detail action: 404 outside the caller's scope or once deleted."""
+        relationship = self.get_object()
+        if relationship.deleted_at is not None:
+            raise exceptions.NotFound()
+        return relationship
+
+    @extend_schema(
+        summary="Peer benchmark of the relationship's score",
+        description="For each of the relationship's process areas: its score's percentile and quartile "
+        "among the active relationships covering that area in the same month (optionally only those "
+        "whose client is in the same industry), with the cohort's size, p25, median and p75. Peers "
+        "are never named. No benchmark is given for a cohort of fewer than `minimum_relationships` "
+        "relationships or `minimum_clients` clients, and the industry filter is refused where it "
+        "would single out such a group.",
+        parameters=[serializers.BenchmarkQuerySerializer],
+        responses={200: serializers.RelationshipBenchmarkSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def benchmark(self, request, *args, **kwargs):
+        relationship = self.live_object()
+        query = serializers.BenchmarkQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month")
+        if month:
+            period = dt.date.fromisoformat(f"{month}-01")
+        else:
+            current = kpi_selectors.current_score(relationship)
+            period = current.period if current is not None else kpi_selectors.scored_month()
+        same_industry = query.validated_data["same_industry"]
+        areas = benchmarks.relationship_benchmarks(relationship, period=period, same_industry=same_industry)
+        minimum_relationships, minimum_clients = benchmarks.thresholds()
+        data = {
+            "relationship": relationship.pk,
+            "period": period,
+            "same_industry": same_industry,
+            "minimum_relationships": minimum_relationships,
+            "minimum_clients": minimum_clients,
+            "areas": areas,
+        }
+        return Response(serializers.RelationshipBenchmarkSerializer(data).data)
 
 
 class ProjectViewSet(PortfolioViewSet):

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",
     "projects.apps.ProjectsConfig",
     "kpis.apps.KpisConfig",
+    "presentation.apps.PresentationConfig",
+    "reviews.apps.ReviewsConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -415,6 +417,14 @@ BPO_SCORING = {
     # (under this many months before the month's end) and that has delivered nothing yet is
     # "new — not scored yet" rather than 0 at risk.
     "NEW_RELATIONSHIP_MONTHS": 3,
+}
+
+# Peer benchmarks (kpis.benchmarks): no benchmark is shown for a cohort smaller than this, so no
+# peer can be singled out; a filter (the client's industry) that would leave, or split off, a
+# smaller group is refused.
+BPO_BENCHMARK = {
+    "MIN_RELATIONSHIPS": env.int("BPO_BENCHMARK_MIN_RELATIONSHIPS", default=5),
+    "MIN_CLIENTS": env.int("BPO_BENCHMARK_MIN_CLIENTS", default=3),
 }
 
 # --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------

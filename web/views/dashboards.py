@@ -12,12 +12,14 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kpis import dashboard_selectors, scoring
+from kpis import benchmarks, dashboard_selectors, scoring
 from kpis import selectors as kpi_selectors
 from kpis.models import Tier
+from presentation import formatting
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
-from web import dashboards, formatting
+from reviews import charts as svg_charts
+from web import dashboards
 from web.views.common import sort_headers
 
 SCOREBOARD_COLUMNS = [
@@ -233,6 +235,18 @@ def relationship(request, pk: int):
             "realised": [_number(project.realised_annual_benefit) for project in dashboard.delivered],
         },
     }
+    same_industry = request.GET.get("peers") == "industry"
+    peer_benchmarks = []
+    if dashboard.score is not None:
+        for benchmark in benchmarks.relationship_benchmarks(
+            dashboard.relationship, period=dashboard.score.period, same_industry=same_industry
+        ):
+            strip = None
+            if benchmark.available:
+                strip = svg_charts.benchmark_strip(
+                    score=benchmark.score, p25=benchmark.p25, median=benchmark.median, p75=benchmark.p75
+                )
+            peer_benchmarks.append({"benchmark": benchmark, "strip": strip})
     currency = dashboard.relationship.currency
     for project in dashboard.delivered:
         project.gain_share = kpi_selectors.project_gain_share(project)
@@ -252,5 +266,8 @@ def relationship(request, pk: int):
         "charts": charts,
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
+        "peer_benchmarks": peer_benchmarks,
+        "same_industry": same_industry,
+        "benchmark_minimums": benchmarks.thresholds(),
     }
     return render(request, "web/dashboard_relationship.html", context)

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_GET
 
 from kpis import scoring
 from kpis import selectors as kpi_selectors
+from presentation import formatting
 from projects import access
 from projects import services as project_services
 from projects.models import InnovationProject
-from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
 from web.views.common import int_or_none, visible_project

@@ -97,6 +97,24 @@ class Command(BaseCommand):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
 
+        # Peer benchmarks over the month's stored scores: the product (one query for every cohort,
+        # the figures and anonymity rules in Python) against the same percent_rank by hand.
+        peer_floor = benchmark.run_peer_floor(today)
+        problems = benchmark.peer_mismatches(peer_floor, benchmark.peer_benchmarks(today))
+        if problems:
+            raise CommandError(
+                "The peer benchmarks disagree with the floor:\n  " + "\n  ".join(problems[:20])
+            )
+        peer_floor_times, peer_times = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            benchmark.run_peer_floor(today)
+            peer_floor_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            benchmark.peer_benchmarks(today)
+            peer_times.append(time.perf_counter() - started)
+        shown = sum(1 for across, _ in benchmark.peer_benchmarks(today) if across.available)
+
         floor_time, rollup_time = statistics.median(floor_times), statistics.median(rollup_times)
         scored = RelationshipScore.objects.filter(period=today.replace(day=1))
         in_window = sum(row[5] for row in floor_rows.values())
@@ -112,6 +130,8 @@ class Command(BaseCommand):
             ("roll-up, all rows written", rollup_times),
             ("full recompute, nothing changed (force)", forced_times),
             ("roll-up, nothing changed (fingerprints)", rerun_times),
+            ("peer benchmark floor (percent_rank by hand)", peer_floor_times),
+            ("peer benchmarks, whole portfolio", peer_times),
         ):
             self.stdout.write(
                 f"  {label:<40} {statistics.median(times) * 1000:6.0f} ms {min(times) * 1000:6.0f} ms"
@@ -121,8 +141,20 @@ class Command(BaseCommand):
         self.stdout.write(f"  roll-up peak Python memory (tracemalloc): {peak / 2**20:.1f} MiB")
         skip_ratio = statistics.median(forced_times) / statistics.median(rerun_times)
         self.stdout.write(f"  {'ratio full recompute / unchanged':<40} {skip_ratio:9.2f}")
+        peer_ratio = statistics.median(peer_times) / statistics.median(peer_floor_times)
+        self.stdout.write(f"  {'ratio peer benchmarks / floor':<40} {peer_ratio:9.2f}")
+        self.stdout.write(
+            f"  peer benchmarks: {len(peer_floor):,} relationship-area pairs, {shown:,} with a benchmark, "
+            "all equal to the floor's figures"
+        )
         verdict = "within" if ratio <= 2 else "ABOVE"
         self.stdout.write(self.style.SUCCESS(f"Ratio {ratio:.2f} (median): {verdict} the goal of 2."))
+        verdict = "within" if peer_ratio <= 1.5 else "ABOVE"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Peer benchmarks {peer_ratio:.2f}× the hand-written SQL: {verdict} the goal of 1.5×."
+            )
+        )
         verdict = "meets" if skip_ratio >= 3 else "BELOW"
         self.stdout.write(
             self.style.SUCCESS(

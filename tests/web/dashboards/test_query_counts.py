@@ -21,8 +21,9 @@ PORTFOLIO_SELECTOR_QUERIES = 7
 # an account manager's role lookup also reads their organisation.
 PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 13, Role.ACCOUNT_MANAGER: 14}
 # Session, user, role; the relationship with its areas, managers and leadership pairs; the score
-# history; projects and their KPIs with latest values.
-RELATIONSHIP_PAGE_QUERIES = 10
+# history; projects and their KPIs with latest values; the peer benchmarks of its areas (one query
+# for every cohort, whatever the portfolio's size).
+RELATIONSHIP_PAGE_QUERIES = 11
 
 
 def build(size: int) -> list[int]:
