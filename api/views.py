@@ -2,9 +2,13 @@
 
 import datetime as dt
 
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from api import filters, serializers
@@ -18,8 +22,22 @@ from projects import selectors, sync
 from projects import services as project_services
 from projects.access import Role
 from projects.models import InnovationProject, Organization, Relationship
+from reviews import services as review_services
+from reviews.quarters import Quarter
 
 ADMIN_ONLY = (Role.ADMIN,)
+
+
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; the pack is returned as it is."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
 
 
 class OrganizationViewSet(PortfolioViewSet):
@@ -47,7 +65,7 @@ class RelationshipViewSet(PortfolioViewSet):
     filterset_class = filters.ApiRelationshipFilterSet
     ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
 
-    action_query_params = {"benchmark": ("month", "same_industry")}
+    action_query_params = {"benchmark": ("month", "same_industry"), "qbr": ("quarter",)}
 
     def base_queryset(self, *, user, include_deleted):
         return kpi_selectors.with_current_score(
@@ -98,6 +116,58 @@ class RelationshipViewSet(PortfolioViewSet):
             "areas": areas,
         }
         return Response(serializers.RelationshipBenchmarkSerializer(data).data)
+
+    @extend_schema(
+        summary="Quarterly business review pack (PDF)",
+        description="The relationship's QBR pack for one quarter: cover, the score with its components "
+        "and 12-month trend, why this score (each counted project and its KPIs), benefits and gain-share, "
+        "the pipeline and the peer benchmark. The pack the quarterly job stored when the quarter closed "
+        "is returned unchanged (same bytes, same `ETag`, `X-Checksum-SHA256`); a quarter without a "
+        "stored pack is rendered from the current data.",
+        parameters=[
+            OpenApiParameter(
+                "quarter",
+                OpenApiTypes.STR,
+                description="The quarter, YYYYQn (e.g. 2026Q3); default: the last complete quarter.",
+                pattern=r"^\d{4}Q[1-4]$",
+            )
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The pack."),
+        },
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        renderer_classes=[JSONRenderer, PDFRenderer],
+    )
+    def qbr(self, request, *args, **kwargs):
+        relationship = self.live_object()
+        code = request.query_params.get("quarter")
+        try:
+            quarter = Quarter.parse(code) if code is not None else Quarter.last_complete(timezone.localdate())
+            pack = review_services.pack_for(
+                user=request.user, relationship_id=relationship.pk, quarter=quarter
+            )
+        except ValueError as invalid:
+            raise exceptions.ValidationError({"quarter": [str(invalid)]}) from invalid
+        response = HttpResponse(pack.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
+        response["ETag"] = f'"{pack.sha256}"'
+        response["X-Checksum-SHA256"] = pack.sha256
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        renderer = getattr(response, "accepted_renderer", None)
+        if isinstance(response, Response) and isinstance(renderer, PDFRenderer):
+            # An error of the PDF route answers in the API's JSON shape, whatever was accepted.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 class ProjectViewSet(PortfolioViewSet):

@@ -427,6 +427,12 @@ BPO_BENCHMARK = {
     "MIN_CLIENTS": env.int("BPO_BENCHMARK_MIN_CLIENTS", default=3),
 }
 
+# Quarterly business review packs (reviews): an open project whose stage has not changed for
+# longer than STUCK_DAYS at the quarter's end is listed as stuck.
+BPO_QBR = {
+    "STUCK_DAYS": env.int("BPO_QBR_STUCK_DAYS", default=90),
+}
+
 # --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------
 BPO_SCORE_ROLLUP = {
     # Relationships rolled up per transaction: bounds memory and lock count; queries per batch are
@@ -451,6 +457,12 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-score-rollup": {
         "task": "kpis.tasks.rollup_current_month",
         "schedule": crontab(hour=2, minute=15),
+    },
+    # Every active relationship's QBR pack of the quarter that just ended, stored with its checksum:
+    # on the first day of each quarter, after the nightly roll-up has closed the quarter's last month.
+    "quarterly-review-packs": {
+        "task": "reviews.tasks.generate_quarter_packs",
+        "schedule": crontab(hour=4, minute=0, day_of_month=1, month_of_year="1,4,7,10"),
     },
     # Relationships marked stale whose recompute never ran.
     "catch-up-stale-scores": {

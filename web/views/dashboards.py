@@ -19,6 +19,7 @@ from presentation import formatting
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
 from reviews import charts as svg_charts
+from reviews.quarters import Quarter
 from web import dashboards
 from web.views.common import sort_headers
 
@@ -167,6 +168,13 @@ def _parse_month(value: str | None) -> dt.date | None:
         return None
 
 
+def _review_quarters(relationship: Relationship, today: dt.date, count: int = 8) -> list[Quarter]:
+    """The complete quarters a QBR pack can be downloaded for, newest first (since the contract began)."""
+    last = Quarter.last_complete(today)
+    first = Quarter.of(relationship.contract_start)
+    return [quarter for quarter in (last.shifted(-offset) for offset in range(count)) if quarter >= first]
+
+
 @require_GET
 @login_required
 def relationship(request, pk: int):
@@ -267,6 +275,7 @@ def relationship(request, pk: int):
         "tier_cut_offs": dashboard_selectors.tier_bands(),
         "open_projects": [p for p in dashboard.projects if p.stage in InnovationProject.OPEN_STAGES],
         "peer_benchmarks": peer_benchmarks,
+        "qbr_quarters": _review_quarters(dashboard.relationship, dashboard.as_of.today),
         "same_industry": same_industry,
         "benchmark_minimums": benchmarks.thresholds(),
     }
