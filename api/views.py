@@ -24,8 +24,15 @@ from projects.access import Role
 from projects.models import InnovationProject, Organization, Relationship
 from reviews import services as review_services
 from reviews.quarters import Quarter
+from reviews.render import RenderingUnavailable
 
 ADMIN_ONLY = (Role.ADMIN,)
+
+
+class RenderingUnavailableError(exceptions.APIException):
+    status_code = 503
+    default_detail = "QBR packs cannot be rendered on this server."
+    default_code = "rendering_unavailable"
 
 
 class PDFRenderer(BaseRenderer):
@@ -154,6 +161,8 @@ class RelationshipViewSet(PortfolioViewSet):
             )
         except ValueError as invalid:
             raise exceptions.ValidationError({"quarter": [str(invalid)]}) from invalid
+        except RenderingUnavailable as unavailable:
+            raise RenderingUnavailableError(str(unavailable)) from unavailable
         response = HttpResponse(pack.pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
         response["ETag"] = f'"{pack.sha256}"'

@@ -386,6 +386,17 @@ def run_peer_floor(period: dt.date) -> dict[tuple[int, int], tuple]:
         return {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
 
 
+def peer_cohorts(period: dt.date):
+    """What the floor computes, as the product computes it: every cohort of the month (by area, and
+    by area and industry) with its size, distinct clients and quartiles, from the one query."""
+    from kpis.benchmarks import portfolio_benchmarks
+
+    portfolio = portfolio_benchmarks(period=period)
+    for cohort in (*portfolio.by_area.values(), *portfolio.by_area_industry.values()):
+        cohort.quartiles()
+    return portfolio
+
+
 def peer_benchmarks(period: dt.date) -> list:
     """What the product computes for the whole portfolio: every relationship's benchmark in each of
     its areas, across industries and within its client's industry."""

@@ -218,10 +218,11 @@ class RelationshipScore(models.Model):
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Why the figures were last (re)computed: the change that asked for it ("measurement 812
     # changed") or the job that ran ("nightly roll-up"). Set only when the figures are written.
-    reason = models.CharField(max_length=200, blank=True, default="")
+    # (Database defaults too, so writers that insert rows themselves need not know these columns.)
+    reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     # A digest of everything the figures were computed from (kpis.rollup.inputs_fingerprint): a
     # roll-up whose inputs have the same digest skips the relationship without computing anything.
-    inputs_fingerprint = models.CharField(max_length=32, blank=True, default="")
+    inputs_fingerprint = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     SCOPE_PATH = "relationship"
 

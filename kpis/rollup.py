@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Value, When
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from kpis import scoring
@@ -807,35 +807,40 @@ def _upsert(
         source = f"VALUES {', '.join([placeholders] * len(rows))}"
         distinct = "IS NOT"  # SQLite's NULL-safe comparison
     compared = [meta.get_field(name).column for name in SCORE_FIELDS]
-    updated = [*compared, *(meta.get_field(name).column for name in BOOKKEEPING_FIELDS), "computed_at"]
+    fingerprint = quote(meta.get_field("inputs_fingerprint").column)
+    old_figures = f"({', '.join(f'{table}.{quote(column)}' for column in compared)})"
+    new_figures = f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
+    # One statement: a row whose figures moved gets them with this computed_at and reason; a row
+    # whose figures are the same but whose inputs moved (a measurement re-entered with its old value)
+    # gets only its new fingerprint, so the next roll-up skips it; any other row is left alone.
+    # RETURNING tells the rows whose figures were written (their computed_at is this one).
+    kept_unless_moved = ", ".join(
+        f"{quote(column)} = CASE WHEN {old_figures} {distinct} {new_figures} "
+        f"THEN excluded.{quote(column)} ELSE {table}.{quote(column)} END"
+        for column in ("computed_at", meta.get_field("reason").column)
+    )
     sql = (
         f"INSERT INTO {table} ({', '.join(quote(column) for column in [*columns, 'computed_at'])}) {source} "
         f"ON CONFLICT ({quote('relationship_id')}, {quote('period')}) DO UPDATE SET "
-        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in updated)
-        + f" WHERE ({', '.join(f'{table}.{quote(column)}' for column in compared)}) {distinct} "
-        f"({', '.join(f'excluded.{quote(column)}' for column in compared)}) "
-        f"RETURNING {quote('relationship_id')}"
+        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in compared)
+        + f", {fingerprint} = excluded.{fingerprint}, {kept_unless_moved}"
+        f" WHERE {old_figures} {distinct} {new_figures}"
+        f" OR {table}.{fingerprint} {distinct} excluded.{fingerprint}"
+        f" RETURNING {quote('relationship_id')}, {quote('computed_at')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        written = {row[0] for row in cursor.fetchall()}
-    # Same figures from new inputs (a measurement re-entered with its old value, say): only the
-    # fingerprint moves, so the next roll-up skips the row.
-    same_figures = {
-        score.relationship_id: fingerprints[score.relationship_id]
-        for score in scores
-        if score.relationship_id not in written and score.relationship_id in fingerprints
-    }
-    if same_figures:
-        RelationshipScore.objects.filter(
-            period=scores[0].period, relationship_id__in=list(same_figures)
-        ).exclude(inputs_fingerprint__in=set(same_figures.values())).update(
-            inputs_fingerprint=Case(
-                *(When(relationship_id=pk, then=Value(value)) for pk, value in same_figures.items()),
-                output_field=CharField(),
-            )
-        )
+        returned = cursor.fetchall()
+    # The stored computed_at comes back as the column's type; this run's, as the database has it.
+    written = [row for row in returned if _same_instant(row[1], computed_at)]
     return len(written)
+
+
+def _same_instant(stored, written) -> bool:
+    """A computed_at read back (a datetime, or text on SQLite) against the value this run wrote."""
+    if isinstance(stored, dt.datetime) and isinstance(written, dt.datetime):
+        return stored == written
+    return str(stored) == str(written)
 
 
 def rollup_scores(

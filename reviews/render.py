@@ -48,8 +48,18 @@ def pack_html(pack: PackData) -> str:
     return render_to_string("reviews/pack.html", context)
 
 
+class RenderingUnavailable(RuntimeError):
+    """The machine lacks what WeasyPrint needs (Pango): packs cannot be rendered here."""
+
+
 def pack_pdf(pack: PackData) -> RenderedPack:
-    import weasyprint  # imported here: only the processes that render packs load it
+    try:
+        import weasyprint  # imported here: only the processes that render packs load it
+    except OSError as missing:  # WeasyPrint loads Pango when imported
+        raise RenderingUnavailable(
+            "QBR packs cannot be rendered on this server: WeasyPrint needs Pango "
+            "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)."
+        ) from missing
 
     document = weasyprint.HTML(string=pack_html(pack)).render()
     return RenderedPack(pdf=document.write_pdf(), pages=len(document.pages))

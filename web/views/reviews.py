@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from projects.models import Relationship
 from reviews import services
 from reviews.quarters import Quarter
+from reviews.render import RenderingUnavailable
 
 
 def pdf_response(pack: services.PackFile) -> HttpResponse:
@@ -31,4 +32,6 @@ def qbr_pack(request, pk: int):
         raise Http404("No such relationship.") from missing
     except ValueError as invalid:
         return HttpResponse(str(invalid), status=400, content_type="text/plain; charset=utf-8")
+    except RenderingUnavailable as unavailable:
+        return HttpResponse(str(unavailable), status=503, content_type="text/plain; charset=utf-8")
     return pdf_response(pack)
