@@ -1,12 +1,14 @@
 """How the kpis app follows changes announced by the projects layer."""
 
+from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
+from kpis import scoring
 from kpis.scoring import periods_counting
 from kpis.tasks import request_score_recompute
 from projects.models import AuditEntry
-from projects.signals import project_changed
+from projects.signals import project_changed, relationship_changed
 
 _VERBS = {
     AuditEntry.Action.CREATE: "added",
@@ -35,3 +37,24 @@ def on_project_changed(
     else:
         reason = f"project {project.pk} {_VERBS.get(action, 'changed')}"
     request_score_recompute(relationship_id, periods=periods, reason=reason)
+
+
+@receiver(relationship_changed, dispatch_uid="kpis.relationship_changed")
+def on_relationship_changed(sender, *, relationship, contract_start_before=None, **kwargs):
+    # A moved contract start changes which months are "new — not scored yet": those from the
+    # earlier of the two starts to NEW_RELATIONSHIP_MONTHS after the later one (at most a year
+    # and a quarter, up to the current month).
+    if contract_start_before is None or relationship.contract_start is None:
+        return
+    first, last = sorted((contract_start_before, relationship.contract_start))
+    through = min(
+        scoring.add_months(last, settings.BPO_SCORING["NEW_RELATIONSHIP_MONTHS"]),
+        scoring.month_start(timezone.localdate()),
+    )
+    periods, period = [], max(scoring.month_start(first), scoring.add_months(through, -15))
+    while period <= through:
+        periods.append(period)
+        period = scoring.add_months(period, 1)
+    request_score_recompute(
+        relationship.pk, periods=periods, reason=f"relationship {relationship.pk} contract start changed"
+    )

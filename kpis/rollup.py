@@ -588,6 +588,20 @@ def _lock(relationship_ids: list[int]) -> None:
         )
 
 
+def _delete_returning_ids(model, relationship_ids: list[int]) -> list[int]:
+    """Delete the model's rows of these relationships; return the relationship ids that had one."""
+    if not relationship_ids:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(relationship_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE relationship_id IN ({placeholders}) RETURNING relationship_id",
+            relationship_ids,
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _take_pending_reasons(relationship_ids: list[int], period: dt.date) -> dict[int, str]:
     """Delete the month's recompute requests of these relationships and return their reasons.
 
@@ -621,15 +635,19 @@ def _rollup_batch(
 ) -> int:
     with transaction.atomic():
         _lock(relationship_ids)
+        marked: list[int] = []
         if clear_stale:
             # Deleted inside this transaction and before the reads: a change committed after this
             # point marks the relationship stale again (and is picked up), one committed before is
             # read below. Either way no change is lost.
-            PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
+            marked = _delete_returning_ids(PendingScoreRecompute, relationship_ids)
         reasons = _take_pending_reasons(relationship_ids, window.period)
         if not force:
             unchanged = _unchanged_relationships(window, relationship_ids)
             relationship_ids = [pk for pk in relationship_ids if pk not in unchanged]
+        # Records' computed figures (a project KPI's latest value, say) can move without moving the
+        # score (a project not delivered yet): every relationship a change marked is re-stamped.
+        restamp = sorted(set(relationship_ids) | set(marked))
         written = 0
         computed_at = timezone.now()
         if relationship_ids:
@@ -649,8 +667,8 @@ def _rollup_batch(
                     reasons={pk: reasons.get(pk, reason) for pk in inputs.relationship_ids},
                     fingerprints=fingerprints,
                 )
-        if clear_stale and relationship_ids:  # the current month: the figures records show now
-            stamp_changed_figures(relationship_ids, period=window.period, computed_at=computed_at)
+        if clear_stale and restamp:  # the current month: the figures records show now
+            stamp_changed_figures(restamp, period=window.period, computed_at=computed_at)
         return written
 
 

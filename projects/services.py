@@ -36,7 +36,7 @@ from projects.records import (
     record_touch,
     record_update,
 )
-from projects.signals import project_changed
+from projects.signals import project_changed, relationship_changed
 
 Stage = InnovationProject.Stage
 
@@ -145,7 +145,19 @@ def relationship_update(
         if changed:
             raise ValidationError(dict.fromkeys(changed, "Only an admin may change this."))
     _check_parties_live(data)
-    return record_update(actor=actor, instance=relationship, data=data, expected_version=expected_version)
+    contract_start_before = relationship.contract_start
+    relationship = record_update(
+        actor=actor, instance=relationship, data=data, expected_version=expected_version
+    )
+    if relationship.contract_start != contract_start_before:
+        # Whether a month's score is "new — not scored yet" rests on the contract start.
+        relationship_changed.send(
+            sender=Relationship,
+            relationship=relationship,
+            actor=actor,
+            contract_start_before=contract_start_before,
+        )
+    return relationship
 
 
 def _comparable(relationship: Relationship, name: str):

@@ -11,3 +11,7 @@ belong to a project are deleted with it by projects.records, not by receivers.
 from django.dispatch import Signal
 
 project_changed = Signal()
+
+# Sent inside the writing transaction when a relationship's contract start changes, with
+# `relationship`, `actor` and `contract_start_before`.
+relationship_changed = Signal()

@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from kpis import rollup, scoring, services
 from kpis.models import PendingScorePeriod, RelationshipScore
-from projects.services import ProjectFields, project_delete, project_update
+from projects.services import (
+    ProjectFields,
+    RelationshipFields,
+    project_delete,
+    project_update,
+    relationship_update,
+)
 from tests.factories import (
     KPIFactory,
     MeasurementFactory,
@@ -235,3 +241,28 @@ def test_database_fingerprints_are_the_ones_python_defines(delivered_project):
         window = scoring.score_window(period)
         inputs = rollup.gather_inputs(window=window, relationship_ids=ids)
         assert rollup.database_fingerprints(window, ids) == rollup.fingerprints_of(inputs)
+
+
+def test_moved_contract_start_changes_which_months_are_new(django_capture_on_commit_callbacks):
+    relationship = RelationshipFactory(contract_start=dt.date(2020, 1, 1))  # nothing delivered
+    rollup.rollup_history(months=HISTORY_MONTHS)
+    before = history(relationship)
+    assert not RelationshipScore.objects.filter(relationship=relationship, is_new=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        relationship_update(
+            actor=None,
+            relationship=relationship,
+            changes=RelationshipFields(contract_start=month(-4) + dt.timedelta(days=9)),
+        )
+    after = history(relationship)
+    # New — not scored yet: the months ending less than three months after the new start, as far
+    # back as the recompute reaches (fifteen months); not the month after, nor the current one.
+    assert changed_months(before, after) == months(-16, -2)
+    assert set(
+        RelationshipScore.objects.filter(relationship=relationship, is_new=True).values_list(
+            "period", flat=True
+        )
+    ) == months(-16, -2)
+    assert {after[period][3] for period in months(-16, -2)} == {
+        f"relationship {relationship.pk} contract start changed"
+    }
