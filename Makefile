@@ -10,13 +10,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make serve  - production: migrate, collectstatic, gunicorn (DJANGO_ENV=production settings)"
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
-	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
+	@echo "make bench  - scoring roll-up and peer benchmark timings on PostgreSQL (BENCH_DATABASE_URL)"
+	@echo "make bench-qbr - QBR pack render time and the quarterly job on the benchmark portfolio"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -101,3 +102,10 @@ bench: install
 	  cur.fetchone() or cur.execute('CREATE DATABASE \"%s\"' % name)"
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_scoring $(BENCH_ARGS)
+
+# QBR pack benchmark on the portfolio `make bench` generated: one relationship with 40 delivered
+# projects over 12 months, and the quarterly job over a sample of the portfolio. See docs/BENCHMARKS.md.
+BENCH_QBR_ARGS ?=
+bench-qbr: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_qbr $(BENCH_QBR_ARGS)

@@ -21,6 +21,8 @@ def allowed_query_params(view) -> set[str]:
     paginator = getattr(view, "paginator", None)
     if paginator is not None and getattr(view, "action", None) in ("list", "history"):
         allowed |= {paginator.page_query_param, paginator.page_size_query_param}
+    # Actions with parameters of their own declare them: {action: (name, …)}.
+    allowed |= set(getattr(view, "action_query_params", {}).get(getattr(view, "action", None), ()))
     if getattr(view, "action", None) == "list":
         allowed.add(SYNC_PARAM)
         filterset_class = getattr(view, "filterset_class", None)

@@ -91,6 +91,14 @@ IS_NEW_HELP = (
 CONTESTED_HELP = (
     "True while someone has contested this figure and the contest is not resolved (see /contests/)."
 )
+COMPUTED_AT_HELP = (
+    "When the figures were last computed. A recompute that finds the same inputs (or the same figures) "
+    "leaves the row, and this time, alone."
+)
+REASON_HELP = (
+    'Why the figures were last computed: the change that asked for it ("measurement 812 recorded", '
+    '"project 44 changed") or the job that ran ("nightly roll-up").'
+)
 
 
 class CurrentScoreSerializer(serializers.ModelSerializer):
@@ -99,10 +107,21 @@ class CurrentScoreSerializer(serializers.ModelSerializer):
     rests_on_contested = serializers.BooleanField(
         read_only=True, default=False, help_text="True while the score rests on contested figures."
     )
+    computed_at = serializers.DateTimeField(read_only=True, help_text=COMPUTED_AT_HELP)
+    reason = serializers.CharField(read_only=True, help_text=REASON_HELP)
 
     class Meta:
         model = RelationshipScore
-        fields = ["period", "score", "tier", "is_new", "components", "rests_on_contested"]
+        fields = [
+            "period",
+            "score",
+            "tier",
+            "is_new",
+            "components",
+            "computed_at",
+            "reason",
+            "rests_on_contested",
+        ]
         read_only_fields = fields
 
 
@@ -124,6 +143,8 @@ class ScoreSerializer(serializers.ModelSerializer):
         help_text="True while the score rests on contested figures: the month's score, or a figure of a "
         "project delivered in its 12-month window, is contested and not resolved.",
     )
+    computed_at = serializers.DateTimeField(read_only=True, help_text=COMPUTED_AT_HELP)
+    reason = serializers.CharField(read_only=True, help_text=REASON_HELP)
     deleted_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -147,6 +168,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "contested",
             "rests_on_contested",
             "computed_at",
+            "reason",
             "deleted_at",
         ]
         read_only_fields = fields
@@ -344,3 +366,78 @@ class MeasurementSerializer(SyncedSerializer):
         model = Measurement
         fields = [*SYNC_FIELDS, "project_kpi", "measured_on", "value", "unit", "contested"]
         read_only_fields = [*SERVER_MANAGED, "unit", "contested"]
+
+
+# --- Peer benchmarks ------------------------------------------------------------------------------
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+BENCHMARK_FIGURE = {"max_digits": 5, "decimal_places": 2, "read_only": True, "allow_null": True}
+
+
+class BenchmarkQuerySerializer(serializers.Serializer):
+    """The benchmark's query parameters."""
+
+    month = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="The month compared, YYYY-MM (default: the month of the relationship's current score).",
+        error_messages={"invalid": "Give a month as YYYY-MM, e.g. 2026-09."},
+    )
+    same_industry = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Compare only with relationships whose client is in the same industry.",
+    )
+
+
+class AreaBenchmarkSerializer(serializers.Serializer):
+    process_area = serializers.CharField(
+        source="area.code", read_only=True, help_text="The process area's code."
+    )
+    process_area_name = serializers.CharField(source="area.name", read_only=True)
+    status = serializers.ChoiceField(
+        choices=["available", "too_small", "refused", "not_scored"],
+        read_only=True,
+        help_text="`available`; `too_small`: the cohort has fewer than the minimum relationships or "
+        "clients, so no benchmark is given; `refused`: the industry filter would single out a small "
+        "group; `not_scored`: the relationship is not active or has no score that month.",
+    )
+    message = serializers.CharField(
+        read_only=True, help_text="What the benchmark compares with, or why there is none."
+    )
+    score = serializers.DecimalField(**BENCHMARK_FIGURE, help_text="This relationship's score that month.")
+    cohort_size = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Relationships in the cohort, this one included."
+    )
+    percentile = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        read_only=True,
+        allow_null=True,
+        help_text="The share (%) of the other relationships in the cohort scoring below this one.",
+    )
+    quartile = serializers.ChoiceField(
+        choices=["top", "second", "third", "bottom"],
+        read_only=True,
+        allow_null=True,
+        help_text="Where the score falls against the cohort's p75, median and p25.",
+    )
+    p25 = serializers.DecimalField(**BENCHMARK_FIGURE)
+    median = serializers.DecimalField(**BENCHMARK_FIGURE)
+    p75 = serializers.DecimalField(**BENCHMARK_FIGURE)
+
+
+class RelationshipBenchmarkSerializer(serializers.Serializer):
+    """Where a relationship's score stands among its peers in each of its process areas. Peers are
+    never named: only the cohort's size and quartiles are given."""
+
+    relationship = serializers.IntegerField(read_only=True)
+    period = serializers.DateField(read_only=True, help_text="The month compared (its first day).")
+    same_industry = serializers.BooleanField(read_only=True)
+    minimum_relationships = serializers.IntegerField(
+        read_only=True, help_text="No benchmark is given for a smaller cohort."
+    )
+    minimum_clients = serializers.IntegerField(
+        read_only=True, help_text="No benchmark is given for a cohort of fewer distinct clients."
+    )
+    areas = AreaBenchmarkSerializer(many=True, read_only=True)

@@ -1,9 +1,21 @@
 """Every resource's viewset: configuration around the shared behaviour of api.viewsets."""
 
+import datetime as dt
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
 from api import filters, serializers
 from api.scores import SCORE_SYNCED_AT, score_sync_fields
 from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
 from collab.selectors import current_score_rests_on_contested, with_contest_flags
+from kpis import benchmarks
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
@@ -11,8 +23,29 @@ from projects import selectors, sync
 from projects import services as project_services
 from projects.access import Role
 from projects.models import InnovationProject, Organization, Relationship
+from reviews import services as review_services
+from reviews.quarters import Quarter
+from reviews.render import RenderingUnavailable
 
 ADMIN_ONLY = (Role.ADMIN,)
+
+
+class RenderingUnavailableError(exceptions.APIException):
+    status_code = 503
+    default_detail = "QBR packs cannot be rendered on this server."
+    default_code = "rendering_unavailable"
+
+
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; the pack is returned as it is."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
 
 
 class OrganizationViewSet(PortfolioViewSet):
@@ -40,10 +73,109 @@ class RelationshipViewSet(PortfolioViewSet):
     filterset_class = filters.ApiRelationshipFilterSet
     ordering_fields = ["id", "name", "contract_start", "created_at", "updated_at"]
 
+    action_query_params = {"benchmark": ("month", "same_industry"), "qbr": ("quarter",)}
+
     def base_queryset(self, *, user, include_deleted):
         relationships = selectors.relationship_list(user=user, include_deleted=include_deleted)
         relationships = current_score_rests_on_contested(relationships, month=kpi_selectors.scored_month())
         return kpi_selectors.with_current_score(relationships.prefetch_related("account_managers"))
+
+    def live_object(self) -> Relationship:
+        """The relationship of a detail action: 404 outside the caller's scope or once deleted."""
+        relationship = self.get_object()
+        if relationship.deleted_at is not None:
+            raise exceptions.NotFound()
+        return relationship
+
+    @extend_schema(
+        summary="Peer benchmark of the relationship's score",
+        description="For each of the relationship's process areas: its score's percentile and quartile "
+        "among the active relationships covering that area in the same month (optionally only those "
+        "whose client is in the same industry), with the cohort's size, p25, median and p75. Peers "
+        "are never named. No benchmark is given for a cohort of fewer than `minimum_relationships` "
+        "relationships or `minimum_clients` clients, and the industry filter is refused where it "
+        "would single out such a group.",
+        parameters=[serializers.BenchmarkQuerySerializer],
+        responses={200: serializers.RelationshipBenchmarkSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def benchmark(self, request, *args, **kwargs):
+        relationship = self.live_object()
+        query = serializers.BenchmarkQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month")
+        if month:
+            period = dt.date.fromisoformat(f"{month}-01")
+        else:
+            current = kpi_selectors.current_score(relationship)
+            period = current.period if current is not None else kpi_selectors.scored_month()
+        same_industry = query.validated_data["same_industry"]
+        areas = benchmarks.relationship_benchmarks(relationship, period=period, same_industry=same_industry)
+        minimum_relationships, minimum_clients = benchmarks.thresholds()
+        data = {
+            "relationship": relationship.pk,
+            "period": period,
+            "same_industry": same_industry,
+            "minimum_relationships": minimum_relationships,
+            "minimum_clients": minimum_clients,
+            "areas": areas,
+        }
+        return Response(serializers.RelationshipBenchmarkSerializer(data).data)
+
+    @extend_schema(
+        summary="Quarterly business review pack (PDF)",
+        description="The relationship's QBR pack for one quarter: cover, the score with its components "
+        "and 12-month trend, why this score (each counted project and its KPIs), benefits and gain-share, "
+        "the pipeline and the peer benchmark. The pack the quarterly job stored when the quarter closed "
+        "is returned unchanged (same bytes, same `ETag`, `X-Checksum-SHA256`); a quarter without a "
+        "stored pack is rendered from the current data.",
+        parameters=[
+            OpenApiParameter(
+                "quarter",
+                OpenApiTypes.STR,
+                description="The quarter, YYYYQn (e.g. 2026Q3); default: the last complete quarter.",
+                pattern=r"^\d{4}Q[1-4]$",
+            )
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The pack."),
+        },
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        renderer_classes=[JSONRenderer, PDFRenderer],
+    )
+    def qbr(self, request, *args, **kwargs):
+        relationship = self.live_object()
+        code = request.query_params.get("quarter")
+        try:
+            quarter = Quarter.parse(code) if code is not None else Quarter.last_complete(timezone.localdate())
+            pack = review_services.pack_for(
+                user=request.user, relationship_id=relationship.pk, quarter=quarter
+            )
+        except ValueError as invalid:
+            raise exceptions.ValidationError({"quarter": [str(invalid)]}) from invalid
+        except RenderingUnavailable as unavailable:
+            raise RenderingUnavailableError(str(unavailable)) from unavailable
+        response = HttpResponse(pack.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
+        response["ETag"] = f'"{pack.sha256}"'
+        response["X-Checksum-SHA256"] = pack.sha256
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        renderer = getattr(response, "accepted_renderer", None)
+        if isinstance(response, Response) and isinstance(renderer, PDFRenderer):
+            # An error of the PDF route answers in the API's JSON shape, whatever was accepted.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 class ProjectViewSet(PortfolioViewSet):

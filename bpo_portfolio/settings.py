@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "webhooks.apps.WebhooksConfig",
     "collab.apps.CollabConfig",
+    "presentation.apps.PresentationConfig",
+    "reviews.apps.ReviewsConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -348,6 +350,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every rendering step at INFO (ten lines a QBR pack); its warnings still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Browser security headers ----------------------------------------------------------------
@@ -438,6 +442,20 @@ BPO_COLLAB = {
     "TRUST_PROBLEMS_MONTHS": 12,
     # Recognition counts the deliveries of this many months.
     "RECOGNITION_MONTHS": 12,
+}
+
+# Peer benchmarks (kpis.benchmarks): no benchmark is shown for a cohort smaller than this, so no
+# peer can be singled out; a filter (the client's industry) that would leave, or split off, a
+# smaller group is refused.
+BPO_BENCHMARK = {
+    "MIN_RELATIONSHIPS": env.int("BPO_BENCHMARK_MIN_RELATIONSHIPS", default=5),
+    "MIN_CLIENTS": env.int("BPO_BENCHMARK_MIN_CLIENTS", default=3),
+}
+
+# Quarterly business review packs (reviews): an open project whose stage has not changed for
+# longer than STUCK_DAYS at the quarter's end is listed as stuck.
+BPO_QBR = {
+    "STUCK_DAYS": env.int("BPO_QBR_STUCK_DAYS", default=90),
 }
 
 # --- Score roll-ups (kpis.rollup, kpis.tasks) -----------------------------------------------
@@ -545,6 +563,12 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-score-rollup": {
         "task": "kpis.tasks.rollup_current_month",
         "schedule": crontab(hour=2, minute=15),
+    },
+    # Every active relationship's QBR pack of the quarter that just ended, stored with its checksum:
+    # on the first day of each quarter, after the nightly roll-up has closed the quarter's last month.
+    "quarterly-review-packs": {
+        "task": "reviews.tasks.generate_quarter_packs",
+        "schedule": crontab(hour=4, minute=0, day_of_month=1, month_of_year="1,4,7,10"),
     },
     # Relationships marked stale whose recompute never ran.
     "catch-up-stale-scores": {

@@ -36,6 +36,7 @@ KPI_CATALOGUE = [
     ("margin_ratio", "ratio", "higher_is_better", 0, 2),
 ]
 PROVIDERS = 20
+INDUSTRIES = ["Manufacturing", "Retail", "Health care", "Insurance", "Aerospace", "Logistics"]
 KPIS_PER_PROJECT = 2
 TABLES = [
     "kpis_relationshipscore",
@@ -96,10 +97,16 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
             SELECT {stamp}, 'Provider ' || i, 'provider', 'Business process outsourcing', 'India'
             FROM generate_series(1, %(providers)s) AS i
             UNION ALL
-            SELECT {stamp}, 'Client ' || i, 'client', 'Manufacturing', 'Germany'
+            SELECT {stamp}, 'Client ' || i, 'client', (%(industries)s::text[])[1 + i %% %(industry_count)s],
+                   'Germany'
             FROM generate_series(1, %(relationships)s) AS i
             """,
-            {"providers": PROVIDERS, "relationships": size.relationships},
+            {
+                "providers": PROVIDERS,
+                "relationships": size.relationships,
+                "industries": INDUSTRIES,
+                "industry_count": len(INDUSTRIES),
+            },
         )
         cursor.execute(
             f"""
@@ -110,6 +117,17 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
             FROM generate_series(1, %(relationships)s) AS i
             """,
             {"today": today, "relationships": size.relationships},
+        )
+        # Each relationship covers one process area, every third a second one (peer cohorts).
+        cursor.execute(
+            """
+            INSERT INTO projects_relationship_process_areas (relationship_id, processarea_id)
+            SELECT DISTINCT r.id, area.id
+            FROM projects_relationship r
+            CROSS JOIN LATERAL (VALUES (r.id), (CASE WHEN r.id % 3 = 0 THEN r.id / 3 + 1 END)) AS pick(n)
+            JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS position, count(*) OVER () AS areas
+                  FROM projects_processarea) AS area ON area.position = pick.n % area.areas
+            """
         )
         cursor.execute(
             f"""
@@ -131,7 +149,7 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
             INSERT INTO projects_innovationproject (created_at, updated_at, version, change_stamp,
                 deleted_at, title, description, level, stage, originator, proposed_on, started_on,
                 delivered_on, investment, expected_annual_benefit, realised_annual_benefit, funding,
-                relationship_id)
+                relationship_id, outcome, cancellation_reason)
             SELECT {stamp}, CASE WHEN random() < 0.02 THEN now() END,
                    'Project ' || j, '', (ARRAY['operational', 'process', 'strategic'])[1 + j %% 3],
                    stage, 'provider',
@@ -141,7 +159,7 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
                    CASE WHEN random() < 0.8 THEN round((10000 + random() * 990000)::numeric, 2) END,
                    CASE WHEN stage = 'delivered' AND random() < 0.7
                         THEN round((random() * 1200000)::numeric, 2) END,
-                   'provider', 1 + (j - 1) %% %(relationships)s
+                   'provider', 1 + (j - 1) %% %(relationships)s, '', ''
             FROM (
                 SELECT j, %(today)s::date - (random() * 1095)::int AS delivered,
                        CASE WHEN draw < 0.55 THEN 'delivered' WHEN draw < 0.65 THEN 'cancelled'
@@ -323,4 +341,112 @@ def mismatches(floor: dict[int, tuple], period: dt.date) -> list[str]:
         for name, want, got in zip(FLOOR_COLUMNS, expected, actual, strict=True):
             if want != got:
                 problems.append(f"relationship {relationship_id} {name}: floor {want}, stored {got}")
+    return problems
+
+
+# --- Peer benchmarks ----------------------------------------------------------------------------
+
+# The floor of kpis.benchmarks.portfolio_benchmarks: the same rows and the same figures written by
+# hand in one statement (percent_rank in each area and in each area and industry, each area's and
+# area-and-industry's size, distinct clients and quartiles), returned as rows and nothing more.
+PEER_FLOOR_SQL = """
+WITH cohort AS (
+    SELECT s.relationship_id, pa.processarea_id AS area, r.client_id, o.industry, s.score,
+           percent_rank() OVER (PARTITION BY pa.processarea_id ORDER BY s.score) AS rank_in_area,
+           percent_rank() OVER (PARTITION BY pa.processarea_id, o.industry ORDER BY s.score)
+               AS rank_in_industry
+    FROM kpis_relationshipscore s
+    JOIN projects_relationship r ON r.id = s.relationship_id
+    JOIN projects_relationship_process_areas pa ON pa.relationship_id = r.id
+    JOIN projects_organization o ON o.id = r.client_id
+    WHERE s.period = %(period)s AND NOT s.is_new AND r.deleted_at IS NULL AND r.status = 'active'
+), by_area AS (
+    SELECT area, count(*) AS size, count(DISTINCT client_id) AS clients,
+           percentile_cont(0.25) WITHIN GROUP (ORDER BY score) AS p25,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY score) AS median,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY score) AS p75
+    FROM cohort GROUP BY area
+), by_industry AS (
+    SELECT area, industry, count(*) AS size, count(DISTINCT client_id) AS clients,
+           percentile_cont(0.25) WITHIN GROUP (ORDER BY score) AS p25,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY score) AS median,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY score) AS p75
+    FROM cohort GROUP BY area, industry
+)
+SELECT c.relationship_id, c.area, c.score, c.rank_in_area, a.size, a.clients, a.p25, a.median, a.p75,
+       c.rank_in_industry, i.size, i.clients, i.p25, i.median, i.p75
+FROM cohort c JOIN by_area a USING (area) JOIN by_industry i USING (area, industry)
+"""
+
+
+def run_peer_floor(period: dt.date) -> dict[tuple[int, int], tuple]:
+    """The floor's figures per (relationship id, area id)."""
+    with connection.cursor() as cursor:
+        cursor.execute(PEER_FLOOR_SQL, {"period": scoring.month_start(period)})
+        return {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+
+
+def peer_cohorts(period: dt.date):
+    """What the floor computes, as the product computes it: every cohort of the month (by area, and
+    by area and industry) with its size, distinct clients and quartiles, from the one query."""
+    from kpis.benchmarks import portfolio_benchmarks
+
+    portfolio = portfolio_benchmarks(period=period)
+    for cohort in (*portfolio.by_area.values(), *portfolio.by_area_industry.values()):
+        cohort.quartiles()
+    return portfolio
+
+
+def peer_benchmarks(period: dt.date) -> list:
+    """What the product computes for the whole portfolio: every relationship's benchmark in each of
+    its areas, across industries and within its client's industry."""
+    from kpis.benchmarks import portfolio_benchmarks
+    from projects.models import ProcessArea
+
+    areas = {area.pk: area for area in ProcessArea.objects.all()}
+    portfolio = portfolio_benchmarks(period=period)
+    return [
+        (
+            portfolio.of(relationship_id, areas[area_id]),
+            portfolio.of(relationship_id, areas[area_id], same_industry=True),
+        )
+        for relationship_id, area_id in portfolio.member_of
+    ]
+
+
+def peer_mismatches(floor: dict[tuple[int, int], tuple], product: list) -> list[str]:
+    """Where the product's benchmarks disagree with the floor's figures (should be none)."""
+    from kpis.benchmarks import AVAILABLE
+
+    problems = []
+    if len(floor) != len(product):
+        problems.append(f"{len(product)} benchmarks against {len(floor)} floor rows")
+    minimum = settings.BPO_BENCHMARK
+    for across, within in product:
+        row = floor.get((across.relationship_id, across.area.pk))
+        if row is None:
+            problems.append(f"{across.relationship_id}/{across.area.pk}: not in the floor")
+            continue
+        score, rank, size, clients, *quartiles = row[:7]
+        fair = size >= minimum["MIN_RELATIONSHIPS"] and clients >= minimum["MIN_CLIENTS"]
+        if across.available != fair:
+            problems.append(
+                f"{across.relationship_id}/{across.area.pk}: shown {across.available}, floor {fair}"
+            )
+            continue
+        if not fair:
+            continue
+        percentile = scoring.quantize(Decimal(repr(rank * 100)), Decimal("0.1"))
+        if (across.score, across.percentile, across.cohort_size) != (score, percentile, size):
+            problems.append(
+                f"{across.relationship_id}/{across.area.pk}: rank or size differs from the floor's"
+            )
+        # The floor's quartiles are floats; the product's exact, to the cent: within half a cent.
+        for got, floor_value in zip((across.p25, across.median, across.p75), quartiles, strict=True):
+            if abs(float(got) - floor_value) > 0.005 + 1e-9:
+                problems.append(f"{across.relationship_id}/{across.area.pk}: quartile {got} != {floor_value}")
+        if within.status == AVAILABLE and within.percentile != scoring.quantize(
+            Decimal(repr(row[7] * 100)), Decimal("0.1")
+        ):
+            problems.append(f"{across.relationship_id}/{across.area.pk} in its industry: percentile differs")
     return problems

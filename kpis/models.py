@@ -217,6 +217,13 @@ class RelationshipScore(models.Model):
         "and nothing has been delivered yet.",
     )
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Why the figures were last (re)computed: the change that asked for it ("measurement 812
+    # changed") or the job that ran ("nightly roll-up"). Set only when the figures are written.
+    # (Database defaults too, so writers that insert rows themselves need not know these columns.)
+    reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # A digest of everything the figures were computed from (kpis.rollup.inputs_fingerprint): a
+    # roll-up whose inputs have the same digest skips the relationship without computing anything.
+    inputs_fingerprint = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     SCOPE_PATH = "relationship"
 
@@ -249,3 +256,25 @@ class PendingScoreRecompute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.relationship} stale since {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class PendingScorePeriod(models.Model):
+    """A month of a relationship's score that a change has made out of date, and why.
+
+    Written in the same transaction as the change (kpis.tasks.request_score_recompute): one row per
+    month whose window the change falls in, however many changes ask for it. The roll-up of that
+    month deletes it in its own transaction before reading, and stores its reason on the score row.
+    """
+
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="+")
+    period = models.DateField(help_text="The first day of the month to recompute.")
+    reason = models.CharField(max_length=200, blank=True, default="")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["relationship", "period"], name="pending_score_period_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship} {self.period:%Y-%m} stale since {self.requested_at:%Y-%m-%d %H:%M}"

@@ -12,8 +12,10 @@ relationship wait for the first, so two never compute and write the same rows at
 write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
 """
 
+import dataclasses
 import datetime as dt
 import gc
+import hashlib
 import json
 import time
 from collections import defaultdict
@@ -31,7 +33,13 @@ from django.utils import timezone
 
 from kpis import scoring
 from kpis.explanation import KPIExplanation, ProjectExplanation, QuarterExplanation, ScoreExplanation
-from kpis.models import Measurement, PendingScoreRecompute, ProjectKPI, RelationshipScore
+from kpis.models import (
+    Measurement,
+    PendingScorePeriod,
+    PendingScoreRecompute,
+    ProjectKPI,
+    RelationshipScore,
+)
 from kpis.score_events import append_score_events
 from kpis.scoring import COMPONENT_PLACES, quantize
 from kpis.selectors import latest_measurements
@@ -55,6 +63,8 @@ SCORE_FIELDS = (
     "kpis_measured",
     "is_new",
 )
+# Written with the figures, but not figures themselves: an equal row is not rewritten for them.
+BOOKKEEPING_FIELDS = ("reason", "inputs_fingerprint")
 
 
 def _options() -> dict:
@@ -74,6 +84,7 @@ class ProjectInput(NamedTuple):
     delivered_on: dt.date
     expected_benefit: Decimal | None
     realised_benefit: Decimal | None
+    version: int = 1
 
 
 class KPIInput(NamedTuple):
@@ -86,6 +97,13 @@ class KPIInput(NamedTuple):
     target: Decimal | None
     latest: Decimal | None = None
     latest_measured_on: dt.date | None = None
+    # What the fingerprint rests on: the rows' versions (a write bumps them) and which measurement
+    # is the latest.
+    version: int = 1
+    kpi_id: int = 0
+    kpi_version: int = 1
+    measurement_id: int | None = None
+    measurement_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +139,12 @@ def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix
 # that an id tie-break would need.
 _PROJECT_KPIS_WITH_LATEST_SQL = """
 SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
-       latest.value, latest.measured_on
+       latest.value, latest.measured_on, pk.version, k.id, k.version, latest.id, latest.version
 FROM kpis_projectkpi pk
 JOIN projects_innovationproject p ON p.id = pk.project_id
 JOIN kpis_kpi k ON k.id = pk.kpi_id
 LEFT JOIN LATERAL (
-    SELECT m.value, m.measured_on FROM kpis_measurement m
+    SELECT m.value, m.measured_on, m.id, m.version FROM kpis_measurement m
     WHERE m.project_kpi_id = pk.id AND m.deleted_at IS NULL AND m.measured_on <= %(end)s
     ORDER BY m.measured_on DESC
     LIMIT 1
@@ -137,8 +155,9 @@ WHERE pk.deleted_at IS NULL AND p.relationship_id = ANY(%(relationship_ids)s) AN
 
 
 def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int]) -> list[tuple]:
-    """(id, project id, KPI name, unit, direction, baseline, target, latest value, its date) of the
-    live KPIs of the projects delivered in the window, in one query."""
+    """(id, project id, KPI name, unit, direction, baseline, target, latest value, its date, and
+    the versions the fingerprint rests on) of the live KPIs of the projects delivered in the window,
+    in one query."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -156,15 +175,30 @@ def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int
         deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
     )
     latest = {
-        project_kpi_id: (value, measured_on)
-        for project_kpi_id, value, measured_on in latest_measurements(
-            project_kpis, as_of=window.end
-        ).values_list("project_kpi_id", "value", "measured_on")
+        project_kpi_id: rest
+        for project_kpi_id, *rest in latest_measurements(project_kpis, as_of=window.end).values_list(
+            "project_kpi_id", "value", "measured_on", "id", "version"
+        )
     }
     rows = project_kpis.order_by().values_list(
-        "id", "project_id", "kpi__name", "kpi__unit", "kpi__direction", "baseline_value", "target_value"
+        "id",
+        "project_id",
+        "kpi__name",
+        "kpi__unit",
+        "kpi__direction",
+        "baseline_value",
+        "target_value",
+        "version",
+        "kpi_id",
+        "kpi__version",
     )
-    return [(*row, *latest.get(row[0], (None, None))) for row in rows]
+    result = []
+    for *row, version, kpi_id, kpi_version in rows:
+        value, measured_on, measurement_id, measurement_version = latest.get(row[0], (None,) * 4)
+        result.append(
+            (*row, value, measured_on, version, kpi_id, kpi_version, measurement_id, measurement_version)
+        )
+    return result
 
 
 def gather_inputs(
@@ -190,6 +224,7 @@ def gather_inputs(
                 "delivered_on",
                 "expected_annual_benefit",
                 "realised_annual_benefit",
+                "version",
             ),
         )
     )
@@ -205,6 +240,157 @@ def gather_inputs(
         kpis=kpis,
         contract_starts=contract_starts,
     )
+
+
+# --- Fingerprints -------------------------------------------------------------------------------
+#
+# A score row keeps a digest of everything its figures were computed from: the scoring settings (and
+# FINGERPRINT_VERSION), the contract start, and the id and version of each project counted, each of
+# their live KPIs with its catalogue entry, and each KPI's latest measurement as of the month's end.
+# Every write bumps a row's version and a different latest measurement has another id, so equal
+# digests mean equal inputs, and a roll-up skips the relationship without reading or computing
+# anything else. The digest is defined once, by `inputs_fingerprint`; PostgreSQL computes the same
+# text in SQL (_FINGERPRINTS_SQL, tested against it) so an unchanged portfolio is checked in one
+# statement.
+
+# Bump when the computation or the explanation's shape changes, so every stored row is recomputed.
+FINGERPRINT_VERSION = "1"
+
+
+def _config_digest() -> str:
+    settings_text = json.dumps(settings.BPO_SCORING, sort_keys=True, default=str)
+    return hashlib.md5(f"{FINGERPRINT_VERSION}:{settings_text}".encode()).hexdigest()
+
+
+def inputs_fingerprint(
+    *,
+    config: str,
+    contract_start: dt.date | None,
+    projects: Iterable[tuple[int, int]],
+    kpis: Iterable[tuple[int, int, int, int, int | None, int | None]],
+) -> str:
+    """The digest of one relationship-month's inputs: `projects` as (id, version), `kpis` as (project
+    KPI id, version, KPI id, KPI version, latest measurement id, its version) — any order."""
+    project_text = ",".join(f"{pk}.{version}" for pk, version in sorted(projects))
+    kpi_text = ",".join(
+        f"{pk}.{version}.{kpi_id}.{kpi_version}"
+        + ("" if measurement_id is None else f".{measurement_id}.{measurement_version}")
+        for pk, version, kpi_id, kpi_version, measurement_id, measurement_version in sorted(kpis)
+    )
+    text = f"{config}|{contract_start or ''}|{project_text}|{kpi_text}"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def fingerprints_of(inputs: ScoreInputs) -> dict[int, str]:
+    """Each relationship's fingerprint from its gathered inputs."""
+    config = _config_digest()
+    projects: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    relationship_of: dict[int, int] = {}
+    for project in inputs.projects:
+        projects[project.relationship_id].append((project.id, project.version))
+        relationship_of[project.id] = project.relationship_id
+    kpis: dict[int, list[tuple]] = defaultdict(list)
+    for kpi in inputs.kpis:
+        kpis[relationship_of[kpi.project_id]].append(
+            (
+                kpi.project_kpi_id,
+                kpi.version,
+                kpi.kpi_id,
+                kpi.kpi_version,
+                kpi.measurement_id,
+                kpi.measurement_version,
+            )
+        )
+    return {
+        relationship_id: inputs_fingerprint(
+            config=config,
+            contract_start=inputs.contract_starts.get(relationship_id),
+            projects=projects[relationship_id],
+            kpis=kpis[relationship_id],
+        )
+        for relationship_id in inputs.relationship_ids
+    }
+
+
+# `{relationships}` is a statement giving the relationship ids to digest (column relationship_id).
+_FINGERPRINTS_SQL = """
+WITH subject AS ({relationships}),
+counted AS (
+    SELECT p.id, p.relationship_id, p.version FROM projects_innovationproject p
+    WHERE p.relationship_id IN (SELECT relationship_id FROM subject) AND p.stage = %(delivered)s
+      AND p.deleted_at IS NULL AND p.delivered_on BETWEEN %(start)s AND %(end)s
+),
+project_text AS (
+    SELECT relationship_id, string_agg(id || '.' || version, ',' ORDER BY id) AS text
+    FROM counted GROUP BY relationship_id
+),
+kpi_text AS (
+    SELECT c.relationship_id,
+           string_agg(pk.id || '.' || pk.version || '.' || k.id || '.' || k.version
+                      || coalesce('.' || latest.id || '.' || latest.version, ''), ',' ORDER BY pk.id) AS text
+    FROM counted c
+    JOIN kpis_projectkpi pk ON pk.project_id = c.id AND pk.deleted_at IS NULL
+    JOIN kpis_kpi k ON k.id = pk.kpi_id
+    LEFT JOIN LATERAL (
+        SELECT m.id, m.version FROM kpis_measurement m
+        WHERE m.project_kpi_id = pk.id AND m.deleted_at IS NULL AND m.measured_on <= %(end)s
+        ORDER BY m.measured_on DESC
+        LIMIT 1
+    ) AS latest ON true
+    GROUP BY c.relationship_id
+)
+SELECT s.relationship_id,
+       md5(%(config)s || '|' || coalesce(r.contract_start::text, '') || '|'
+           || coalesce(pt.text, '') || '|' || coalesce(kt.text, '')) AS fingerprint
+FROM subject s
+JOIN projects_relationship r ON r.id = s.relationship_id
+LEFT JOIN project_text pt ON pt.relationship_id = s.relationship_id
+LEFT JOIN kpi_text kt ON kt.relationship_id = s.relationship_id
+"""
+
+
+def _fingerprint_params(window: scoring.Window, **extra) -> dict:
+    return {
+        "start": window.start,
+        "end": window.end,
+        "delivered": InnovationProject.Stage.DELIVERED.value,
+        "config": _config_digest(),
+        **extra,
+    }
+
+
+def database_fingerprints(window: scoring.Window, relationship_ids: list[int]) -> dict[int, str]:
+    """The fingerprints PostgreSQL computes for these relationships (what the skip check compares)."""
+    sql = _FINGERPRINTS_SQL.format(
+        relationships="SELECT unnest(%(relationship_ids)s::bigint[]) AS relationship_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _fingerprint_params(window, relationship_ids=relationship_ids))
+        return dict(cursor.fetchall())
+
+
+def _unchanged_relationships(window: scoring.Window, relationship_ids: list[int]) -> set[int]:
+    """The relationships whose stored row for the month was computed from the inputs they have now
+    (PostgreSQL: one statement, digesting only relationships that have a stored fingerprint)."""
+    if connection.vendor != "postgresql" or not relationship_ids:
+        return set()
+    table = RelationshipScore._meta.db_table
+    stored = (
+        f"SELECT relationship_id, inputs_fingerprint FROM {table} "
+        "WHERE period = %(period)s AND relationship_id = ANY(%(relationship_ids)s) "
+        "AND inputs_fingerprint <> ''"
+    )
+    sql = (
+        f"WITH fingerprints AS ({_FINGERPRINTS_SQL.format(relationships=stored)}) "
+        f"SELECT f.relationship_id FROM fingerprints f JOIN {table} s "
+        "ON s.relationship_id = f.relationship_id AND s.period = %(period)s "
+        "WHERE s.inputs_fingerprint = f.fingerprint"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, _fingerprint_params(window, period=window.period, relationship_ids=relationship_ids)
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 # --- The pure computation ---------------------------------------------------------------------
@@ -403,34 +589,106 @@ def _lock(relationship_ids: list[int]) -> None:
         )
 
 
+def _delete_returning_ids(model, relationship_ids: list[int]) -> list[int]:
+    """Delete the model's rows of these relationships; return the relationship ids that had one."""
+    if not relationship_ids:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(relationship_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE relationship_id IN ({placeholders}) RETURNING relationship_id",
+            relationship_ids,
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _take_pending_reasons(relationship_ids: list[int], period: dt.date) -> dict[int, str]:
+    """Delete the month's recompute requests of these relationships and return their reasons.
+
+    Deleted inside the roll-up's transaction and before its reads: a change committed after this
+    point asks again (and is picked up), one committed before is read by this roll-up.
+    """
+    if not relationship_ids:
+        return {}
+    table = connection.ops.quote_name(PendingScorePeriod._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(relationship_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE period = %s AND relationship_id IN ({placeholders}) "
+            "RETURNING relationship_id, reason",
+            [
+                PendingScorePeriod._meta.get_field("period").get_db_prep_value(period, connection),
+                *relationship_ids,
+            ],
+        )
+        return {relationship_id: reason for relationship_id, reason in cursor.fetchall() if reason}
+
+
 def _rollup_batch(
     window: scoring.Window,
     relationship_ids: list[int],
     contract_starts: dict[int, dt.date],
     *,
     clear_stale: bool,
+    reason: str,
+    force: bool,
 ) -> int:
     with transaction.atomic():
         _lock(relationship_ids)
+        marked: list[int] = []
         if clear_stale:
             # Deleted inside this transaction and before the reads: a change committed after this
             # point marks the relationship stale again (and is picked up), one committed before is
             # read below. Either way no change is lost.
-            PendingScoreRecompute.objects.filter(relationship_id__in=relationship_ids).delete()
-        with _without_cyclic_gc():
-            inputs = gather_inputs(
-                window=window, relationship_ids=relationship_ids, contract_starts=contract_starts
-            )
-            computed = compute_scores(inputs)
-            computed_at = timezone.now()
-            written = _upsert(computed, computed_at=computed_at)
-            if written:
-                append_score_events(
-                    relationship_ids=relationship_ids, period=window.period, computed_at=computed_at
+            marked = _delete_returning_ids(PendingScoreRecompute, relationship_ids)
+        reasons = _take_pending_reasons(relationship_ids, window.period)
+        if not force:
+            unchanged = _unchanged_relationships(window, relationship_ids)
+            relationship_ids = [pk for pk in relationship_ids if pk not in unchanged]
+        # Records' computed figures (a project KPI's latest value, say) can move without moving the
+        # score (a project not delivered yet): every relationship a change marked is re-stamped.
+        restamp = sorted(set(relationship_ids) | set(marked))
+        written = 0
+        computed_at = timezone.now()
+        if relationship_ids:
+            with _without_cyclic_gc():
+                inputs = gather_inputs(
+                    window=window,
+                    relationship_ids=relationship_ids,
+                    contract_starts={pk: contract_starts[pk] for pk in relationship_ids},
                 )
-        if clear_stale:  # the current month: the figures records show now
-            stamp_changed_figures(relationship_ids, period=window.period, computed_at=computed_at)
+                fingerprints = fingerprints_of(inputs)
+                if not force and connection.vendor != "postgresql":
+                    inputs = _without_unchanged(inputs, fingerprints)
+                computed = compute_scores(inputs)
+                written = _upsert(
+                    computed,
+                    computed_at=computed_at,
+                    reasons={pk: reasons.get(pk, reason) for pk in inputs.relationship_ids},
+                    fingerprints=fingerprints,
+                )
+                if written:
+                    append_score_events(
+                        relationship_ids=inputs.relationship_ids,
+                        period=window.period,
+                        computed_at=computed_at,
+                    )
+        if clear_stale and restamp:  # the current month: the figures records show now
+            stamp_changed_figures(restamp, period=window.period, computed_at=computed_at)
         return written
+
+
+def _without_unchanged(inputs: ScoreInputs, fingerprints: dict[int, str]) -> ScoreInputs:
+    """The inputs less the relationships whose stored fingerprint is the one they have now (where
+    the database cannot compute fingerprints itself, they are compared after reading the inputs)."""
+    stored = dict(
+        RelationshipScore.objects.filter(
+            period=inputs.window.period, relationship_id__in=inputs.relationship_ids
+        ).values_list("relationship_id", "inputs_fingerprint")
+    )
+    changed = [pk for pk in inputs.relationship_ids if stored.get(pk) != fingerprints[pk]]
+    return dataclasses.replace(inputs, relationship_ids=changed)
 
 
 def stamp_changed_figures(relationship_ids: list[int], *, period: dt.date, computed_at: dt.datetime) -> None:
@@ -500,13 +758,21 @@ def _json_value(value) -> str:
     return _compact(value)
 
 
-def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
+def _upsert(
+    scores: list[ComputedScore],
+    *,
+    computed_at: dt.datetime,
+    reasons: dict[int, str] | None = None,
+    fingerprints: dict[int, str] | None = None,
+) -> int:
     """Insert or update the rows in one statement; a row whose figures are unchanged is left alone
-    (its computed_at too). Returns the number of rows inserted or updated."""
+    (its computed_at and reason too: they say when and why the figures last changed), only its
+    fingerprint is brought up to date. Returns the number of rows inserted or updated."""
     if not scores:
         return 0
+    reasons, fingerprints = reasons or {}, fingerprints or {}
     meta = RelationshipScore._meta
-    fields = [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS)]
+    fields = [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS, *BOOKKEEPING_FIELDS)]
     columns = [field.column for field in fields]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
@@ -520,6 +786,8 @@ def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
                 score.components_json if name == "components" else getattr(score, name)
                 for name in SCORE_FIELDS
             ),
+            reasons.get(score.relationship_id, "")[: meta.get_field("reason").max_length],
+            fingerprints.get(score.relationship_id, ""),
         ]
         for score in scores
     ]
@@ -563,17 +831,41 @@ def _upsert(scores: list[ComputedScore], *, computed_at: dt.datetime) -> int:
         placeholders = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
         source = f"VALUES {', '.join([placeholders] * len(rows))}"
         distinct = "IS NOT"  # SQLite's NULL-safe comparison
-    compared = columns[2:]
+    compared = [meta.get_field(name).column for name in SCORE_FIELDS]
+    fingerprint = quote(meta.get_field("inputs_fingerprint").column)
+    old_figures = f"({', '.join(f'{table}.{quote(column)}' for column in compared)})"
+    new_figures = f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
+    # One statement: a row whose figures moved gets them with this computed_at and reason; a row
+    # whose figures are the same but whose inputs moved (a measurement re-entered with its old value)
+    # gets only its new fingerprint, so the next roll-up skips it; any other row is left alone.
+    # RETURNING tells the rows whose figures were written (their computed_at is this one).
+    kept_unless_moved = ", ".join(
+        f"{quote(column)} = CASE WHEN {old_figures} {distinct} {new_figures} "
+        f"THEN excluded.{quote(column)} ELSE {table}.{quote(column)} END"
+        for column in ("computed_at", meta.get_field("reason").column)
+    )
     sql = (
         f"INSERT INTO {table} ({', '.join(quote(column) for column in [*columns, 'computed_at'])}) {source} "
         f"ON CONFLICT ({quote('relationship_id')}, {quote('period')}) DO UPDATE SET "
-        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in [*compared, "computed_at"])
-        + f" WHERE ({', '.join(f'{table}.{quote(column)}' for column in compared)}) {distinct} "
-        f"({', '.join(f'excluded.{quote(column)}' for column in compared)})"
+        + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in compared)
+        + f", {fingerprint} = excluded.{fingerprint}, {kept_unless_moved}"
+        f" WHERE {old_figures} {distinct} {new_figures}"
+        f" OR {table}.{fingerprint} {distinct} excluded.{fingerprint}"
+        f" RETURNING {quote('relationship_id')}, {quote('computed_at')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        returned = cursor.fetchall()
+    # The stored computed_at comes back as the column's type; this run's, as the database has it.
+    written = [row for row in returned if _same_instant(row[1], computed_at)]
+    return len(written)
+
+
+def _same_instant(stored, written) -> bool:
+    """A computed_at read back (a datetime, or text on SQLite) against the value this run wrote."""
+    if isinstance(stored, dt.datetime) and isinstance(written, dt.datetime):
+        return stored == written
+    return str(stored) == str(written)
 
 
 def rollup_scores(
@@ -581,14 +873,19 @@ def rollup_scores(
     period: dt.date,
     relationship_ids: Iterable[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    reason: str = "roll-up",
+    force: bool = False,
 ) -> int:
     """Compute and upsert the scores for the month containing `period`; return the rows written.
 
     `relationship_ids=None` means every live relationship; ids of deleted or unknown relationships
     are skipped quietly. A roll-up of the current month also clears the relationships' "stale" marks
-    (kpis.models.PendingScoreRecompute). Rows whose figures are unchanged are not rewritten (their
-    `computed_at` stays), so a second run returns 0. `progress(done, total)` is called after each
-    batch of BATCH_SIZE relationships.
+    (kpis.models.PendingScoreRecompute); a roll-up of any month takes that month's recompute
+    requests (kpis.models.PendingScorePeriod) and stores their reasons on the rows it writes, or
+    `reason` where none was asked for. A relationship whose stored row was computed from the inputs
+    it has now (its fingerprint) is skipped without computing anything, unless `force`; rows whose
+    figures are unchanged are not rewritten (their `computed_at` and `reason` stay), so a second
+    run returns 0. `progress(done, total)` is called after each batch of BATCH_SIZE relationships.
     """
     started = time.monotonic()
     window = scoring.score_window(period)
@@ -601,18 +898,24 @@ def rollup_scores(
     # Contract starts come with the ids (no query of their own): "new" rests on them.
     contract_starts = dict(live.order_by("pk").values_list("pk", "contract_start"))
     ids = list(contract_starts)
-    if clear_stale and (requested is None or len(ids) < len(requested)):
-        # Marks of relationships deleted since would otherwise stay forever.
-        gone = PendingScoreRecompute.objects.filter(relationship__deleted_at__isnull=False)
-        if requested is not None:
-            gone = gone.filter(relationship_id__in=requested)
-        gone.delete()
+    if requested is None or len(ids) < len(requested):
+        # Marks and requests of relationships deleted since would otherwise stay forever.
+        for model in (PendingScoreRecompute, PendingScorePeriod) if clear_stale else (PendingScorePeriod,):
+            gone = model.objects.filter(relationship__deleted_at__isnull=False)
+            if requested is not None:
+                gone = gone.filter(relationship_id__in=requested)
+            gone.delete()
     batch_size = _options()["BATCH_SIZE"]
     written = 0
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
         written += _rollup_batch(
-            window, batch, {pk: contract_starts[pk] for pk in batch}, clear_stale=clear_stale
+            window,
+            batch,
+            {pk: contract_starts[pk] for pk in batch},
+            clear_stale=clear_stale,
+            reason=reason,
+            force=force,
         )
         if progress is not None:
             progress(start + len(batch), len(ids))
@@ -632,6 +935,8 @@ def rollup_history(
     today: dt.date | None = None,
     relationship_ids: Iterable[int] | None = None,
     progress: Callable[[dt.date, int, int], None] | None = None,
+    reason: str = "history roll-up",
+    force: bool = False,
 ) -> int:
     """Roll up the last `months` months up to the current one, oldest first; return rows written."""
     this_month = scoring.month_start(today or timezone.localdate())
@@ -639,7 +944,7 @@ def rollup_history(
     written = 0
     for offset in range(months - 1, -1, -1):
         period = scoring.add_months(this_month, -offset)
-        written += rollup_scores(period=period, relationship_ids=ids)
+        written += rollup_scores(period=period, relationship_ids=ids, reason=reason, force=force)
         if progress is not None:
             progress(period, months - offset, months)
     return written

@@ -163,6 +163,30 @@ def score_window(period: dt.date) -> Window:
     return Window(period=period, start=start, end=month_end(period), quarters=quarters)
 
 
+def periods_counting(
+    delivered_on: dt.date | None, *, through: dt.date, since: dt.date | None = None
+) -> list[dt.date]:
+    """The months whose score counts a project delivered on `delivered_on`: those whose window
+    contains the delivery (WINDOW_MONTHS of them, from the month of the delivery on), from the month
+    of `since` on (a measurement dated `since` reaches no month that ended before it), up to the
+    month of `through`. Oldest first; empty for a project without a delivered date.
+
+    This is what a change to a project, its KPIs or its measurements can move, so a change
+    recomputes exactly these months, never more than WINDOW_MONTHS of them.
+    """
+    if delivered_on is None:
+        return []
+    first = month_start(delivered_on)
+    if since is not None:
+        first = max(first, month_start(since))
+    last = min(add_months(delivered_on, _config()["WINDOW_MONTHS"] - 1), month_start(through))
+    periods = []
+    while first <= last:
+        periods.append(first)
+        first = add_months(first, 1)
+    return periods
+
+
 # --- Components -------------------------------------------------------------------------------
 
 
@@ -296,3 +320,35 @@ def tier_for(score: Decimal) -> str:
         if score >= Decimal(cut_off):
             return tier
     return _config()["TIERS"][-1][0]
+
+
+# --- Peer benchmarks --------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[Decimal], fraction: Decimal) -> Decimal | None:
+    """The `fraction` quantile of values sorted ascending, interpolated linearly between the two
+    nearest values: PostgreSQL's percentile_cont (tests check it against the database). None for no
+    values."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    lower = int(position)
+    if lower + 1 >= len(ordered):
+        return _decimal(ordered[-1])
+    low, high = _decimal(ordered[lower]), _decimal(ordered[lower + 1])
+    return low + (position - lower) * (high - low)
+
+
+QUARTILES = ("top", "second", "third", "bottom")
+
+
+def quartile(score: Decimal, *, p25: Decimal, median: Decimal, p75: Decimal) -> str:
+    """Which quarter of its cohort a score falls in, by the cohort's quartile cut points: "top" at
+    or above p75, "second" at or above the median, "third" at or above p25, else "bottom"."""
+    if score >= p75:
+        return "top"
+    if score >= median:
+        return "second"
+    if score >= p25:
+        return "third"
+    return "bottom"

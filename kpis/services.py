@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kpis.models import KPI, Measurement, ProjectKPI
+from kpis.scoring import periods_counting
 from kpis.tasks import request_score_recompute
 from projects import access
 from projects.models import InnovationProject
@@ -68,13 +69,28 @@ def kpi_delete(*, actor, kpi: KPI, expected_version: int | None = None) -> KPI:
 
 
 def _request_recompute_for_kpi(kpi: KPI) -> None:
-    relationship_ids = (
+    """Every month that counts a project tracking this KPI, per relationship."""
+    today = timezone.localdate()
+    periods: dict[int, set[dt.date]] = {}
+    for relationship_id, delivered_on in (
         ProjectKPI.objects.filter(kpi=kpi, deleted_at__isnull=True)
-        .values_list("project__relationship_id", flat=True)
+        .values_list("project__relationship_id", "project__delivered_on")
         .distinct()
+    ):
+        periods.setdefault(relationship_id, set()).update(periods_counting(delivered_on, through=today))
+    for relationship_id, months in periods.items():
+        request_score_recompute(relationship_id, periods=months, reason=f"KPI {kpi.pk} changed")
+
+
+def _request_recompute_for_project(
+    project: InnovationProject, *, reason: str, since: dt.date | None = None
+) -> None:
+    """The months whose score counts `project` (from the month of `since` on), and the current one."""
+    request_score_recompute(
+        project.relationship_id,
+        periods=periods_counting(project.delivered_on, since=since, through=timezone.localdate()),
+        reason=reason,
     )
-    for relationship_id in relationship_ids:
-        request_score_recompute(relationship_id)
 
 
 # --- Project KPIs -----------------------------------------------------------------------------
@@ -112,7 +128,7 @@ def project_kpi_add(*, actor, fields: ProjectKPIFields) -> ProjectKPI:
         raise ValidationError(errors)
     _check_project_writable(actor, project)
     project_kpi = record_create(actor=actor, model=ProjectKPI, data={**data, "unit": kpi.unit})
-    request_score_recompute(project.relationship_id)
+    _request_recompute_for_project(project, reason=f"project KPI {project_kpi.pk} added")
     return project_kpi
 
 
@@ -131,7 +147,7 @@ def project_kpi_update(
     project_kpi = record_update(
         actor=actor, instance=project_kpi, data=data, expected_version=expected_version
     )
-    request_score_recompute(project_kpi.project.relationship_id)
+    _request_recompute_for_project(project_kpi.project, reason=f"project KPI {project_kpi.pk} changed")
     return project_kpi
 
 
@@ -140,7 +156,7 @@ def project_kpi_delete(*, actor, project_kpi: ProjectKPI, expected_version: int 
     """Stop tracking a KPI: its measurements are deleted with it (projects.records cascades)."""
     access.ensure_can_write(actor, project_kpi.project.relationship)
     project_kpi = record_soft_delete(actor=actor, instance=project_kpi, expected_version=expected_version)
-    request_score_recompute(project_kpi.project.relationship_id)
+    _request_recompute_for_project(project_kpi.project, reason=f"project KPI {project_kpi.pk} deleted")
     return project_kpi
 
 
@@ -182,7 +198,9 @@ def measurement_record(*, actor, fields: MeasurementFields) -> Measurement:
     _check_project_kpi_writable(actor, project_kpi)
     check_measured_on(project_kpi, data.get("measured_on"))
     measurement = record_create(actor=actor, model=Measurement, data={**data, "unit": project_kpi.unit})
-    request_score_recompute(project_kpi.project.relationship_id)
+    _request_recompute_for_project(
+        project_kpi.project, since=measurement.measured_on, reason=f"measurement {measurement.pk} recorded"
+    )
     return measurement
 
 
@@ -198,10 +216,16 @@ def measurement_update(
             raise ValidationError({"project_kpi": "A measurement cannot move to another KPI."})
         data.pop("project_kpi")
     check_measured_on(project_kpi, data.get("measured_on"))
+    measured_on_before = measurement.measured_on
     measurement = record_update(
         actor=actor, instance=measurement, data=data, expected_version=expected_version
     )
-    request_score_recompute(project_kpi.project.relationship_id)
+    # A measurement moved to another date changes the months from the earlier of its two dates on.
+    _request_recompute_for_project(
+        project_kpi.project,
+        since=min(filter(None, (measured_on_before, measurement.measured_on))),
+        reason=f"measurement {measurement.pk} changed",
+    )
     return measurement
 
 
@@ -211,7 +235,11 @@ def measurement_delete(
 ) -> Measurement:
     access.ensure_can_write(actor, measurement.project_kpi.project.relationship)
     measurement = record_soft_delete(actor=actor, instance=measurement, expected_version=expected_version)
-    request_score_recompute(measurement.project_kpi.project.relationship_id)
+    _request_recompute_for_project(
+        measurement.project_kpi.project,
+        since=measurement.measured_on,
+        reason=f"measurement {measurement.pk} deleted",
+    )
     return measurement
 
 

@@ -17,6 +17,7 @@ inside its transaction. That does two things:
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 
 from celery import shared_task
@@ -25,7 +26,7 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from kpis.models import PendingScoreRecompute
+from kpis.models import PendingScorePeriod, PendingScoreRecompute
 from kpis.rollup import rollup_scores
 from kpis.scoring import month_start
 
@@ -41,6 +42,9 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
+
+
+NIGHTLY_REASON = "nightly roll-up"
 
 
 def _options() -> dict:
@@ -88,20 +92,46 @@ def _pending_recomputes() -> _PendingRecomputes:
     return _PendingRecomputes()
 
 
-def request_score_recompute(relationship_id: int) -> None:
-    """Mark a relationship's current score stale and recompute it once the transaction commits.
+DEFAULT_REASON = "its projects or KPIs changed"
 
-    The mark commits (or rolls back) with the change that caused it, so a recompute that never runs
+
+def request_score_recompute(
+    relationship_id: int, *, periods: Iterable[dt.date] = (), reason: str = DEFAULT_REASON
+) -> None:
+    """Mark a relationship's scores stale and recompute them once the transaction commits.
+
+    The current month is always recomputed; `periods` adds the past months the change falls in
+    (kpis.scoring.periods_counting: a back-dated measurement, a corrected delivery date, a deleted
+    project move the months whose window holds them, at most twelve). `reason` ("measurement 812
+    changed") is stored on the score rows the recompute writes.
+
+    The marks commit (or roll back) with the change that caused them, so a recompute that never runs
     — broker down, worker killed — is still known and caught up by the periodic job. A transaction
     that rolls back asks for nothing.
     """
-    # One statement (INSERT … ON CONFLICT DO UPDATE): concurrent writers in the same relationship
-    # queue on the row instead of racing to insert it (update_or_create raised IntegrityError).
+    now = timezone.now()
+    this_month = month_start(timezone.localdate())
+    months = {month_start(period) for period in periods} | {this_month}
+    # One statement each (INSERT … ON CONFLICT DO UPDATE): concurrent writers in the same
+    # relationship queue on the rows instead of racing to insert them (update_or_create raised
+    # IntegrityError). Of several changes asking for the same month, the latest one's reason stays.
     PendingScoreRecompute.objects.bulk_create(
-        [PendingScoreRecompute(relationship_id=relationship_id, requested_at=timezone.now())],
+        [PendingScoreRecompute(relationship_id=relationship_id, requested_at=now)],
         update_conflicts=True,
         unique_fields=["relationship"],
         update_fields=["requested_at"],
+    )
+    PendingScorePeriod.objects.bulk_create(
+        [
+            PendingScorePeriod(
+                relationship_id=relationship_id, period=period, reason=reason[:200], requested_at=now
+            )
+            for period in sorted(months)
+            if period <= this_month
+        ],
+        update_conflicts=True,
+        unique_fields=["relationship", "period"],
+        update_fields=["reason", "requested_at"],
     )
     pending = _pending_recomputes()
     pending.relationship_ids.add(relationship_id)
@@ -158,7 +188,25 @@ def recompute_relationship_scores(relationship_ids: list[int]) -> int:
         cache.delete_many([_queued_key(rid) for rid in relationship_ids])
     except Exception:
         logger.warning("Score recompute: could not clear queued keys", exc_info=True)
-    return rollup_scores(period=timezone.localdate(), relationship_ids=relationship_ids)
+    return recompute_requested_months(relationship_ids)
+
+
+def recompute_requested_months(relationship_ids: Iterable[int]) -> int:
+    """Recompute the past months these relationships' changes asked for, oldest first, one roll-up
+    per month for all of them, then their current month; return the rows written."""
+    relationship_ids = sorted(set(relationship_ids))
+    today = timezone.localdate()
+    by_period: dict[dt.date, list[int]] = defaultdict(list)
+    for relationship_id, period in (
+        PendingScorePeriod.objects.filter(relationship_id__in=relationship_ids, period__lt=month_start(today))
+        .order_by("period", "relationship_id")
+        .values_list("relationship_id", "period")
+    ):
+        by_period[period].append(relationship_id)
+    written = 0
+    for period, ids in by_period.items():
+        written += rollup_scores(period=period, relationship_ids=ids, reason=DEFAULT_REASON)
+    return written + rollup_scores(period=today, relationship_ids=relationship_ids, reason=DEFAULT_REASON)
 
 
 @shared_task(name="kpis.tasks.rollup_current_month", **RETRY)
@@ -172,8 +220,8 @@ def rollup_current_month() -> int:
     yesterday = today - dt.timedelta(days=1)
     written = 0
     if month_start(yesterday) != month_start(today):
-        written += rollup_scores(period=yesterday)
-    return written + rollup_scores(period=today)
+        written += rollup_scores(period=yesterday, reason=NIGHTLY_REASON)
+    return written + rollup_scores(period=today, reason=NIGHTLY_REASON)
 
 
 @shared_task(name="kpis.tasks.catch_up_stale_scores", **RETRY)
@@ -182,12 +230,14 @@ def catch_up_stale_scores(older_than_seconds: float | None = None) -> int:
     if older_than_seconds is None:
         older_than_seconds = _options()["STALE_GRACE_SECONDS"]
     cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
-    stale = list(
+    stale = set(
         PendingScoreRecompute.objects.filter(requested_at__lte=cutoff).values_list(
             "relationship_id", flat=True
         )
+    ) | set(
+        PendingScorePeriod.objects.filter(requested_at__lte=cutoff).values_list("relationship_id", flat=True)
     )
     if not stale:
         return 0
     logger.info("Catching up the scores of %d stale relationships", len(stale))
-    return rollup_scores(period=timezone.localdate(), relationship_ids=stale)
+    return recompute_requested_months(stale)

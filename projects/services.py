@@ -36,7 +36,7 @@ from projects.records import (
     record_touch,
     record_update,
 )
-from projects.signals import project_changed
+from projects.signals import project_changed, relationship_changed
 
 Stage = InnovationProject.Stage
 
@@ -145,7 +145,19 @@ def relationship_update(
         if changed:
             raise ValidationError(dict.fromkeys(changed, "Only an admin may change this."))
     _check_parties_live(data)
-    return record_update(actor=actor, instance=relationship, data=data, expected_version=expected_version)
+    contract_start_before = relationship.contract_start
+    relationship = record_update(
+        actor=actor, instance=relationship, data=data, expected_version=expected_version
+    )
+    if relationship.contract_start != contract_start_before:
+        # Whether a month's score is "new — not scored yet" rests on the contract start.
+        relationship_changed.send(
+            sender=Relationship,
+            relationship=relationship,
+            actor=actor,
+            contract_start_before=contract_start_before,
+        )
+    return relationship
 
 
 def _comparable(relationship: Relationship, name: str):
@@ -317,10 +329,11 @@ def project_update(
         }
         if data["stage"] != Stage.CANCELLED:
             data.update(_stage_dates(merged, data["stage"], timezone.localdate()))
+    delivered_on_before = project.delivered_on
     project = record_update(
         actor=actor, instance=project, data=data, expected_version=expected_version, action=action
     )
-    _announce(project, action, actor)
+    _announce(project, action, actor, delivered_on_before=delivered_on_before)
     return project
 
 
@@ -460,14 +473,24 @@ def project_delete(
     return project
 
 
-def _announce(project: InnovationProject, action: str, actor, relationship_id: int | None = None) -> None:
-    """Tell listeners (the kpis app) inside the transaction; they defer their own work to commit."""
+def _announce(
+    project: InnovationProject,
+    action: str,
+    actor,
+    relationship_id: int | None = None,
+    delivered_on_before: dt.date | None = None,
+) -> None:
+    """Tell listeners (the kpis app) inside the transaction; they defer their own work to commit.
+
+    `delivered_on_before` is the delivered date the project had before the change (a corrected
+    date moves the months that counted it as well as those that now do)."""
     project_changed.send(
         sender=InnovationProject,
         project=project,
         action=action,
         actor=actor,
         relationship_id=relationship_id or project.relationship_id,
+        delivered_on_before=delivered_on_before,
     )
 
 

@@ -1,7 +1,8 @@
 """Announcements from the projects layer to layers above it (which it must not import).
 
 `project_changed` is sent inside the writing transaction by every project service, with
-`project`, `action` (an AuditEntry.Action), `actor` and `relationship_id`; `project` is None when
+`project`, `action` (an AuditEntry.Action), `actor`, `relationship_id` and `delivered_on_before`
+(the project's delivered date before the change, None for a new project); `project` is None when
 a whole relationship was deleted with its projects. Receivers defer follow-up work (a score
 recompute) with `transaction.on_commit`, so nothing runs for a change that rolls back. Rows that
 belong to a project are deleted with it by projects.records, not by receivers.
@@ -10,3 +11,7 @@ belong to a project are deleted with it by projects.records, not by receivers.
 from django.dispatch import Signal
 
 project_changed = Signal()
+
+# Sent inside the writing transaction when a relationship's contract start changes, with
+# `relationship`, `actor` and `contract_start_before`.
+relationship_changed = Signal()

@@ -7,8 +7,8 @@ import re
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from presentation import formatting
 from projects.models import InnovationProject
-from web import formatting
 
 Stage = InnovationProject.Stage
 _DECIMAL_TEXT = re.compile(r"^-?\d+\.\d+$")

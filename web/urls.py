@@ -13,6 +13,7 @@ from web.views import (
     project_list,
     project_page,
     relationships,
+    reviews,
     webhooks,
 )
 
@@ -20,6 +21,8 @@ urlpatterns = [
     # The executive dashboards; the portfolio dashboard is the home page.
     path("", dashboards.portfolio, name="home"),
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
+    # The quarterly business review pack (PDF).
+    path("relationships/<int:pk>/qbr/", reviews.qbr_pack, name="relationship-qbr"),
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),

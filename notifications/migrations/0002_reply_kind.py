@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0001_notifications'),
+        ("notifications", "0001_notifications"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('measurement_due', 'Delivered project without a measurement'), ('stuck_in_stage', 'Project stuck in a stage'), ('tier_dropped', 'Relationship score fell a tier'), ('continuity_at_risk', 'No delivery this quarter'), ('leadership_term_ending', 'Leadership pair term ending'), ('webhook_disabled', 'Webhook endpoint disabled'), ('mention', 'Mentioned in a comment'), ('reply', 'Reply to your comment'), ('approval', 'Approval asked or given'), ('contested', 'Figure contested'), ('other', 'Other')], max_length=40),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("measurement_due", "Delivered project without a measurement"),
+                    ("stuck_in_stage", "Project stuck in a stage"),
+                    ("tier_dropped", "Relationship score fell a tier"),
+                    ("continuity_at_risk", "No delivery this quarter"),
+                    ("leadership_term_ending", "Leadership pair term ending"),
+                    ("webhook_disabled", "Webhook endpoint disabled"),
+                    ("mention", "Mentioned in a comment"),
+                    ("reply", "Reply to your comment"),
+                    ("approval", "Approval asked or given"),
+                    ("contested", "Figure contested"),
+                    ("other", "Other"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

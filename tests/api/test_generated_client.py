@@ -20,8 +20,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PACKAGE = "portfolio_client"
 
 
+# The QBR pack is a PDF: the generator reads binary responses it knows by their content type as
+# files, so an integrator tells it to (docs/api.md says so too).
+GENERATOR_CONFIG = {"content_type_overrides": {"application/pdf": "application/octet-stream"}}
+
+
 def _generate(schema: dict, into: Path) -> None:
     (into / "schema.json").write_text(json.dumps(schema))
+    (into / "config.json").write_text(json.dumps(GENERATOR_CONFIG))
     tools = Path(sys.executable).parent  # the generator formats its output with ruff from here
     result = subprocess.run(
         [
@@ -31,6 +37,8 @@ def _generate(schema: dict, into: Path) -> None:
             str(into / "schema.json"),
             "--meta",
             "none",
+            "--config",
+            str(into / "config.json"),
             "--output-path",
             str(into / PACKAGE),
         ],

@@ -181,9 +181,11 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
         continuity=Decimal("0.250000"),
         basis=["impact", "continuity"],
         components={"impact": {"mean_pct": "30.36"}},
+        reason="measurement 812 recorded",
     )
     client = api_as(admin_user)
     current = client.get(f"/api/v1/relationships/{world['rel_a'].pk}/").json()["current_score"]
+    assert current.pop("computed_at")
     assert current == {
         "period": "2024-12-01",
         "score": "48.80",
@@ -196,12 +198,13 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
             "continuity": "0.250000",
         },
         "rests_on_contested": False,
+        "reason": "measurement 812 recorded",
     }
     scores = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}&period_from=2024-12-01").json()
     assert [row["period"] for row in scores["results"]] == ["2024-12-01"]
     row = scores["results"][0]
     assert row["basis"] == ["impact", "continuity"] and row["inputs"] == {"impact": {"mean_pct": "30.36"}}
-    assert row["computed_at"]
+    assert row["computed_at"] and row["reason"] == "measurement 812 recorded"
     assert row["is_new"] is False
 
 

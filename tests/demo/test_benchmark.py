@@ -58,3 +58,18 @@ def test_generated_measurements_may_lie_after_the_month_and_are_ignored(postgres
             "SELECT count(*) FROM kpis_measurement WHERE measured_on > %s", [today + dt.timedelta(days=31)]
         )
         assert cursor.fetchone()[0] > 0
+
+
+def test_peer_benchmarks_agree_with_the_hand_written_percent_rank(postgresql):
+    today = timezone.localdate()
+    benchmark.generate_portfolio(benchmark.PortfolioSize(60, 1_200, 12_000), today=today)
+    rollup_scores(period=today)
+    floor = benchmark.run_peer_floor(today)
+    product = benchmark.peer_benchmarks(today)
+    assert len(floor) > 60  # every third relationship covers a second area
+    assert benchmark.peer_mismatches(floor, product) == []
+    assert any(across.available for across, _ in product)
+    # A disagreement is seen: one score moved behind the product's back.
+    row = RelationshipScore.objects.filter(period=today.replace(day=1)).order_by("score").first()
+    RelationshipScore.objects.filter(pk=row.pk).update(score=row.score + 1)
+    assert benchmark.peer_mismatches(floor, benchmark.peer_benchmarks(today))

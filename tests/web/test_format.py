@@ -1,4 +1,4 @@
-"""How every number and date reads (web.formatting): one rule per kind of figure, "—" for none."""
+"""How every number and date reads (presentation.formatting): one rule per kind of figure, "—" for none."""
 
 import datetime
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 
-from web import formatting as fmt
+from presentation import formatting as fmt
 
 
 @pytest.mark.parametrize(
@@ -215,3 +215,25 @@ def test_display_filters_are_the_formatting_functions():
         )
     )
     assert rendered == "+30.36 %|60.71 %|48.8|350,000 USD|17 h|1 Dec 2026"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "0th"),
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (62.5, "63rd"),
+        (Decimal("99.4"), "99th"),
+        (100, "100th"),
+        (None, "—"),
+    ],
+)
+def test_ordinal_ranks_read_as_people_say_them(value, text):
+    assert fmt.ordinal(value) == text

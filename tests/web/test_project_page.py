@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from kpis import services as kpi_services
 from kpis.models import Measurement, ProjectKPI
+from presentation import formatting
 from projects import access
 from projects import services as project_services
 from projects.models import AuditEntry, InnovationProject
 from tests.factories import KPIFactory, MeasurementFactory, ProjectFactory, ProjectKPIFactory
-from web import formatting
 
 pytestmark = pytest.mark.django_db
 

@@ -52,6 +52,10 @@ def test_delivery_raises_the_score_and_deleting_the_project_removes_it(
     assert "48.8" in listed and "Steady" in listed
     page = client.get(reverse("relationship-detail", args=[relationship.pk])).content.decode()
     assert reverse("relationship-dashboard", args=[relationship.pk]) in page  # drill-down to "why"
+    # When and why the figures were last computed: the delivery that moved them.
+    assert f"(project {project.pk} moved to delivered)" in page
+    dashboard = client.get(reverse("relationship-dashboard", args=[relationship.pk])).content.decode()
+    assert f"project {project.pk} moved to delivered" in dashboard
 
     response = client.post(reverse("project-delete", args=[project.pk]), {"version": project.version})
     assert response.status_code == 302

@@ -33,11 +33,11 @@ from collab.calendar import (
 from collab.links import comment_url as comment_record_url
 from collab.links import score_url
 from collab.models import Comment, Contest, PulseResponse
+from presentation import formatting
 from projects import access
 from projects import selectors as project_selectors
 from projects.models import Relationship
 from projects.records import VersionConflict, conflict_message
-from web import formatting
 from web.forms.collab import (
     CommentEditForm,
     CommentForm,

@@ -13,12 +13,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from collab import selectors as collab_selectors
-from kpis import dashboard_selectors, scoring
+from kpis import benchmarks, dashboard_selectors, scoring
 from kpis import selectors as kpi_selectors
 from kpis.models import Tier
+from presentation import formatting
 from projects.models import InnovationProject, Relationship
 from projects.sorting import parse_sort
-from web import dashboards, formatting
+from reviews import charts as svg_charts
+from reviews.quarters import Quarter
+from web import dashboards
 from web.views.collab import discussion_context, pulse_card, score_contests_context
 from web.views.common import sort_headers
 
@@ -180,6 +183,13 @@ def _parse_month(value: str | None) -> dt.date | None:
         return None
 
 
+def _review_quarters(relationship: Relationship, today: dt.date, count: int = 8) -> list[Quarter]:
+    """The complete quarters a QBR pack can be downloaded for, newest first (since the contract began)."""
+    last = Quarter.last_complete(today)
+    first = Quarter.of(relationship.contract_start)
+    return [quarter for quarter in (last.shifted(-offset) for offset in range(count)) if quarter >= first]
+
+
 @require_GET
 @login_required
 def relationship(request, pk: int):
@@ -248,6 +258,18 @@ def relationship(request, pk: int):
             "realised": [_number(project.realised_annual_benefit) for project in dashboard.delivered],
         },
     }
+    same_industry = request.GET.get("peers") == "industry"
+    peer_benchmarks = []
+    if dashboard.score is not None:
+        for benchmark in benchmarks.relationship_benchmarks(
+            dashboard.relationship, period=dashboard.score.period, same_industry=same_industry
+        ):
+            strip = None
+            if benchmark.available:
+                strip = svg_charts.benchmark_strip(
+                    score=benchmark.score, p25=benchmark.p25, median=benchmark.median, p75=benchmark.p75
+                )
+            peer_benchmarks.append({"benchmark": benchmark, "strip": strip})
     currency = dashboard.relationship.currency
     for project in dashboard.delivered:
         project.gain_share = kpi_selectors.project_gain_share(project)
@@ -282,5 +304,9 @@ def relationship(request, pk: int):
         )
         if dashboard.score is not None
         else None,
+        "peer_benchmarks": peer_benchmarks,
+        "qbr_quarters": _review_quarters(dashboard.relationship, dashboard.as_of.today),
+        "same_industry": same_industry,
+        "benchmark_minimums": benchmarks.thresholds(),
     }
     return render(request, "web/dashboard_relationship.html", context)

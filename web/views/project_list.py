@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kpis import selectors as kpi_selectors
+from presentation import formatting
 from projects import selectors as project_selectors
 from projects.filters import ProjectFilterSet
 from projects.sorting import parse_sort, with_id_tie_break
-from web import formatting
 from web.views.common import (
     PAGE_SIZE,
     checkboxes,

@@ -11,10 +11,10 @@ from collab import selectors as collab_selectors
 from collab import services as collab_services
 from kpis import scoring
 from kpis import selectors as kpi_selectors
+from presentation import formatting
 from projects import access
 from projects import services as project_services
 from projects.models import InnovationProject
-from web import formatting
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
 from web.views.collab import contributors_context, discussion_context

@@ -54,8 +54,15 @@ class Command(BaseCommand):
             metavar="ID",
             help="Only this relationship (repeatable).",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Compute every row again even where its inputs' fingerprint is unchanged "
+            "(after a change of the scoring code; rows whose figures come out the same are still "
+            "not rewritten).",
+        )
 
-    def handle(self, *args, months, month, relationships, **options):
+    def handle(self, *args, months, month, relationships, force, **options):
         if months < 1:
             raise CommandError("--months must be at least 1.")
         last = self._parse_month(month) if month else scoring.month_start(timezone.localdate())
@@ -65,7 +72,9 @@ class Command(BaseCommand):
         written = 0
         for index, period in enumerate(periods, start=1):
             step = time.monotonic()
-            rows = rollup_scores(period=period, relationship_ids=relationships)
+            rows = rollup_scores(
+                period=period, relationship_ids=relationships, reason="rollup_scores command", force=force
+            )
             written += rows
             bar.show(index, f"{period:%Y-%m}: {rows} rows written in {time.monotonic() - step:.2f} s")
         bar.close()

@@ -126,7 +126,7 @@ def test_improving_most_compares_like_with_like_and_leaves_out_a_partial_recover
     client.force_login(executive)
     html = client.get(reverse("home"), {"sort": "-improving"}).content.decode()
     note = html[html.index("data-delta-note") :].split("</span>")[0]
-    # Months read in the one style of web.formatting ("Dec 2026").
+    # Months read in the one style of presentation.formatting ("Dec 2026").
     assert f"{month(0, 1):%b %Y} minus the score for {month(-3, 1):%b %Y}" in note
     assert f"{month(-6, 1):%b %Y}" in note
     assert 'href="?sort=-improving" aria-current="page"' in html

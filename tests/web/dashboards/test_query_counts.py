@@ -22,10 +22,11 @@ PORTFOLIO_SELECTOR_QUERIES = 7
 # contested figures, and the people recognised (their contributions; names only when any).
 PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 16, Role.ACCOUNT_MANAGER: 16}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
-# pairs; the score history; projects and their KPIs with latest values; the month's discussion
-# and the contests its score rests on; the last quarter's pulse (its sums, contests of the year);
-# the people recognised.
-RELATIONSHIP_PAGE_QUERIES = 16
+# pairs; the score history; projects and their KPIs with latest values; the peer benchmarks of its
+# areas (one query for every cohort, whatever the portfolio's size); the month's discussion and the
+# contests its score rests on; the last quarter's pulse (its sums, contests of the year); the
+# people recognised.
+RELATIONSHIP_PAGE_QUERIES = 17
 
 
 def build(size: int) -> list[int]:

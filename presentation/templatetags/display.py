@@ -1,4 +1,4 @@
-"""The one template library for showing numbers and dates: thin filters over `web.formatting`.
+"""The one template library for showing numbers and dates: thin filters over `presentation.formatting`.
 
 Load it with `{% load display %}`. Each filter is the formatting function of the same rule, so a
 page, the CSV export and a document can never disagree on how a figure reads.
@@ -7,7 +7,7 @@ page, the CSV export and a document can never disagree on how a figure reads.
 from django import template
 from django.utils.html import format_html
 
-from web import formatting
+from presentation import formatting
 
 register = template.Library()
 
@@ -20,6 +20,7 @@ register.filter("improvement", formatting.improvement)
 register.filter("component", formatting.component)
 register.filter("ratio", formatting.ratio)
 register.filter("score", formatting.score)
+register.filter("ordinal", formatting.ordinal)
 register.filter("money", formatting.money)
 register.filter("unit_symbol", formatting.unit_symbol)
 register.filter("day", formatting.day)

@@ -1,7 +1,7 @@
-"""How every number and date reads, on every page, in the CSV export and (later) the PDF.
+"""How every number and date reads, on every page, in the CSV export and in the QBR pack (PDF).
 
 Plain functions on plain values: no template machinery, so exports and documents call exactly
-what the pages show through `web.templatetags.display`. Values are exact `Decimal`s rounded only
+what the pages show through `presentation.templatetags.display`. Values are exact `Decimal`s rounded only
 here, half up (away from zero), never shown as "-0"; a missing value is "—", never 0.
 """
 
@@ -103,6 +103,16 @@ def ratio(value, whole) -> str:
     if number is None or not whole:
         return DASH
     return percent(number / whole * 100)
+
+
+def ordinal(value) -> str:
+    """A whole rank as people say it, rounded half up: 62.5 → "63rd", 1 → "1st", 11 → "11th"."""
+    number = to_decimal(value)
+    if number is None:
+        return DASH
+    whole = int(_rounded(number, 0))
+    suffix = "th" if 10 <= abs(whole) % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(abs(whole) % 10, "th")
+    return f"{fixed(whole, 0)}{suffix}"
 
 
 def score(value) -> str:

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ReviewsConfig(AppConfig):
+    """Quarterly business review packs: one PDF per relationship and quarter, stored with its checksum."""
+
+    name = "reviews"
+    verbose_name = "Quarterly business reviews"
