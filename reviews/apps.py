@@ -6,3 +6,8 @@ class ReviewsConfig(AppConfig):
 
     name = "reviews"
     verbose_name = "Quarterly business reviews"
+
+    def ready(self) -> None:
+        from reviews import two_sides
+
+        two_sides.register()
