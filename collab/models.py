@@ -89,6 +89,9 @@ class Contest(SyncedModel):
     through the services; rejected, with a reason; or withdrawn). Never deleted by anyone: the whole
     history of a contest is kept."""
 
+    # Its workflow's steps are transitions of `status` (events: contest.status_changed).
+    TRANSITION_FIELD = "status"
+
     class Kind(models.TextChoices):
         BASELINE = "baseline", "Baseline"
         MEASUREMENT = "measurement", "Measurement"

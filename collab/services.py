@@ -601,8 +601,14 @@ def contest_resolve(
         data["resolution"] = note
         if contest.kind == Kind.SCORE:
             # The score is computed: its inputs are corrected where they live; the month is rolled up
-            # again from them.
-            rollup_scores(period=contest.period, relationship_ids=[contest.relationship_id])
+            # again from them, forced, since a stored figure that disagrees with its unchanged
+            # inputs is exactly what the fingerprint check would leave alone.
+            rollup_scores(
+                period=contest.period,
+                relationship_ids=[contest.relationship_id],
+                reason=f"contest {contest.pk} accepted",
+                force=True,
+            )
         else:
             text = _text(corrected_value, "corrected_value", "Give the corrected figure.")
             try:

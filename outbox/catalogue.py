@@ -27,6 +27,7 @@ EVENT_TYPES: dict[str, str] = {
         for action in RECORD_ACTIONS
     },
     "project.stage_changed": "A project moved to another stage (data.from, data.to).",
+    "contest.status_changed": "A contest was answered, resolved or withdrawn (data.from, data.to).",
     "score.changed": "A relationship's monthly score was computed with new figures (data.period, "
     "data.score, data.tier).",
     "import.finished": "A spreadsheet import finished (data names the import and its counts).",

@@ -31,7 +31,15 @@ def record_type(model: type[models.Model]) -> str:
     return getattr(model, "RECORD_TYPE", None) or model._meta.model_name
 
 
+def transition_field(model: type[models.Model]) -> str:
+    """The field a transition moves: a project's `stage`; a model with a workflow of its own names
+    it in `TRANSITION_FIELD` (a contest's `status`)."""
+    return getattr(model, "TRANSITION_FIELD", "stage")
+
+
 def event_type(model: type[models.Model], action: str) -> str:
+    if action == AuditEntry.Action.TRANSITION:
+        return f"{record_type(model)}.{transition_field(model)}_changed"
     return f"{record_type(model)}.{EVENT_ACTIONS.get(action, action)}"
 
 

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from projects.events import cascade_events, record_event, relationship_id_of
+from projects.events import cascade_events, record_event, relationship_id_of, transition_field
 from projects.models import AuditEntry, SyncClock, SyncedModel
 
 M = TypeVar("M", bound=SyncedModel)
@@ -328,19 +328,20 @@ def record_update(
         instance=current,
         action=action,
         actor=actor,
-        data=_event_data(action, changes),
+        data=_event_data(type(current), action, changes),
         relationship_id=relationship_id_of(instance),
     )
     instance.__dict__.update(current.__dict__)
     return current
 
 
-def _event_data(action: str, changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _event_data(model, action: str, changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What an event says about an update: which fields changed (never their values, which the
-    reader sees scoped through the API) and, for a stage change, the stages."""
+    reader sees scoped through the API) and, for a transition, the stages (or statuses)."""
     data: dict[str, Any] = {"changed": sorted(changes)}
-    if action == AuditEntry.Action.TRANSITION and "stage" in changes:
-        data["from"], data["to"] = changes["stage"]["before"], changes["stage"]["after"]
+    field = transition_field(model)
+    if action == AuditEntry.Action.TRANSITION and field in changes:
+        data["from"], data["to"] = changes[field]["before"], changes[field]["after"]
     return data
 
 
