@@ -10,13 +10,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-fanout clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make serve  - production: migrate, collectstatic, gunicorn (DJANGO_ENV=production settings)"
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
+	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,11 +94,24 @@ clean:
 # roll-up against one hand-written SQL statement (the floor). See docs/BENCHMARKS.md.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_bench
 BENCH_ARGS ?=
-bench: install
-	$(BIN)/python -c "import psycopg2, urllib.parse as u; p = u.urlparse('$(BENCH_DATABASE_URL)'); \
+# Creates the database named by its argument's URL if it does not exist yet.
+create_bench_db = $(BIN)/python -c "import psycopg2, urllib.parse as u; p = u.urlparse('$(1)'); \
 	  c = psycopg2.connect(host=p.hostname, port=p.port or 5432, user=p.username, password=p.password, dbname='postgres'); \
 	  c.autocommit = True; cur = c.cursor(); name = p.path.lstrip('/'); \
 	  cur.execute('SELECT 1 FROM pg_database WHERE datname = %s', [name]); \
 	  cur.fetchone() or cur.execute('CREATE DATABASE \"%s\"' % name)"
+bench: install
+	$(call create_bench_db,$(BENCH_DATABASE_URL))
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_scoring $(BENCH_ARGS)
+
+# The monthly roll-up fanned out over 1, 2 and 4 Celery worker processes (10,000 relationships by
+# default) against the single-process roll-up; needs REDIS_URL (a database number no other worker
+# uses: the benchmark starts its own workers there). See docs/BENCHMARKS.md.
+FANOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_fanout_bench
+FANOUT_ARGS ?=
+bench-fanout: install
+	@test -n "$$REDIS_URL" || { echo "bench-fanout: set REDIS_URL=redis://HOST:6379/N (a database number of its own)"; exit 2; }
+	$(call create_bench_db,$(FANOUT_DATABASE_URL))
+	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) bench_rollup_fanout $(FANOUT_ARGS)

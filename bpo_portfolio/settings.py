@@ -160,8 +160,11 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://localhost/"
-CELERY_RESULT_BACKEND = None
+# Results are kept only by the tasks that ask for them (the fanned-out roll-up's batches, which its
+# chord counts); everything else ignores its result.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL) or None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = dt.timedelta(days=1)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Reliability: a task is acknowledged only when done, re-queued if its worker dies, and a worker
@@ -422,6 +425,10 @@ BPO_SCORE_ROLLUP = {
     # Relationships rolled up per transaction: bounds memory and lock count; queries per batch are
     # fixed, so a full roll-up of up to this many relationships costs the same number of queries.
     "BATCH_SIZE": env.int("BPO_SCORE_ROLLUP_BATCH_SIZE", default=1000),
+    # Relationships per task when the monthly roll-up fans out over the workers (kpis.tasks): small
+    # enough that a few workers share a large portfolio evenly, large enough that the fixed queries
+    # of a batch stay a small part of it.
+    "FANOUT_BATCH_SIZE": env.int("BPO_SCORE_FANOUT_BATCH_SIZE", default=500),
     # How long a roll-up waits for another roll-up of the same relationship before retrying.
     "LOCK_TIMEOUT_SECONDS": 60,
     # A change's recompute runs this long after its commit; changes in between ride along with it.
@@ -430,7 +437,7 @@ BPO_SCORE_ROLLUP = {
     "QUEUED_TTL_SECONDS": 300,
     # Stale marks older than this are caught up by the periodic job (the broker lost the message,
     # or was down when the change was saved).
-    "STALE_GRACE_SECONDS": 120,
+    "STALE_GRACE_SECONDS": env.float("BPO_SCORE_STALE_GRACE_SECONDS", default=120.0),
 }
 # Late acknowledgement plus a worker killed mid-task: the message goes back to the queue and the
 # task (idempotent) runs again; a task still running when the connection drops is cancelled so the
@@ -445,6 +452,6 @@ CELERY_BEAT_SCHEDULE = {
     # Relationships marked stale whose recompute never ran.
     "catch-up-stale-scores": {
         "task": "kpis.tasks.catch_up_stale_scores",
-        "schedule": crontab(minute="*/5"),
+        "schedule": dt.timedelta(seconds=env.float("BPO_SCORE_CATCH_UP_SECONDS", default=300.0)),
     },
 }

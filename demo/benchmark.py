@@ -131,7 +131,7 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
             INSERT INTO projects_innovationproject (created_at, updated_at, version, change_stamp,
                 deleted_at, title, description, level, stage, originator, proposed_on, started_on,
                 delivered_on, investment, expected_annual_benefit, realised_annual_benefit, funding,
-                relationship_id)
+                relationship_id, outcome, cancellation_reason)
             SELECT {stamp}, CASE WHEN random() < 0.02 THEN now() END,
                    'Project ' || j, '', (ARRAY['operational', 'process', 'strategic'])[1 + j %% 3],
                    stage, 'provider',
@@ -141,7 +141,7 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
                    CASE WHEN random() < 0.8 THEN round((10000 + random() * 990000)::numeric, 2) END,
                    CASE WHEN stage = 'delivered' AND random() < 0.7
                         THEN round((random() * 1200000)::numeric, 2) END,
-                   'provider', 1 + (j - 1) %% %(relationships)s
+                   'provider', 1 + (j - 1) %% %(relationships)s, '', ''
             FROM (
                 SELECT j, %(today)s::date - (random() * 1095)::int AS delivered,
                        CASE WHEN draw < 0.55 THEN 'delivered' WHEN draw < 0.65 THEN 'cancelled'

@@ -58,3 +58,8 @@ def test_generated_measurements_may_lie_after_the_month_and_are_ignored(postgres
             "SELECT count(*) FROM kpis_measurement WHERE measured_on > %s", [today + dt.timedelta(days=31)]
         )
         assert cursor.fetchone()[0] > 0
+
+
+def test_fanout_bench_command_refuses_a_database_not_named_for_benchmarks():
+    with pytest.raises(CommandError, match=r"bench"):
+        call_command("bench_rollup_fanout", "--relationships", "1")
