@@ -69,7 +69,8 @@ $(COMPOSE_VENV)/bin/docker-compose:
 	$(COMPOSE_VENV)/bin/pip install --quiet docker-compose==1.29.2
 
 check-compose: $(COMPOSE_VENV)/bin/docker-compose
-	$(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml config -q
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-validation-only} $(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml config -q
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-validation-only} $(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml --profile pgbouncer config -q
 
 lint: install-dev
 	$(BIN)/ruff format --check .

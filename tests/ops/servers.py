@@ -171,3 +171,120 @@ def running_celery_worker(log: Path, *, beat_schedule: Path | None = None, **ext
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class PrivatePgBouncer:
+    """A PgBouncer of this test's own, in transaction mode, in front of the test database.
+
+    Two server connections used in turn (`server_round_robin`): consecutive transactions of one
+    client land on different server connections, so anything that outlives a transaction (a WITH
+    HOLD cursor, a session setting, a prepared statement) fails at once instead of now and then.
+    """
+
+    def __init__(self):
+        import shutil
+        import tempfile
+
+        self.binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        # Its own directory, readable by the postgres user PgBouncer switches to when started as
+        # root (it refuses to run as root).
+        self.directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def database_url(self) -> str:
+        return f"postgres://{connection.settings_dict['USER']}@127.0.0.1:{self.port}/{connection.settings_dict['NAME']}"
+
+    def start(self) -> None:
+        settings_dict = connection.settings_dict
+        user = settings_dict["USER"] or "postgres"
+        (self.directory / "userlist.txt").write_text(f'"{user}" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(
+            f"""[databases]
+{settings_dict["NAME"]} = host={settings_dict["HOST"] or "127.0.0.1"} port={settings_dict["PORT"] or 5432} \
+dbname={settings_dict["NAME"]} user={user}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.directory / "userlist.txt"}
+admin_users = {user}
+pool_mode = transaction
+default_pool_size = 2
+min_pool_size = 2
+server_round_robin = 1
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits
+logfile = {self.directory / "pgbouncer.log"}
+"""
+        )
+        command = [self.binary, str(self.directory / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            import pwd
+
+            postgres = pwd.getpwnam("postgres")
+            os.chown(self.directory, postgres.pw_uid, postgres.pw_gid)
+            for path in self.directory.iterdir():
+                os.chown(path, postgres.pw_uid, postgres.pw_gid)
+            command[1:1] = ["-u", "postgres"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import psycopg2
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                psycopg2.connect(self.database_url(), connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        log = self.directory / "pgbouncer.log"
+        pytest.fail(f"PgBouncer did not start: {log.read_text() if log.exists() else 'no log'}")
+
+    def open_both_server_connections(self) -> None:
+        """Two clients in a transaction at once make PgBouncer open both server connections; after
+        that, a client's consecutive transactions alternate between them."""
+        import psycopg2
+
+        clients = [psycopg2.connect(self.database_url()) for _ in range(2)]
+        try:
+            for client in clients:
+                with client.cursor() as cursor:
+                    cursor.execute("SELECT 1")  # psycopg2 opens a transaction: a server connection each
+        finally:
+            for client in clients:
+                client.rollback()
+                client.close()
+
+    def stats(self) -> dict:
+        """`SHOW STATS` of the admin console, for this database."""
+        import psycopg2
+
+        admin = psycopg2.connect(
+            dbname="pgbouncer",
+            user=connection.settings_dict["USER"] or "postgres",
+            host="127.0.0.1",
+            port=self.port,
+        )
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute("SHOW STATS")
+                columns = [column[0] for column in cursor.description]
+                for row in cursor.fetchall():
+                    if row[0] == connection.settings_dict["NAME"]:
+                        return dict(zip(columns, row, strict=True))
+        finally:
+            admin.close()
+        return {}
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        shutil.rmtree(self.directory, ignore_errors=True)

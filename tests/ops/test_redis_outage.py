@@ -55,7 +55,7 @@ def _wait(condition, *, timeout: float, what: str, logs=()):
 
 
 @pytest.fixture
-def private_redis(tmp_path):
+def private_redis(transactional_db, tmp_path):
     require_postgresql_and_redis_server()
     server = PrivateRedis(tmp_path)
     server.start()
@@ -63,7 +63,6 @@ def private_redis(tmp_path):
     server.stop()
 
 
-@pytest.mark.django_db(transaction=True)
 def test_writes_succeed_while_redis_is_down_and_scores_catch_up_after_it_returns(private_redis, tmp_path):
     admin = UserFactory(role=Role.ADMIN)
     headers = {"Authorization": f"Token {api_key_for(admin)}"}
