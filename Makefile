@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 COMPOSE_VENV := .venv-compose
+LOAD_VENV := .venv-load
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-fanout clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-fanout load clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
@@ -18,6 +19,7 @@ help:
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up benchmark on PostgreSQL (DATABASE_URL)"
 	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
+	@echo "make load   - locust load test of gunicorn on PostgreSQL and Redis, and of its floor (LOAD_REDIS_URL)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,7 +90,7 @@ test: install-dev $(COMPOSE_VENV)/bin/docker-compose
 	COMPOSE_BIN=$(abspath $(COMPOSE_VENV)/bin/docker-compose) $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(COMPOSE_VENV) node_modules staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPOSE_VENV) $(LOAD_VENV) node_modules staticfiles .pytest_cache .ruff_cache
 
 # Scoring roll-up benchmark: generates a portfolio (1,000 relationships, 50,000 projects,
 # 1,000,000 measurements by default) in its own PostgreSQL database and times the current-month
@@ -116,3 +118,21 @@ bench-fanout: install
 	$(call create_bench_db,$(FANOUT_DATABASE_URL))
 	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) bench_rollup_fanout $(FANOUT_ARGS)
+
+# The load test (load/run.py, locust in a virtual environment of its own): the app under gunicorn on
+# PostgreSQL and Redis, stepped up to its saturation point, held at 80 % of it, then the same for the
+# floor (load/floor.py). Loopback only, about ten minutes. Needs LOAD_REDIS_URL (or REDIS_URL): a
+# Redis database number no other worker uses. See docs/BENCHMARKS.md.
+LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_load
+LOAD_ARGS ?=
+$(LOAD_VENV)/bin/locust: requirements-load.txt
+	$(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOAD_VENV)/bin/pip install --quiet -r requirements-load.txt
+	touch $@
+
+load: install $(LOAD_VENV)/bin/locust
+	@test -n "$${LOAD_REDIS_URL:-$$REDIS_URL}" || { echo "load: set LOAD_REDIS_URL=redis://127.0.0.1:6379/N (a database number of its own)"; exit 2; }
+	$(call create_bench_db,$(LOAD_DATABASE_URL))
+	$(LOAD_VENV)/bin/python load/run.py --app-python $(BIN)/python --database-url $(LOAD_DATABASE_URL) \
+	  --redis-url "$${LOAD_REDIS_URL:-$$REDIS_URL}" $(LOAD_ARGS)
