@@ -186,6 +186,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues per job type (docs/deploy.md), for a deployment that gives each kind of job workers of its
+# own: score roll-ups, spreadsheet imports, webhook deliveries, PDF packs. Off by default: every
+# task then goes to the default queue `celery`, which every worker takes. A worker that should take
+# everything in either case listens to all of them: `-Q celery,scores,imports,webhooks,pdf`.
+CELERY_QUEUES_BY_JOB_TYPE = env.bool("CELERY_QUEUES_BY_JOB_TYPE", default=False)
+JOB_TYPE_QUEUES = {
+    "kpis.tasks.*": "scores",
+    "imports.tasks.*": "imports",
+    "events.tasks.*": "webhooks",
+    "webhooks.tasks.*": "webhooks",
+    "qbr.tasks.*": "pdf",
+}
+if CELERY_QUEUES_BY_JOB_TYPE:
+    CELERY_TASK_ROUTES = {pattern: {"queue": queue} for pattern, queue in JOB_TYPE_QUEUES.items()}
 # Publishing must not hang a web request when Redis is down: fail fast, the caller falls back.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False

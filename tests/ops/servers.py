@@ -143,7 +143,9 @@ class PrivateRedis:
 
 
 @contextmanager
-def running_celery_worker(log: Path, *, beat_schedule: Path | None = None, **extra_env: str):
+def running_celery_worker(
+    log: Path, *, beat_schedule: Path | None = None, queues: str | None = None, **extra_env: str
+):
     """A Celery worker (solo pool) on the test database, logging into `log`, with an embedded beat
     when `beat_schedule` names its schedule file (beat's file scheduler, not the database one, so
     nothing is left in the test database's beat tables); yields the process, stops it after."""
@@ -152,6 +154,8 @@ def running_celery_worker(log: Path, *, beat_schedule: Path | None = None, **ext
         str(Path(sys.executable).with_name("celery")), "-A", "bpo_portfolio", "worker", "--pool=solo",
         "--without-gossip", "--without-mingle", "-l", "INFO",
     ]  # fmt: skip
+    if queues is not None:
+        command += ["-Q", queues]
     if beat_schedule is not None:
         command += [
             "--beat",
