@@ -285,6 +285,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.responses_list_every_field",
+        "api.schema.nullable_references_strict",
     ],
     # Request bodies get their own components: related records are named by id or external_id.
     "COMPONENT_SPLIT_REQUEST": True,

@@ -20,6 +20,7 @@ from django.utils import timezone
 from kpis.models import RelationshipScore
 from projects.access import Role
 from projects.models import InnovationProject, Relationship
+from tests.api.schema_conformance import ResponseConformance
 from tests.factories import ProjectFactory, RelationshipFactory, UserFactory, api_key_for
 from tests.kpis.test_tasks import delivered_kpi
 from tests.ops.servers import (
@@ -134,7 +135,8 @@ def test_the_key_paths_work_through_pgbouncer_in_transaction_mode(pgbouncer, tmp
             running_gunicorn(tmp_path / "metrics", log=logs[0], **env) as (base, _server),
             running_celery_worker(logs[1], **env),
         ):
-            api = requests.Session()
+            # Every API answer is checked against the published schema (strict OpenAPI 3.0 as well).
+            api = ResponseConformance(base).watch(requests.Session())
             api.headers.update(headers)
             # A write, and the worker's recompute after it (advisory locks, set_config, upsert).
             created = api.post(

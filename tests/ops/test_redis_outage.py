@@ -17,6 +17,7 @@ from django.utils import timezone
 from kpis.models import PendingScoreRecompute, RelationshipScore
 from kpis.rollup import SCORE_FIELDS, rollup_scores
 from projects.access import Role
+from tests.api.schema_conformance import ResponseConformance
 from tests.factories import UserFactory, api_key_for
 from tests.kpis.test_tasks import delivered_kpi, record
 from tests.ops.servers import (
@@ -87,7 +88,8 @@ def test_writes_succeed_while_redis_is_down_and_scores_catch_up_after_it_returns
         ) as (base, _server),
         running_celery_worker(worker_log, beat_schedule=tmp_path / "beat-schedule", **env),
     ):
-        api = requests.Session()
+        # Every API answer is checked against the published schema (strict OpenAPI 3.0 as well).
+        api = ResponseConformance(base).watch(requests.Session())
         api.headers.update(headers)
 
         def measure(value: int, days_ago: int) -> requests.Response:
@@ -111,7 +113,7 @@ def test_writes_succeed_while_redis_is_down_and_scores_catch_up_after_it_returns
         )
 
         private_redis.stop()
-        ready = api.get(f"{base}/readyz", timeout=10)
+        ready = requests.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("unreachable")
 
         # Writes go on: new measurements, a corrected one, a project edit with If-Match.
@@ -149,7 +151,7 @@ def test_writes_succeed_while_redis_is_down_and_scores_catch_up_after_it_returns
             what="the scores to catch up after Redis returned",
             logs=[worker_log, web_log],
         )
-        assert api.get(f"{base}/readyz", timeout=10).status_code == 200
+        assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
 
         # And the normal path works again: a write is scored at once, not at the next catch-up.
         assert measure(90, days_ago=0).status_code == 201
