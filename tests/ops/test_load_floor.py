@@ -14,8 +14,7 @@ from tests.factories import ProjectFactory, UserFactory, api_key_for
 from tests.ops.servers import served_database_url
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_floor_answers_the_api_first_page_of_projects(client, monkeypatch):
+def test_the_floor_answers_the_api_first_page_of_projects(transactional_db, client, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the floor reads PostgreSQL directly; this run uses SQLite")
     projects = ProjectFactory.create_batch(7)

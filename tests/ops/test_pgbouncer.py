@@ -195,7 +195,9 @@ def test_the_key_paths_work_through_pgbouncer_in_transaction_mode(pgbouncer, tmp
 
             # The monthly roll-up fanned out: a chord of one task per relationship.
             live = Relationship.objects.filter(deleted_at=None).count()
-            Celery(broker=redis_server.url()).send_task("kpis.tasks.rollup_current_month")
+            # A publisher of its own (not the current app, which the other tests' tasks use).
+            with Celery(broker=redis_server.url(), set_as_current=False) as publisher:
+                publisher.send_task("kpis.tasks.rollup_current_month")
             _wait(
                 lambda: f"{live} relationships in {live} batches" in logs[1].read_text(),
                 timeout=90,
