@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from celery import chord, group, shared_task
 from celery.result import AsyncResult
@@ -190,14 +191,14 @@ def rollup_current_month() -> int:
 # same rows. Batches touch disjoint relationships, so they never wait for each other's locks.
 
 
+@dataclass(frozen=True)
 class FannedOutRollup:
     """What `rollup_month_fanned_out` queued: the batches and the chord's result (None for none)."""
 
-    def __init__(self, *, period: dt.date, relationships: int, batches: int, result: AsyncResult | None):
-        self.period = period
-        self.relationships = relationships
-        self.batches = batches
-        self.result = result
+    period: dt.date
+    relationships: int
+    batches: int
+    result: AsyncResult | None
 
     def wait(self, timeout: float | None = None) -> int:
         """Block until every batch is done; the rows written (needs a result backend, or eager)."""

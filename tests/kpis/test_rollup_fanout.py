@@ -113,3 +113,26 @@ def test_a_real_worker_runs_the_batches_retries_a_transient_failure_and_the_chor
     assert len(failures) == 1
     assert snapshot() == reference
     assert sorted(snapshot()) == sorted(ids)
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_without_a_result_backend_the_batches_are_still_queued(real_broker, monkeypatch):
+    """A broker without a result backend cannot count a chord: the batches go out as a plain group."""
+    from celery.signals import after_task_publish
+
+    seven_relationships()
+    celery_app.control.purge()
+    published = []
+
+    def record(sender=None, **kwargs):
+        published.append(sender)
+
+    after_task_publish.connect(record, weak=False)
+    monkeypatch.setattr(celery_app.conf, "result_backend", None)
+    try:
+        fanned = tasks.rollup_month_fanned_out(period=timezone.localdate(), batch_size=3)
+    finally:
+        after_task_publish.disconnect(record)
+    assert (fanned.batches, fanned.result, fanned.wait()) == (3, None, 0)
+    assert published == ["kpis.tasks.rollup_score_batch"] * 3
