@@ -77,15 +77,15 @@ class PortfolioAutoSchema(AutoSchema):
                     "If-None-Match",
                     OpenApiTypes.STR,
                     OpenApiParameter.HEADER,
-                    description="The list's ETag you hold: `304 Not Modified` while the list (this page, "
-                    "with these parameters) would be the same, byte for byte.",
+                    description="The list's ETag you hold: `304 Not Modified` while this page, with these "
+                    "parameters, would show the same (only the sync cursor `next_sync` may have moved).",
                 ),
                 OpenApiParameter(
                     "ETag",
                     OpenApiTypes.STR,
                     OpenApiParameter.HEADER,
                     response=["200"],
-                    description="A digest of this answer; send it back in If-None-Match.",
+                    description="A weak ETag, a digest of what this page shows; send it in If-None-Match.",
                 ),
             ]
         if getattr(self.view, "action", None) in OBJECT_ACTIONS:
