@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 COMPOSE_VENV := .venv-compose
+LOAD_VENV := .venv-load
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout load clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
@@ -18,6 +19,8 @@ help:
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up and peer benchmark timings on PostgreSQL (BENCH_DATABASE_URL)"
 	@echo "make bench-qbr - QBR pack render time and the quarterly job on the benchmark portfolio"
+	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
+	@echo "make load   - locust load test of gunicorn on PostgreSQL and Redis, and of its floor (LOAD_REDIS_URL)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,7 +72,8 @@ $(COMPOSE_VENV)/bin/docker-compose:
 	$(COMPOSE_VENV)/bin/pip install --quiet docker-compose==1.29.2
 
 check-compose: $(COMPOSE_VENV)/bin/docker-compose
-	$(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml config -q
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-validation-only} $(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml config -q
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-validation-only} $(COMPOSE_VENV)/bin/docker-compose -f docker-compose.yml --profile pgbouncer config -q
 
 lint: install-dev
 	$(BIN)/ruff format --check .
@@ -87,19 +91,21 @@ test: install-dev $(COMPOSE_VENV)/bin/docker-compose
 	COMPOSE_BIN=$(abspath $(COMPOSE_VENV)/bin/docker-compose) $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(COMPOSE_VENV) node_modules staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPOSE_VENV) $(LOAD_VENV) node_modules staticfiles .pytest_cache .ruff_cache
 
 # Scoring roll-up benchmark: generates a portfolio (1,000 relationships, 50,000 projects,
 # 1,000,000 measurements by default) in its own PostgreSQL database and times the current-month
 # roll-up against one hand-written SQL statement (the floor). See docs/BENCHMARKS.md.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_bench
 BENCH_ARGS ?=
-bench: install
-	$(BIN)/python -c "import psycopg2, urllib.parse as u; p = u.urlparse('$(BENCH_DATABASE_URL)'); \
+# Creates the database named by its argument's URL if it does not exist yet.
+create_bench_db = $(BIN)/python -c "import psycopg2, urllib.parse as u; p = u.urlparse('$(1)'); \
 	  c = psycopg2.connect(host=p.hostname, port=p.port or 5432, user=p.username, password=p.password, dbname='postgres'); \
 	  c.autocommit = True; cur = c.cursor(); name = p.path.lstrip('/'); \
 	  cur.execute('SELECT 1 FROM pg_database WHERE datname = %s', [name]); \
 	  cur.fetchone() or cur.execute('CREATE DATABASE \"%s\"' % name)"
+bench: install
+	$(call create_bench_db,$(BENCH_DATABASE_URL))
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_scoring $(BENCH_ARGS)
 
@@ -109,3 +115,32 @@ BENCH_QBR_ARGS ?=
 bench-qbr: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_qbr $(BENCH_QBR_ARGS)
+
+# The monthly roll-up fanned out over 1, 2 and 4 Celery worker processes (10,000 relationships by
+# default) against the single-process roll-up; needs REDIS_URL (a database number no other worker
+# uses: the benchmark starts its own workers there). See docs/BENCHMARKS.md.
+FANOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_fanout_bench
+FANOUT_ARGS ?=
+bench-fanout: install
+	@test -n "$$REDIS_URL" || { echo "bench-fanout: set REDIS_URL=redis://HOST:6379/N (a database number of its own)"; exit 2; }
+	$(call create_bench_db,$(FANOUT_DATABASE_URL))
+	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(FANOUT_DATABASE_URL) $(MANAGE) bench_rollup_fanout $(FANOUT_ARGS)
+
+# The load test (load/run.py, locust in a virtual environment of its own): the app under gunicorn on
+# PostgreSQL and Redis, stepped up to its saturation point, held at 80 % of it, then the same for the
+# floor (load/floor.py). Loopback only, about ten minutes. Needs LOAD_REDIS_URL (or REDIS_URL): a
+# Redis database number no other worker uses. See docs/BENCHMARKS.md.
+LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_load
+LOAD_ARGS ?=
+$(LOAD_VENV)/bin/locust: requirements-load.txt
+	$(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOAD_VENV)/bin/pip install --quiet -r requirements-load.txt
+	touch $@
+
+load: install $(LOAD_VENV)/bin/locust
+	@test -n "$${LOAD_REDIS_URL:-$$REDIS_URL}" || { echo "load: set LOAD_REDIS_URL=redis://127.0.0.1:6379/N (a database number of its own)"; exit 2; }
+	$(call create_bench_db,$(LOAD_DATABASE_URL))
+	$(LOAD_VENV)/bin/python load/run.py --app-python $(BIN)/python --database-url $(LOAD_DATABASE_URL) \
+	  --redis-url "$${LOAD_REDIS_URL:-$$REDIS_URL}" $(LOAD_ARGS)

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from api.conditional import if_none_match_hits, not_modified
+from api.conditional import if_none_match_hits, list_etag, not_modified
 from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
 from api.fields import _encodable
 from api.filters import PortfolioFilterBackend, StableOrderingFilter
@@ -145,6 +145,20 @@ class PortfolioReadViewSet(
         if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
             raise exceptions.NotFound()
         return super().get_object()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if (
+            self.action == "list"
+            and request.method == "GET"
+            and response.status_code == 200
+            and isinstance(response.data, dict)
+        ):
+            tag = list_etag(response.data)
+            if if_none_match_hits(request, tag):
+                return super().finalize_response(request, not_modified(tag), *args, **kwargs)
+            response["ETag"] = tag
+        return response
 
     def retrieve(self, request, *args, **kwargs):
         obj = self.get_object()

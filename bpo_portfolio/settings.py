@@ -150,6 +150,15 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # Behind PgBouncer in transaction mode each transaction may run on a different server
+    # connection, so nothing may outlive one: no server-side cursors (Django's `.iterator()` keeps
+    # a WITH HOLD cursor open across them; with this set it reads in client-side chunks instead).
+    # The rest of the app keeps no session state: its settings and locks are transaction-scoped
+    # (`set_config(…, true)`, `pg_advisory_xact_lock`), no prepared statements, LISTEN or temporary
+    # tables. Tested through a real PgBouncer in tests/ops/test_pgbouncer.py.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -166,8 +175,11 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://localhost/"
-CELERY_RESULT_BACKEND = None
+# Results are kept only by the tasks that ask for them (the fanned-out roll-up's batches, which its
+# chord counts); everything else ignores its result.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL) or None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = dt.timedelta(days=1)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Reliability: a task is acknowledged only when done, re-queued if its worker dies, and a worker
@@ -180,6 +192,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues per job type (docs/deploy.md), for a deployment that gives each kind of job workers of its
+# own: score roll-ups, spreadsheet imports, webhook deliveries, PDF packs. Off by default: every
+# task then goes to the default queue `celery`, which every worker takes. A worker that should take
+# everything in either case listens to all of them: `-Q celery,scores,imports,webhooks,pdf`.
+CELERY_QUEUES_BY_JOB_TYPE = env.bool("CELERY_QUEUES_BY_JOB_TYPE", default=False)
+JOB_TYPE_QUEUES = {
+    "kpis.tasks.*": "scores",
+    "imports.tasks.*": "imports",
+    "events.tasks.*": "webhooks",
+    "webhooks.tasks.*": "webhooks",
+    "qbr.tasks.*": "pdf",
+}
+if CELERY_QUEUES_BY_JOB_TYPE:
+    CELERY_TASK_ROUTES = {pattern: {"queue": queue} for pattern, queue in JOB_TYPE_QUEUES.items()}
 # Publishing must not hang a web request when Redis is down: fail fast, the caller falls back.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
@@ -265,6 +291,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.responses_list_every_field",
+        "api.schema.nullable_references_strict",
     ],
     # Request bodies get their own components: related records are named by id or external_id.
     "COMPONENT_SPLIT_REQUEST": True,
@@ -463,6 +490,10 @@ BPO_SCORE_ROLLUP = {
     # Relationships rolled up per transaction: bounds memory and lock count; queries per batch are
     # fixed, so a full roll-up of up to this many relationships costs the same number of queries.
     "BATCH_SIZE": env.int("BPO_SCORE_ROLLUP_BATCH_SIZE", default=1000),
+    # Relationships per task when the monthly roll-up fans out over the workers (kpis.tasks): small
+    # enough that a few workers share a large portfolio evenly, large enough that the fixed queries
+    # of a batch stay a small part of it.
+    "FANOUT_BATCH_SIZE": env.int("BPO_SCORE_FANOUT_BATCH_SIZE", default=500),
     # How long a roll-up waits for another roll-up of the same relationship before retrying.
     "LOCK_TIMEOUT_SECONDS": 60,
     # A change's recompute runs this long after its commit; changes in between ride along with it.
@@ -471,7 +502,7 @@ BPO_SCORE_ROLLUP = {
     "QUEUED_TTL_SECONDS": 300,
     # Stale marks older than this are caught up by the periodic job (the broker lost the message,
     # or was down when the change was saved).
-    "STALE_GRACE_SECONDS": 120,
+    "STALE_GRACE_SECONDS": env.float("BPO_SCORE_STALE_GRACE_SECONDS", default=120.0),
 }
 # Late acknowledgement plus a worker killed mid-task: the message goes back to the queue and the
 # task (idempotent) runs again; a task still running when the connection drops is cancelled so the
@@ -573,7 +604,7 @@ CELERY_BEAT_SCHEDULE = {
     # Relationships marked stale whose recompute never ran.
     "catch-up-stale-scores": {
         "task": "kpis.tasks.catch_up_stale_scores",
-        "schedule": crontab(minute="*/5"),
+        "schedule": dt.timedelta(seconds=env.float("BPO_SCORE_CATCH_UP_SECONDS", default=300.0)),
     },
     # Contests unresolved for 10 business days go to the relationship's executives (each once).
     "escalate-overdue-contests": {

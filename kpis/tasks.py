@@ -17,10 +17,13 @@ inside its transaction. That does two things:
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from celery import shared_task
+from celery import chord, group, shared_task
+from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
@@ -29,6 +32,7 @@ from django.utils import timezone
 from kpis.models import PendingScorePeriod, PendingScoreRecompute
 from kpis.rollup import rollup_scores
 from kpis.scoring import month_start
+from projects.models import Relationship
 
 logger = logging.getLogger(__name__)
 
@@ -211,17 +215,110 @@ def recompute_requested_months(relationship_ids: Iterable[int]) -> int:
 
 @shared_task(name="kpis.tasks.rollup_current_month", **RETRY)
 def rollup_current_month() -> int:
-    """Every live relationship's score for the current month (the nightly snapshot).
+    """Every live relationship's score for the current month (the nightly snapshot), fanned out over
+    the workers in batches (`rollup_month_fanned_out`); returns the number of batches queued.
 
-    On the first day of a month, the month that just ended is rolled up once more first, so
-    changes made on its last day reach its final snapshot.
+    On the first day of a month, the month that just ended is rolled up once more too, so changes
+    made on its last day reach its final snapshot.
     """
     today = timezone.localdate()
     yesterday = today - dt.timedelta(days=1)
-    written = 0
+    batches = 0
     if month_start(yesterday) != month_start(today):
-        written += rollup_scores(period=yesterday, reason=NIGHTLY_REASON)
-    return written + rollup_scores(period=today, reason=NIGHTLY_REASON)
+        batches += rollup_month_fanned_out(period=yesterday).batches
+    return batches + rollup_month_fanned_out(period=today).batches
+
+
+# --- The monthly roll-up, fanned out ----------------------------------------------------------
+#
+# One roll-up of 10,000 relationships is ten sequential transactions in one process. Split into
+# batches of relationships, each an independent task (its own transaction or few, idempotent: an
+# upsert that recomputes from source rows), it runs on as many worker processes as there are, and
+# a chord adds the batches up once the last one is done. A batch that fails on a transient database
+# error is retried; one whose worker dies is redelivered (late acknowledgement) and recomputes the
+# same rows. Batches touch disjoint relationships, so they never wait for each other's locks.
+
+
+@dataclass(frozen=True)
+class FannedOutRollup:
+    """What `rollup_month_fanned_out` queued: the batches and the chord's result (None for none)."""
+
+    period: dt.date
+    relationships: int
+    batches: int
+    result: AsyncResult | None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until every batch is done; the rows written (needs a result backend, or eager)."""
+        if self.result is None:
+            return 0
+        return self.result.get(timeout=timeout)
+
+
+def relationship_batches(relationship_ids: list[int], batch_size: int) -> list[list[int]]:
+    """Ids in consecutive batches of at most `batch_size`, in id order."""
+    ordered = sorted(set(relationship_ids))
+    return [ordered[start : start + batch_size] for start in range(0, len(ordered), batch_size)]
+
+
+def rollup_month_fanned_out(
+    *,
+    period: dt.date,
+    relationship_ids: Iterable[int] | None = None,
+    batch_size: int | None = None,
+    reason: str = NIGHTLY_REASON,
+) -> FannedOutRollup:
+    """Queue the roll-up of the month containing `period` as a chord of batch tasks.
+
+    `relationship_ids=None` means every live relationship. Each batch holds at most `batch_size`
+    relationships (FANOUT_BATCH_SIZE by default); the chord's callback logs the total and returns the
+    rows written. Without a broker (the embedded default) the batches run in-process, one after the
+    other, before this returns.
+    """
+    live = Relationship.objects.filter(deleted_at__isnull=True)
+    if relationship_ids is not None:
+        live = live.filter(pk__in=list(relationship_ids))
+    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    batches = relationship_batches(ids, batch_size or _options()["FANOUT_BATCH_SIZE"])
+    if not batches:
+        return FannedOutRollup(period=period, relationships=0, batches=0, result=None)
+    month = month_start(period).isoformat()
+    header = group(rollup_score_batch.si(month, batch, reason) for batch in batches)
+    app = rollup_score_batch.app
+    if not app.conf.task_always_eager and not app.conf.result_backend:
+        # A chord counts its batches in the result backend; without one the batches still run,
+        # nobody adds them up.
+        header.apply_async()
+        return FannedOutRollup(period=period, relationships=len(ids), batches=len(batches), result=None)
+    result = chord(header)(rollup_fanned_out_done.s(month, len(ids), len(batches), time.time()))
+    return FannedOutRollup(period=period, relationships=len(ids), batches=len(batches), result=result)
+
+
+# Results are kept (unlike the other tasks'): the chord counts them to know when the last batch is
+# done, and the callback adds them up.
+@shared_task(name="kpis.tasks.rollup_score_batch", ignore_result=False, **RETRY)
+def rollup_score_batch(month: str, relationship_ids: list[int], reason: str = NIGHTLY_REASON) -> int:
+    """One batch of a fanned-out roll-up: these relationships' scores for `month` (ISO date)."""
+    return rollup_scores(
+        period=dt.date.fromisoformat(month), relationship_ids=relationship_ids, reason=reason
+    )
+
+
+@shared_task(name="kpis.tasks.rollup_fanned_out_done", ignore_result=False)
+def rollup_fanned_out_done(
+    written: list[int], month: str, relationships: int, batches: int, queued_at: float
+) -> int:
+    """The chord's callback: every batch is done. Logs the whole roll-up; returns the rows written."""
+    total = sum(written)
+    logger.info(
+        "Roll-up of %s: %d relationships in %d batches, %d rows written, %.1f s after it was queued",
+        month[:7],
+        relationships,
+        batches,
+        total,
+        time.time() - queued_at,
+    )
+    return total
 
 
 @shared_task(name="kpis.tasks.catch_up_stale_scores", **RETRY)

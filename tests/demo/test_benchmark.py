@@ -73,3 +73,8 @@ def test_peer_benchmarks_agree_with_the_hand_written_percent_rank(postgresql):
     row = RelationshipScore.objects.filter(period=today.replace(day=1)).order_by("score").first()
     RelationshipScore.objects.filter(pk=row.pk).update(score=row.score + 1)
     assert benchmark.peer_mismatches(floor, benchmark.peer_benchmarks(today))
+
+
+def test_fanout_bench_command_refuses_a_database_not_named_for_benchmarks():
+    with pytest.raises(CommandError, match=r"bench"):
+        call_command("bench_rollup_fanout", "--relationships", "1")

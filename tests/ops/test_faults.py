@@ -10,6 +10,7 @@ import requests
 from django.db import OperationalError, connection
 
 from projects.access import Role
+from tests.api.schema_conformance import ResponseConformance
 from tests.factories import ProjectFactory, UserFactory, api_key_for
 from tests.ops.test_gunicorn import gunicorn_server  # noqa: F401 - the real server fixture
 
@@ -72,6 +73,7 @@ def test_a_connection_killed_mid_request_answers_503_json_and_the_next_request_w
         killer.close()
 
     response = answers["response"]
+    ResponseConformance(base)(response)  # the 503 is a documented answer, in the API's error shape
     assert response.status_code == 503
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.headers["Retry-After"] == "5"

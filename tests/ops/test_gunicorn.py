@@ -1,68 +1,17 @@
 """The production server: gunicorn with its config file answers health checks with request ids."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ops.servers import running_gunicorn
 
 
 @pytest.fixture
 def gunicorn_server(transactional_db, tmp_path):
-    settings_dict = connection.settings_dict
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-    }
-    if connection.vendor == "postgresql":
-        # The server reads the test database, where the migrations have run.
-        user, host, db_port = settings_dict["USER"], settings_dict["HOST"], settings_dict["PORT"]
-        env["DATABASE_URL"] = f"postgres://{user}@{host}:{db_port}/{settings_dict['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "-c", "python:bpo_portfolio.gunicorn_conf", "bpo_portfolio.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                if process.poll() is not None:
-                    pytest.fail(f"gunicorn exited: {process.stdout.read()}")
-                time.sleep(0.1)
-        yield base, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_gunicorn(tmp_path / "metrics") as server:
+        yield server
 
 
 def test_gunicorn_serves_liveness_readiness_and_request_ids(gunicorn_server):

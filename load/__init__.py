@@ -1,0 +1,1 @@
+"""The load test (locust) and its floor; run with `make load` (docs/BENCHMARKS.md)."""
