@@ -200,9 +200,9 @@ CELERY_QUEUES_BY_JOB_TYPE = env.bool("CELERY_QUEUES_BY_JOB_TYPE", default=False)
 JOB_TYPE_QUEUES = {
     "kpis.tasks.*": "scores",
     "imports.tasks.*": "imports",
-    "events.tasks.*": "webhooks",
+    "outbox.tasks.*": "webhooks",
     "webhooks.tasks.*": "webhooks",
-    "qbr.tasks.*": "pdf",
+    "reviews.tasks.*": "pdf",
 }
 if CELERY_QUEUES_BY_JOB_TYPE:
     CELERY_TASK_ROUTES = {pattern: {"queue": queue} for pattern, queue in JOB_TYPE_QUEUES.items()}
