@@ -17,7 +17,7 @@ from rest_framework.filters import OrderingFilter
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore, Tier, Unit
 from projects import selectors
 from projects.filters import ProjectFilterSet, RelationshipFilterSet
-from projects.models import InnovationProject, Organization
+from projects.models import InnovationProject, Organization, SignOff
 from projects.sorting import Sort, with_id_tie_break
 
 
@@ -240,6 +240,31 @@ class MeasurementFilterSet(_PortfolioFilters):
             "level",
             "measured_after",
             "measured_before",
+            "external_id",
+            "updated_since",
+        ]
+
+
+class SignOffFilterSet(_PortfolioFilters):
+    prefix = "project__"
+
+    project = IdFilter(field_name="project_id")
+    kind = django_filters.ChoiceFilter(choices=SignOff.Kind.choices)
+    status = django_filters.MultipleChoiceFilter(choices=SignOff.Status.choices)
+    requested_after = ISODateTimeFilter(field_name="requested_at", lookup_expr="gte")
+
+    class Meta:
+        model = SignOff
+        fields = [
+            "project",
+            "kind",
+            "status",
+            "relationship",
+            "client",
+            "provider",
+            "stage",
+            "level",
+            "requested_after",
             "external_id",
             "updated_since",
         ]

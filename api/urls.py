@@ -15,6 +15,7 @@ router.register("kpis", views.KPIViewSet, basename="kpi")
 router.register("project-kpis", views.ProjectKPIViewSet, basename="project-kpi")
 router.register("measurements", views.MeasurementViewSet, basename="measurement")
 router.register("scores", views.ScoreViewSet, basename="score")
+router.register("sign-offs", views.SignOffViewSet, basename="sign-off")
 
 app_name = "api"
 

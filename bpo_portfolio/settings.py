@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "FundingEnum": "projects.models.InnovationProject.Funding",
         "OrganizationKindEnum": "projects.models.Organization.Kind",
         "RelationshipStatusEnum": "projects.models.Relationship.Status",
+        "SignOffKindEnum": "projects.models.SignOff.Kind",
+        "SignOffStatusEnum": "projects.models.SignOff.Status",
         "KpiUnitEnum": "kpis.models.Unit",
         "KpiDirectionEnum": "kpis.models.KPI.Direction",
         "ScoreTierEnum": "kpis.models.Tier",

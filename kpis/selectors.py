@@ -31,7 +31,7 @@ from django.utils import timezone
 from kpis import scoring
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects.access import scope
-from projects.models import AuditEntry, InnovationProject, Relationship
+from projects.models import AuditEntry, InnovationProject, Relationship, SignOff
 
 
 def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
@@ -201,7 +201,8 @@ def gain_share_by_currency(projects: Iterable[tuple[InnovationProject, str]]) ->
 
 
 def project_history(*, project: InnovationProject, limit: int | None = 100) -> QuerySet[AuditEntry]:
-    """Audit entries of a project and of its tracked KPIs and their measurements, newest first:
+    """Audit entries of a project, of its tracked KPIs and their measurements and of its client
+    sign-offs, newest first:
     the history the project page and the API's project history both show (`limit=None`: all of
     it, for a paginated reader).
 
@@ -221,6 +222,7 @@ def project_history(*, project: InnovationProject, limit: int | None = 100) -> Q
         of(InnovationProject, [project.pk])
         | of(ProjectKPI, ProjectKPI.objects.filter(project=project).values("pk"))
         | of(Measurement, Measurement.objects.filter(project_kpi__project=project).values("pk"))
+        | of(SignOff, SignOff.objects.filter(project=project).values("pk"))
     )
     entries = entries.select_related("actor", "content_type").order_by("-at", "-id")
     return entries if limit is None else entries[:limit]

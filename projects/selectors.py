@@ -30,7 +30,8 @@ def organization_list(*, user, include_deleted: bool = False) -> QuerySet[Organi
 
 
 def relationship_list(*, user, include_deleted: bool = False) -> QuerySet[Relationship]:
-    """Relationships with their parties, process areas and a count of projects in flight."""
+    """Relationships with their parties, process areas and a count of projects in flight (approved
+    or in progress: committed work not yet delivered)."""
     relationships = (
         scope(user, Relationship.objects.all())
         .select_related("client", "provider")
@@ -39,7 +40,8 @@ def relationship_list(*, user, include_deleted: bool = False) -> QuerySet[Relati
             projects_in_flight=Count(
                 "projects",
                 filter=Q(
-                    projects__deleted_at__isnull=True, projects__stage__in=InnovationProject.OPEN_STAGES
+                    projects__deleted_at__isnull=True,
+                    projects__stage__in=InnovationProject.IN_FLIGHT_STAGES,
                 ),
             )
         )

@@ -11,6 +11,7 @@ from web.views import (
     project_list,
     project_page,
     relationships,
+    signoffs,
 )
 
 urlpatterns = [
@@ -28,6 +29,11 @@ urlpatterns = [
         project_edit.relationship_leadership,
         name="relationship-leadership",
     ),
+    path(
+        "relationships/<int:pk>/sign-off/",
+        signoffs.relationship_signoff_setting,
+        name="relationship-signoff",
+    ),
     # Projects: list, export, page, forms.
     path("projects/", project_list.project_list, name="project-list"),
     path("projects/export.csv", project_list.project_export, name="project-export"),
@@ -36,6 +42,18 @@ urlpatterns = [
     path("projects/<int:pk>/edit/", project_edit.project_edit, name="project-edit"),
     path("projects/<int:pk>/stage/", project_edit.project_transition, name="project-transition"),
     path("projects/<int:pk>/delete/", project_edit.project_delete, name="project-delete"),
+    # Client sign-off of a project's approval or realised benefit.
+    path("projects/<int:pk>/sign-offs/benefit/", signoffs.signoff_request_benefit, name="signoff-benefit"),
+    path(
+        "projects/<int:pk>/sign-offs/<int:signoff_pk>/decide/",
+        signoffs.signoff_decide,
+        name="signoff-decide",
+    ),
+    path(
+        "projects/<int:pk>/sign-offs/<int:signoff_pk>/withdraw/",
+        signoffs.signoff_withdraw,
+        name="signoff-withdraw",
+    ),
     # The project page's inline edits of KPIs and measurements (htmx).
     path("projects/<int:pk>/kpis/", project_kpis.project_kpi_add, name="project-kpi-add"),
     path("projects/<int:pk>/kpis/<int:kpi_pk>/", project_kpis.project_kpi_edit, name="project-kpi-edit"),

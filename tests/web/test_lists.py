@@ -57,8 +57,9 @@ def rows_of(response) -> list[list[str]]:
 
 
 def test_relationship_list_shows_score_tier_and_projects_in_flight(client, account_manager, portfolio):
-    ProjectFactory(relationship=portfolio["rel_a"], stage="idea")
-    ProjectFactory(relationship=portfolio["rel_a"], stage="cancelled")
+    # In flight: approved and in progress; ideas, proposals and closed work are not counted.
+    for stage in ("idea", "proposed", "approved", "in_progress", "cancelled"):
+        ProjectFactory(relationship=portfolio["rel_a"], stage=stage)
     score_row(portfolio["rel_a"], score="72.50", tier="high_performing")
     client.force_login(account_manager)
     response = client.get(reverse("relationship-list"))
@@ -67,7 +68,7 @@ def test_relationship_list_shows_score_tier_and_projects_in_flight(client, accou
     assert "A with provider" in page and "B with provider" not in page
     assert "72.5" in page and "High-performing" in page
     relationship = response.context["page"][0]
-    assert relationship.projects_in_flight == 1
+    assert relationship.projects_in_flight == 2
 
 
 def test_relationship_list_says_not_scored_when_no_score(client, account_manager, portfolio):

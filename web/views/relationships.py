@@ -69,6 +69,13 @@ def relationship_detail(request, pk: int):
         "stages": stages,
         "project_count": sum(len(group) for group in by_stage.values()),
         "can_write": access.can_write_relationship(request.user, relationship),
+        "can_manage": access.can_manage_portfolio(request.user),
+        "client_signoff_people": [
+            person.get_full_name() or person.get_username()
+            for person in access.client_side_people(relationship).order_by("first_name", "last_name")
+        ]
+        if relationship.client_signoff_required
+        else [],
     }
     return render(request, "web/relationship_detail.html", context)
 
