@@ -1,9 +1,22 @@
 """Reads of organisations, relationships and projects, always scoped to what the user may see."""
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
 
 from projects.access import scope
-from projects.models import InnovationProject, Organization, Relationship
+from projects.models import AuditEntry, InnovationProject, Organization, Relationship
 
 
 def _position_in(field: str, values) -> Case:
@@ -22,6 +35,28 @@ def stage_order() -> Case:
 def level_order() -> Case:
     """A project's level as its position in `InnovationProject.Level` (operational first)."""
     return _position_in("level", InnovationProject.Level.values)
+
+
+def stage_entered_on() -> Coalesce:
+    """The day a project entered its current stage, as an SQL expression: the stage's own date where
+    it has one (proposed, started, delivered: what the stage dialog asked), else the day of its
+    latest stage change, else the day it was created."""
+    own_date = Case(
+        *(When(stage=stage, then=F(field)) for stage, field in InnovationProject.STAGE_DATE_FIELDS.items()),
+        output_field=DateField(),
+    )
+    latest_move = (
+        AuditEntry.objects.filter(
+            content_type__app_label=InnovationProject._meta.app_label,
+            content_type__model=InnovationProject._meta.model_name,
+            object_id=OuterRef("pk"),
+            action=AuditEntry.Action.TRANSITION,
+        )
+        .order_by("-at", "-id")
+        .annotate(day=TruncDate("at"))
+        .values("day")[:1]
+    )
+    return Coalesce(own_date, Subquery(latest_move, output_field=DateField()), TruncDate("created_at"))
 
 
 def organization_list(*, user, include_deleted: bool = False) -> QuerySet[Organization]:

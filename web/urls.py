@@ -6,11 +6,13 @@ from django.urls import path
 from web.views import (
     account,
     dashboards,
+    my_work,
     project_edit,
     project_kpis,
     project_list,
     project_page,
     relationships,
+    saved_filters,
     signoffs,
 )
 
@@ -18,6 +20,14 @@ urlpatterns = [
     # The executive dashboards; the portfolio dashboard is the home page.
     path("", dashboards.portfolio, name="home"),
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
+    # The signed-in person's work: what needs attention, and their saved filters.
+    path("my-work/", my_work.my_work, name="my-work"),
+    path("projects/saved-filters/", saved_filters.saved_filter_save, name="saved-filter-save"),
+    path(
+        "projects/saved-filters/<int:pk>/delete/",
+        saved_filters.saved_filter_delete,
+        name="saved-filter-delete",
+    ),
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),

@@ -263,8 +263,8 @@ def test_project_list_query_count_is_flat_with_many_rows(
     access.role_of(account_manager)
     client.get(reverse("project-list"))
     # session, user, role, organisation, count, rows, KPIs with latest values; filter choices:
-    # relationships (and their process areas), clients, providers, owners
-    with django_assert_num_queries(12):
+    # relationships (and their process areas), clients, providers, owners; saved filters
+    with django_assert_num_queries(13):
         response = client.get(reverse("project-list"), {"stage": "idea", "sort": "owner"})
     assert len(response.context["rows"]) == 25
 

@@ -1,6 +1,7 @@
 """The project list: filtered, searched, sorted, paged, and the same list exported as CSV."""
 
 import csv
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from web.views.common import (
     query_without,
     sort_headers,
 )
+from workspace.services import saved_filters
 
 # Sortable columns of the project list: query parameter -> the columns it orders by.
 PROJECT_SORTS = {
@@ -40,6 +42,22 @@ PROJECT_COLUMNS = [
     ("owner", "Owner"),
     ("delivered", "Delivered"),
 ]
+
+
+# The query parameters that make a view of the list (a saved filter keeps these, nothing else).
+LIST_PARAMETERS = (*ProjectFilterSet.base_filters, "sort")
+
+
+def list_query(params) -> str:
+    """The list-defining part of a query string: its filters and sort, empty values dropped, in one
+    order (so the same view always reads the same)."""
+    kept = [
+        (name, value)
+        for name in sorted(set(params.keys()) & set(LIST_PARAMETERS))
+        for value in params.getlist(name)
+        if value.strip()
+    ]
+    return urlencode(kept)
 
 
 def _filtered_projects(request):
@@ -77,6 +95,8 @@ def project_list(request):
     for name in ("relationship", "owner", "client", "provider"):
         form.fields[name].empty_label = "Any"
     context = {
+        "saved_filters": list(saved_filters(user=request.user)),
+        "list_query": list_query(request.GET),
         "page": page,
         "rows": rows,
         "filter": filterset,
