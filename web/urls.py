@@ -5,6 +5,7 @@ from django.urls import path
 
 from web.views import (
     account,
+    board,
     dashboards,
     my_work,
     project_edit,
@@ -47,6 +48,7 @@ urlpatterns = [
     # Projects: list, export, page, forms.
     path("projects/", project_list.project_list, name="project-list"),
     path("projects/export.csv", project_list.project_export, name="project-export"),
+    path("projects/board/", board.project_board, name="project-board"),
     path("projects/new/", project_edit.project_create, name="project-create"),
     path("projects/<int:pk>/", project_page.project_detail, name="project-detail"),
     path("projects/<int:pk>/edit/", project_edit.project_edit, name="project-edit"),
