@@ -111,10 +111,17 @@ class ApiProjectFilterSet(ProjectFilterSet, SyncedFilterSet):
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.none(), to_field_name="username", label="Owner's username"
     )
-    proposed_after = django_filters.DateFilter(field_name="proposed_on", lookup_expr="gte")
-    proposed_before = django_filters.DateFilter(field_name="proposed_on", lookup_expr="lte")
-    started_after = django_filters.DateFilter(field_name="started_on", lookup_expr="gte")
-    started_before = django_filters.DateFilter(field_name="started_on", lookup_expr="lte")
+    # Each range must run forward (a reversed one is a 400 naming the `_before` parameter).
+    proposed_after = django_filters.DateFilter(
+        field_name="proposed_on", lookup_expr="gte", label="Proposed from"
+    )
+    proposed_before = django_filters.DateFilter(
+        field_name="proposed_on", lookup_expr="lte", label="Proposed to"
+    )
+    started_after = django_filters.DateFilter(
+        field_name="started_on", lookup_expr="gte", label="Started from"
+    )
+    started_before = django_filters.DateFilter(field_name="started_on", lookup_expr="lte", label="Started to")
     originator = django_filters.MultipleChoiceFilter(choices=InnovationProject.Originator.choices)
     funding = django_filters.MultipleChoiceFilter(choices=InnovationProject.Funding.choices)
 

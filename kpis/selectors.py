@@ -9,7 +9,9 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import (
+    Avg,
     Case,
     ExpressionWrapper,
     F,
@@ -25,7 +27,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Abs, RowNumber
+from django.db.models.functions import Abs, Greatest, Least, RowNumber
 from django.utils import timezone
 
 from kpis import scoring
@@ -111,6 +113,27 @@ def improvement_expression(
         sign * (F(latest) - F(baseline)) * Value(100.0) / Abs(F(baseline)),
         output_field=FloatField(),
     )
+
+
+def project_impact_expression() -> Subquery:
+    """kpis.scoring.project_impact_pct in SQL, on projects: the mean improvement of the project's
+    live KPIs that have one (a latest value and a non-zero baseline), each capped to ±the cap.
+
+    For sorting a list by impact only; the figures shown still come from kpis.scoring (tested
+    against it in tests/kpis/test_scoring_sql.py). NULL for a project without any improvement."""
+    cap = float(settings.BPO_SCORING["IMPROVEMENT_CAP_PCT"])
+    measured = (
+        ProjectKPI.objects.filter(project=OuterRef("pk"), deleted_at__isnull=True)
+        .exclude(baseline_value=0)
+        .annotate(latest_value=Subquery(latest_measurement().values("value")[:1]))
+        .filter(latest_value__isnull=False)
+        .annotate(capped=Greatest(Least(improvement_expression(), Value(cap)), Value(-cap)))
+        .order_by()
+        .values("project")
+        .annotate(mean=Avg("capped"))
+        .values("mean")
+    )
+    return Subquery(measured, output_field=FloatField())
 
 
 def project_kpi_list(*, user, include_deleted: bool = False) -> QuerySet[ProjectKPI]:

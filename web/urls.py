@@ -8,6 +8,7 @@ from web.views import (
     board,
     dashboards,
     my_work,
+    pickers,
     project_edit,
     project_kpis,
     project_list,
@@ -21,6 +22,8 @@ urlpatterns = [
     # The executive dashboards; the portfolio dashboard is the home page.
     path("", dashboards.portfolio, name="home"),
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
+    # Suggestions for the searchable filters of the lists (JSON, in the user's scope).
+    path("suggest/<slug:kind>/", pickers.suggest, name="suggest"),
     # The signed-in person's work: what needs attention, and their saved filters.
     path("my-work/", my_work.my_work, name="my-work"),
     path("projects/saved-filters/", saved_filters.saved_filter_save, name="saved-filter-save"),

@@ -11,6 +11,7 @@ from django.urls import reverse
 from kpis.models import RelationshipScore
 from projects import access
 from projects.access import Role
+from projects.models import Relationship
 from tests.factories import (
     KPIFactory,
     MeasurementFactory,
@@ -19,6 +20,7 @@ from tests.factories import (
     RelationshipFactory,
     UserFactory,
 )
+from web.views import pickers
 
 pytestmark = pytest.mark.django_db
 
@@ -85,8 +87,9 @@ def test_relationship_list_query_count_is_flat_with_many_rows(client, executive,
     client.force_login(executive)
     access.role_of(executive)
     client.get(reverse("relationship-list"))  # warm the session
-    # session, user, role, count, page of rows, process areas, scores
-    with django_assert_num_queries(7):
+    # session, user, role, count, page of rows, process areas, scores; filter choices: clients,
+    # providers (each at most SELECT_LIMIT + 1 rows, a searchable field beyond)
+    with django_assert_num_queries(9):
         response = client.get(reverse("relationship-list"))
     assert len(response.context["page"]) == 25
 
@@ -263,8 +266,8 @@ def test_project_list_query_count_is_flat_with_many_rows(
     access.role_of(account_manager)
     client.get(reverse("project-list"))
     # session, user, role, organisation, count, rows, KPIs with latest values; filter choices:
-    # relationships (and their process areas), clients, providers, owners; saved filters
-    with django_assert_num_queries(13):
+    # relationships, clients, providers (each at most SELECT_LIMIT + 1 rows), owners; saved filters
+    with django_assert_num_queries(12):
         response = client.get(reverse("project-list"), {"stage": "idea", "sort": "owner"})
     assert len(response.context["rows"]) == 25
 
@@ -331,3 +334,119 @@ def test_client_viewer_sees_only_own_clients_projects(client, portfolio):
     client.force_login(viewer)
     assert [row[0] for row in rows_of(client.get(reverse("project-list")))] == ["B's project"]
     assert [row[0] for row in csv_rows(client.get(reverse("project-export")))[1:]] == ["B's project"]
+
+
+# --- Lists at scale: sorting, page sizes, date ranges, searchable choices ------------------------
+
+
+def test_project_list_sorts_by_impact_largest_first_and_without_impact_last(
+    client, account_manager, portfolio, fill_rate
+):
+    for title, latest in (("Small", "63"), ("Large", "90"), ("None", None), ("Worse", "50")):
+        project = ProjectFactory(relationship=portfolio["rel_a"], title=title)
+        if latest is not None:
+            project_kpi = ProjectKPIFactory(project=project, kpi=fill_rate, baseline_value=Decimal("60"))
+            MeasurementFactory(project_kpi=project_kpi, value=Decimal(latest))
+    client.force_login(account_manager)
+    page = client.get(reverse("project-list")).content.decode()
+    assert 'href="?sort=-impact"' in page  # a number: largest first on the first click
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "-impact"}))
+    assert [row[0] for row in rows] == ["Large", "Small", "Worse", "None"]
+    assert [row[-1] for row in rows] == ["+50.00 %", "+5.00 %", "−16.67 %", "—"]
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "impact"}))
+    assert [row[0] for row in rows] == ["Worse", "Small", "Large", "None"]
+
+
+def test_reversed_delivered_range_is_refused_with_a_message(client, account_manager, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], stage="delivered", delivered_on=dt.date(2025, 3, 1))
+    client.force_login(account_manager)
+    response = client.get(
+        reverse("project-list"), {"delivered_after": "2025-06-01", "delivered_before": "2025-01-01"}
+    )
+    page = response.content.decode()
+    assert "“Delivered to” (1 Jan 2025) is before “Delivered from” (1 Jun 2025)" in page
+    assert "Fix the filters above" in page and '<details class="filters-panel" open>' in page
+    assert response.context["rows"] == []
+    # The export refuses it too, and so does the API (the same filters).
+    export = client.get(
+        reverse("project-export"), {"delivered_after": "2025-06-01", "delivered_before": "2025-01-01"}
+    )
+    assert export.status_code == 400
+    api = client.get("/api/v1/projects/", {"proposed_after": "2025-06-01", "proposed_before": "2025-01-01"})
+    assert api.status_code == 400
+    assert "is before “Proposed from”" in api.json()["errors"]["proposed_before"][0]
+
+
+def test_page_size_and_first_last_links(client, account_manager, portfolio):
+    for number in range(130):
+        ProjectFactory(relationship=portfolio["rel_a"], title=f"P{number:03d}")
+    client.force_login(account_manager)
+    response = client.get(reverse("project-list"), {"sort": "title", "page_size": "50", "page": "2"})
+    assert [row[0] for row in rows_of(response)][:2] == ["P050", "P051"]
+    page = response.content.decode()
+    assert 'href="?sort=title&amp;page_size=50&amp;page=1" rel="first"' in page
+    assert 'href="?sort=title&amp;page_size=50&amp;page=3" rel="last"' in page
+    assert (
+        '<strong aria-current="true">50</strong>' in page and 'href="?sort=title&amp;page_size=100"' in page
+    )
+    # Unknown page sizes are the default; the filters stay folded when only sort and size are set.
+    response = client.get(reverse("project-list"), {"page_size": "100000"})
+    assert len(response.context["rows"]) == 25
+    assert '<details class="filters-panel">' in response.content.decode()
+    assert (
+        '<details class="filters-panel" open>'
+        in client.get(reverse("project-list"), {"q": "P1", "page_size": "50"}).content.decode()
+    )
+
+
+def test_relationship_list_sorts_and_filters_by_client_and_provider(client, executive, portfolio):
+    score_row(portfolio["rel_a"], score="72.50", tier="high_performing")
+    score_row(portfolio["rel_b"], score="40.00", tier="steady")
+    other = RelationshipFactory(name="C elsewhere")
+    client.force_login(executive)
+
+    def names(params):
+        response = client.get(reverse("relationship-list"), params)
+        assert response.status_code == 200
+        return [relationship.name for relationship in response.context["page"]]
+
+    assert names({}) == ["A with provider", "B with provider", "C elsewhere"]
+    assert names({"sort": "-score"}) == ["A with provider", "B with provider", "C elsewhere"]
+    assert names({"sort": "score"}) == ["B with provider", "A with provider", "C elsewhere"]  # unscored last
+    by_client = sorted(Relationship.objects.select_related("client"), key=lambda r: r.client.name)
+    assert names({"sort": "-client"}) == [r.name for r in reversed(by_client)]
+    assert names({"provider": portfolio["provider"].pk}) == ["A with provider", "B with provider"]
+    assert names({"client": other.client_id}) == ["C elsewhere"]
+    page = client.get(reverse("relationship-list"), {"sort": "-in_flight"}).content.decode()
+    assert 'aria-sort="descending"' in page and "approved or in progress" in page
+
+
+def test_choices_become_searchable_at_scale(client, executive, monkeypatch):
+    monkeypatch.setattr(pickers, "SELECT_LIMIT", 3)
+    for number in range(5):
+        RelationshipFactory(name=f"Harbor {number}")
+    client.force_login(executive)
+    page = client.get(reverse("project-list")).content.decode()
+    assert 'data-picker="/suggest/relationships/"' in page
+    assert 'data-picker="/suggest/clients/"' in page and "pickers.js" in page
+    assert "<option value" not in page.split('id="id_relationship_search"')[1].split("</div>")[0]
+    # A chosen relationship keeps its name in the field and its id in the form.
+    chosen = Relationship.objects.get(name="Harbor 2")
+    page = client.get(reverse("project-list"), {"relationship": chosen.pk}).content.decode()
+    assert (
+        'value="Harbor 2"' in page and f'name="relationship" id="id_relationship" value="{chosen.pk}"' in page
+    )
+    suggestions = client.get("/suggest/relationships/", {"q": "harbor"}).json()["results"]
+    assert [item["label"] for item in suggestions] == [f"Harbor {n}" for n in range(5)]
+    assert client.get("/suggest/clients/", {"q": "Client"}).json()["results"]
+    assert client.get("/suggest/secrets/").status_code == 404
+
+
+def test_suggestions_stay_in_scope(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    labels = [
+        item["label"] for item in client.get("/suggest/relationships/", {"q": "provider"}).json()["results"]
+    ]
+    assert labels == ["A with provider"]
+    clients = [item["label"] for item in client.get("/suggest/clients/").json()["results"]]
+    assert clients == ["Client A"]

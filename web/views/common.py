@@ -13,6 +13,26 @@ from projects.models import InnovationProject
 from projects.sorting import Sort, next_sort
 
 PAGE_SIZE = 25
+# The page sizes a list offers (`?page_size=`); anything else is the default.
+PAGE_SIZES = (25, 50, 100)
+
+
+def page_size_of(request) -> int:
+    value = int_or_none(request.GET.get("page_size"))
+    return value if value in PAGE_SIZES else PAGE_SIZE
+
+
+def page_size_links(request, current: int) -> list[dict]:
+    """Links to the list in each page size (filters and sort kept, back to page 1)."""
+    links = []
+    for size in PAGE_SIZES:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("page_size", None)
+        if size != PAGE_SIZE:
+            query["page_size"] = str(size)
+        links.append({"size": size, "query": query.urlencode(), "current": size == current})
+    return links
 
 
 def query_without(request, *names: str) -> str:

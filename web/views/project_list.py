@@ -16,11 +16,13 @@ from projects.filters import ProjectFilterSet
 from projects.sorting import parse_sort, with_id_tie_break
 from web import formatting
 from web.views.common import (
-    PAGE_SIZE,
     checkboxes,
+    page_size_links,
+    page_size_of,
     query_without,
     sort_headers,
 )
+from web.views.pickers import choose_widget
 from workspace.services import saved_filters
 
 # Sortable columns of the project list: query parameter -> the columns it orders by.
@@ -32,7 +34,10 @@ PROJECT_SORTS = {
     "owner": ["owner__first_name", "owner__last_name", "title"],
     "delivered": ["delivered_on", "title"],
     "updated": ["updated_at"],
+    # The mean capped KPI improvement, as kpis.scoring computes it (projects without one last).
+    "impact": [kpi_selectors.project_impact_expression(), "title"],
 }
+NULLS_LAST = {"impact", "delivered"}
 DEFAULT_PROJECT_SORT = "-updated"
 PROJECT_COLUMNS = [
     ("title", "Project"),
@@ -41,11 +46,13 @@ PROJECT_COLUMNS = [
     ("stage", "Stage"),
     ("owner", "Owner"),
     ("delivered", "Delivered"),
+    ("impact", "Impact"),
 ]
+NUMERIC_COLUMNS = {"impact"}
 
 
 # The query parameters that make a view of the list (a saved filter keeps these, nothing else).
-LIST_PARAMETERS = (*ProjectFilterSet.base_filters, "sort")
+LIST_PARAMETERS = (*ProjectFilterSet.base_filters, "sort", "page_size")
 
 
 def list_query(params) -> str:
@@ -67,7 +74,8 @@ def _filtered_projects(request):
     )
     sort = parse_sort(request.GET.get("sort"), allowed=PROJECT_SORTS, default=DEFAULT_PROJECT_SORT)
     # Ties are broken on the id in the sort's direction, so descending is ascending reversed.
-    ordering = with_id_tie_break(sort.ordering(PROJECT_SORTS[sort.key]), descending=sort.descending)
+    columns = sort.ordering(PROJECT_SORTS[sort.key], nulls_last=sort.key in NULLS_LAST)
+    ordering = with_id_tie_break(columns, descending=sort.descending)
     invalid = filterset.is_bound and not filterset.is_valid()
     projects = filterset.queryset.none() if invalid else filterset.qs
     return filterset, kpi_selectors.with_kpi_stats(projects.order_by(*ordering)), sort
@@ -83,17 +91,27 @@ def _with_impact(projects):
 @login_required
 def project_list(request):
     filterset, projects, sort = _filtered_projects(request)
-    page = Paginator(projects, PAGE_SIZE).get_page(request.GET.get("page"))
+    page_size = page_size_of(request)
+    page = Paginator(projects, page_size).get_page(request.GET.get("page"))
     rows = list(_with_impact(page))
-    headers = sort_headers(request, sort, [(key, label, False) for key, label in PROJECT_COLUMNS])
+    headers = sort_headers(
+        request, sort, [(key, label, key in NUMERIC_COLUMNS) for key, label in PROJECT_COLUMNS]
+    )
     form = filterset.form
     for name in ("stage", "level"):
         form.fields[name].widget = checkboxes(form.fields[name])
     for name in ("delivered_after", "delivered_before"):
         form.fields[name].widget.input_type = "date"
     form.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
-    for name in ("relationship", "owner", "client", "provider"):
-        form.fields[name].empty_label = "Any"
+    form.fields["owner"].empty_label = "Any"
+    pickers = {
+        name: choose_widget(form, name, kind, request.user)
+        for name, kind in (
+            ("relationship", "relationships"),
+            ("client", "clients"),
+            ("provider", "providers"),
+        )
+    }
     context = {
         "saved_filters": list(saved_filters(user=request.user)),
         "list_query": list_query(request.GET),
@@ -101,11 +119,15 @@ def project_list(request):
         "rows": rows,
         "filter": filterset,
         "form": form,
+        "pickers": pickers,
         "headers": headers,
         "sort": sort.param,
+        "page_size": page_size,
+        "page_sizes": page_size_links(request, page_size),
         "query": query_without(request, "page"),
-        "export_query": query_without(request, "page"),
-        "filtered": bool(query_without(request, "page", "sort")),
+        "export_query": query_without(request, "page", "page_size"),
+        # The filters stay open while any is set (sorting and page size are not filters).
+        "filtered": bool(query_without(request, "page", "sort", "page_size")),
     }
     return render(request, "web/project_list.html", context)
 
