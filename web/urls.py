@@ -51,6 +51,7 @@ urlpatterns = [
     # Projects: list, export, page, forms.
     path("projects/", project_list.project_list, name="project-list"),
     path("projects/export.csv", project_list.project_export, name="project-export"),
+    path("projects/export.xlsx", project_list.project_export_xlsx, name="project-export-xlsx"),
     path("projects/board/", board.project_board, name="project-board"),
     path("projects/new/", project_edit.project_create, name="project-create"),
     path("projects/<int:pk>/", project_page.project_detail, name="project-detail"),

@@ -3,8 +3,10 @@
 import csv
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from django.urls import reverse
 
@@ -300,7 +302,11 @@ def test_csv_export_matches_the_filtered_sorted_list_across_pages(client, admin_
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     exported = csv_rows(response)
-    assert exported[0] == ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"]
+    assert exported[0] == [
+        *("Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"),
+        *("Client", "Provider", "Proposed", "Started", "Currency", "Investment"),
+        *("Expected annual benefit", "Realised annual benefit", "KPIs"),
+    ]
     assert len(exported) == 31
     assert [row[0] for row in exported[1:]] == [row[0] for row in shown]
     assert [row[:4] for row in exported[1:]] == [row[:4] for row in shown]
@@ -311,7 +317,13 @@ def test_csv_export_is_scoped_and_carries_impact(client, account_manager, portfo
     client.force_login(account_manager)
     exported = csv_rows(client.get(reverse("project-export")))
     assert [row[0] for row in exported[1:]] == ["Vendor management"]
-    assert exported[1][-1] == "30.36"
+    row = dict(zip(exported[0], exported[1], strict=True))
+    assert (row["Impact (%)"], row["KPIs"], row["Client"], row["Provider"]) == (
+        "30.36",
+        "2",
+        "Client A",
+        "Shared Provider",
+    )
 
 
 def test_csv_export_neutralises_formulas(client, admin_user, portfolio):
@@ -321,9 +333,66 @@ def test_csv_export_neutralises_formulas(client, admin_user, portfolio):
     assert exported[1][0].startswith("'=")
 
 
+def test_export_columns_in_csv_and_excel(client, admin_user, portfolio):
+    ProjectFactory(
+        relationship=portfolio["rel_a"],
+        title='=HYPERLINK("http://x")',
+        stage="delivered",
+        proposed_on=dt.date(2024, 1, 5),
+        started_on=dt.date(2024, 2, 1),
+        delivered_on=dt.date(2024, 9, 30),
+        investment=Decimal("350000"),
+        expected_annual_benefit=Decimal("1200000.50"),
+        realised_annual_benefit=Decimal("1050000"),
+        owner=admin_user,
+    )
+    ProjectFactory(relationship=portfolio["rel_a"], title="@SUM(A1)", stage="idea")
+    client.force_login(admin_user)
+    exported = csv_rows(client.get(reverse("project-export"), {"sort": "title"}))
+    row = dict(zip(exported[0], exported[1], strict=True))
+    assert row["Project"] == '\'=HYPERLINK("http://x")'
+    assert (row["Proposed"], row["Started"], row["Delivered"]) == ("2024-01-05", "2024-02-01", "2024-09-30")
+    assert (row["Investment"], row["Expected annual benefit"], row["Realised annual benefit"]) == (
+        "350000.00",
+        "1200000.50",
+        "1050000.00",
+    )
+    assert (row["Currency"], row["Stage"], row["Level"], row["KPIs"]) == (
+        "USD",
+        "Delivered",
+        "Operational (efficiency)",
+        "0",
+    )
+    assert row["Owner"] == admin_user.get_full_name()
+
+    response = client.get(reverse("project-export-xlsx"), {"sort": "title"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert (
+        'filename="projects-' in response["Content-Disposition"]
+        and ".xlsx" in response["Content-Disposition"]
+    )
+    sheet_xml = zipfile.ZipFile(io.BytesIO(response.content)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml  # no formula anywhere in the workbook
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header = [cell.value for cell in sheet[1]]
+    assert header == exported[0]
+    cells = dict(zip(header, sheet[2], strict=True))
+    assert cells["Project"].value == '=HYPERLINK("http://x")' and cells["Project"].data_type == "s"
+    assert (
+        cells["Delivered"].value.date() == dt.date(2024, 9, 30)
+        and cells["Delivered"].number_format == "yyyy-mm-dd"
+    )
+    assert cells["Expected annual benefit"].value == 1200000.5 and cells["KPIs"].value == 0
+    assert cells["Impact (%)"].value is None
+    assert sheet.cell(row=3, column=1).value == "@SUM(A1)" and sheet.max_row == 3
+
+
 def test_csv_export_with_invalid_filter_is_400(client, account_manager, portfolio):
     client.force_login(account_manager)
     response = client.get(reverse("project-export"), {"relationship": portfolio["rel_b"].pk})
+    assert response.status_code == 400
+    response = client.get(reverse("project-export-xlsx"), {"relationship": portfolio["rel_b"].pk})
     assert response.status_code == 400
 
 

@@ -14,7 +14,7 @@ from kpis import selectors as kpi_selectors
 from projects import selectors as project_selectors
 from projects.filters import ProjectFilterSet
 from projects.sorting import parse_sort, with_id_tie_break
-from web import formatting
+from web import exports
 from web.views.common import (
     checkboxes,
     page_size_links,
@@ -137,44 +137,52 @@ class _Echo:
         return value
 
 
-def _csv_cell(value) -> str:
-    """Text as a spreadsheet will take it, never as a formula (=, +, -, @ lead a formula)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _export_rows(request):
+    """The list's projects for an export (all pages), or None when the filters are invalid."""
+    filterset, projects, _sort = _filtered_projects(request)
+    if filterset.is_bound and not filterset.is_valid():
+        return None
+    return _with_impact(projects.iterator(chunk_size=500))
 
 
-CSV_HEADER = ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"]
+def _filename(extension: str) -> str:
+    return f"projects-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
-def project_csv_row(project) -> list[str]:
-    owner = project.owner.get_full_name() or project.owner.get_username() if project.owner else ""
-    return [
-        _csv_cell(project.title),
-        _csv_cell(project.relationship.name),
-        project.get_level_display(),
-        project.get_stage_display(),
-        _csv_cell(owner),
-        formatting.export_date(project.delivered_on),
-        formatting.export_number(project.impact_pct, 2),
-    ]
+INVALID_FILTERS = "The filters are not valid; fix them on the project list."
 
 
 @require_GET
 @login_required
 def project_export(request):
-    """The filtered, sorted project list (all its pages) as CSV, with the list's columns."""
-    filterset, projects, _sort = _filtered_projects(request)
-    if filterset.is_bound and not filterset.is_valid():
-        return HttpResponse("The filters are not valid; fix them on the project list.", status=400)
+    """The filtered, sorted project list (all its pages) as CSV, with the export's columns."""
+    projects = _export_rows(request)
+    if projects is None:
+        return HttpResponse(INVALID_FILTERS, status=400)
     writer = csv.writer(_Echo())
 
     def rows():
         yield "\ufeff"  # so that spreadsheet programs read the file as UTF-8
-        yield writer.writerow(CSV_HEADER)
-        for project in _with_impact(projects.iterator(chunk_size=500)):
-            yield writer.writerow(project_csv_row(project))
+        yield writer.writerow([column.header for column in exports.PROJECT_COLUMNS])
+        for project in projects:
+            yield writer.writerow(exports.csv_row(exports.PROJECT_COLUMNS, project))
 
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="projects-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
+    return response
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@require_GET
+@login_required
+def project_export_xlsx(request):
+    """The same list as an Excel workbook: typed cells (dates, amounts, percentages)."""
+    projects = _export_rows(request)
+    if projects is None:
+        return HttpResponse(INVALID_FILTERS, status=400)
+    content = exports.xlsx_workbook(exports.PROJECT_COLUMNS, projects, title="Projects")
+    response = HttpResponse(content, content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{_filename("xlsx")}"'
     return response
