@@ -129,11 +129,11 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
         cursor.execute(
             f"""
             INSERT INTO projects_innovationproject (created_at, updated_at, version, change_stamp,
-                deleted_at, title, description, level, stage, originator, proposed_on, started_on,
-                delivered_on, investment, expected_annual_benefit, realised_annual_benefit, funding,
-                relationship_id)
+                deleted_at, title, description, outcome, cancellation_reason, level, stage, originator,
+                proposed_on, started_on, delivered_on, investment, expected_annual_benefit,
+                realised_annual_benefit, funding, relationship_id)
             SELECT {stamp}, CASE WHEN random() < 0.02 THEN now() END,
-                   'Project ' || j, '', (ARRAY['operational', 'process', 'strategic'])[1 + j %% 3],
+                   'Project ' || j, '', '', '', (ARRAY['operational', 'process', 'strategic'])[1 + j %% 3],
                    stage, 'provider',
                    delivered - 260, CASE WHEN stage IN ('delivered', 'in_progress') THEN delivered - 200 END,
                    CASE WHEN stage = 'delivered' THEN delivered END,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
+from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, MORE_ACCOUNT_MANAGERS, DemoSeeder
 from kpis.rollup import rollup_history
 
 
@@ -19,3 +19,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for demo in DEMO_USERS:
             self.stdout.write(f"  {demo.username:<10} {demo.role.label}")
+        others = ", ".join(demo.username for demo in MORE_ACCOUNT_MANAGERS)
+        self.stdout.write(f"  ({others}: the other account managers)")
