@@ -519,3 +519,16 @@ def test_suggestions_stay_in_scope(client, account_manager, portfolio):
     assert labels == ["A with provider"]
     clients = [item["label"] for item in client.get("/suggest/clients/").json()["results"]]
     assert clients == ["Client A"]
+
+
+def test_sort_menu_stands_in_for_the_headers_on_phones(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    page = client.get(
+        reverse("project-list"), {"stage": ["idea", "proposed"], "sort": "-impact", "page": "2"}
+    )
+    menu = page.content.decode().split('class="sort-menu"')[1].split("</form>")[0]
+    assert '<option value="-impact" selected>Impact, largest first</option>' in menu
+    assert '<option value="delivered">Delivered, oldest first</option>' in menu
+    assert '<option value="title">Project, A–Z</option>' in menu
+    # The filters ride along; the page does not (a new sort starts at page 1).
+    assert menu.count('name="stage"') == 2 and 'name="page"' not in menu

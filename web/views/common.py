@@ -63,6 +63,35 @@ def sort_headers(request, sort: Sort, columns, *, descending_first: Collection[s
     return headers
 
 
+# How each kind of column reads in each direction, for the sort menu (ascending, descending).
+_DIRECTION_WORDS = {
+    "text": ("A–Z", "Z–A"),
+    "number": ("smallest first", "largest first"),
+    "date": ("oldest first", "newest first"),
+    "order": ("in order", "reversed"),
+}
+
+
+def sort_menu(request, sort: Sort, columns) -> dict:
+    """The list's sorts as a menu (for phones, where the column headers are folded away):
+    `columns` are (sort key, label, kind of column); the other parameters ride along as hidden
+    fields."""
+    options = []
+    for key, label, kind in columns:
+        ascending, descending = _DIRECTION_WORDS[kind]
+        options.append({"value": key, "label": f"{label}, {ascending}", "selected": sort.param == key})
+        options.append(
+            {"value": f"-{key}", "label": f"{label}, {descending}", "selected": sort.param == f"-{key}"}
+        )
+    keep = [
+        (name, value)
+        for name in request.GET
+        if name not in ("sort", "page")
+        for value in request.GET.getlist(name)
+    ]
+    return {"options": options, "keep": keep}
+
+
 def checkboxes(field):
     """A multiple-choice filter field shown as checkboxes instead of a list box."""
     widget = forms.CheckboxSelectMultiple()

@@ -21,6 +21,7 @@ from web.views.common import (
     page_size_of,
     query_without,
     sort_headers,
+    sort_menu,
 )
 from web.views.pickers import choose_widget
 from workspace.services import saved_filters
@@ -49,6 +50,8 @@ PROJECT_COLUMNS = [
     ("impact", "Impact"),
 ]
 NUMERIC_COLUMNS = {"impact"}
+# Each sortable column's kind, for the sort menu's words (A–Z, newest first, …).
+COLUMN_KINDS = {"level": "order", "stage": "order", "delivered": "date", "impact": "number"}
 
 
 # The query parameters that make a view of the list (a saved filter keeps these, nothing else).
@@ -121,6 +124,14 @@ def project_list(request):
         "form": form,
         "pickers": pickers,
         "headers": headers,
+        "sort_menu": sort_menu(
+            request,
+            sort,
+            [
+                *((key, label, COLUMN_KINDS.get(key, "text")) for key, label in PROJECT_COLUMNS),
+                ("updated", "Last changed", "date"),
+            ],
+        ),
         "sort": sort.param,
         "page_size": page_size,
         "page_sizes": page_size_links(request, page_size),

@@ -22,6 +22,7 @@ from web.views.common import (
     page_size_of,
     query_without,
     sort_headers,
+    sort_menu,
 )
 from web.views.pickers import choose_widget
 
@@ -87,6 +88,15 @@ def relationship_list(request):
         "form": form,
         "pickers": pickers,
         "headers": sort_headers(request, sort, RELATIONSHIP_COLUMNS),
+        "sort_menu": sort_menu(
+            request,
+            sort,
+            [
+                (key, label, "number" if numeric else "order" if key == "status" else "text")
+                for key, label, numeric in RELATIONSHIP_COLUMNS
+                if key is not None
+            ],
+        ),
         "sort": sort.param if sort.param != "name" else "",
         "page_size": page_size,
         "page_sizes": page_size_links(request, page_size),
