@@ -306,6 +306,9 @@ class DemoSeeder:
         self.rng = random.Random(20261129)
         self.created = 0
         self.stdout = stdout
+        # The demo admin once `users()` has run; until then (the catalogue alone, as the large
+        # portfolio's generator asks for it) the system writes.
+        self.admin = None
 
     # --- helpers --------------------------------------------------------------------------
     def _exists(self, model, external_id: str):
