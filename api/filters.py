@@ -17,7 +17,7 @@ from rest_framework.filters import OrderingFilter
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore, Tier, Unit
 from projects import selectors
 from projects.filters import ProjectFilterSet, RelationshipFilterSet
-from projects.models import InnovationProject, Organization
+from projects.models import InnovationProject, Organization, SignOff
 from projects.sorting import Sort, with_id_tie_break
 
 
@@ -111,10 +111,17 @@ class ApiProjectFilterSet(ProjectFilterSet, SyncedFilterSet):
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.none(), to_field_name="username", label="Owner's username"
     )
-    proposed_after = django_filters.DateFilter(field_name="proposed_on", lookup_expr="gte")
-    proposed_before = django_filters.DateFilter(field_name="proposed_on", lookup_expr="lte")
-    started_after = django_filters.DateFilter(field_name="started_on", lookup_expr="gte")
-    started_before = django_filters.DateFilter(field_name="started_on", lookup_expr="lte")
+    # Each range must run forward (a reversed one is a 400 naming the `_before` parameter).
+    proposed_after = django_filters.DateFilter(
+        field_name="proposed_on", lookup_expr="gte", label="Proposed from"
+    )
+    proposed_before = django_filters.DateFilter(
+        field_name="proposed_on", lookup_expr="lte", label="Proposed to"
+    )
+    started_after = django_filters.DateFilter(
+        field_name="started_on", lookup_expr="gte", label="Started from"
+    )
+    started_before = django_filters.DateFilter(field_name="started_on", lookup_expr="lte", label="Started to")
     originator = django_filters.MultipleChoiceFilter(choices=InnovationProject.Originator.choices)
     funding = django_filters.MultipleChoiceFilter(choices=InnovationProject.Funding.choices)
 
@@ -240,6 +247,31 @@ class MeasurementFilterSet(_PortfolioFilters):
             "level",
             "measured_after",
             "measured_before",
+            "external_id",
+            "updated_since",
+        ]
+
+
+class SignOffFilterSet(_PortfolioFilters):
+    prefix = "project__"
+
+    project = IdFilter(field_name="project_id")
+    kind = django_filters.ChoiceFilter(choices=SignOff.Kind.choices)
+    status = django_filters.MultipleChoiceFilter(choices=SignOff.Status.choices)
+    requested_after = ISODateTimeFilter(field_name="requested_at", lookup_expr="gte")
+
+    class Meta:
+        model = SignOff
+        fields = [
+            "project",
+            "kind",
+            "status",
+            "relationship",
+            "client",
+            "provider",
+            "stage",
+            "level",
+            "requested_after",
             "external_id",
             "updated_since",
         ]

@@ -30,7 +30,7 @@ class PortfolioAutoSchema(AutoSchema):
         codes = ["400", "401", "403", "404", "429", "503"]
         if method in ("POST", "PUT", "PATCH"):
             codes += ["409", "413", "415"]
-        if method in ("PUT", "PATCH", "DELETE") and self._is_object_write():
+        if method in ("POST", "PUT", "PATCH", "DELETE") and self._is_object_write():
             codes += ["409", "412"]
         return sorted(set(codes))
 
@@ -38,7 +38,10 @@ class PortfolioAutoSchema(AutoSchema):
         return getattr(self.view, "action", None) == "list" and self.method.upper() == "GET"
 
     def _is_object_write(self) -> bool:
-        return getattr(self.view, "action", None) in ("update", "partial_update", "destroy")
+        action = getattr(self.view, "action", None)
+        return action in ("update", "partial_update", "destroy") or action in getattr(
+            self.view, "if_match_actions", ()
+        )
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())

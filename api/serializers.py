@@ -13,7 +13,7 @@ from kpis import selectors as kpi_selectors
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects import selectors
 from projects.access import Role, scope
-from projects.models import InnovationProject, Organization, ProcessArea, Relationship
+from projects.models import InnovationProject, Organization, ProcessArea, Relationship, SignOff
 
 SYNC_FIELDS = ["id", "external_id", "version", "created_at", "updated_at", "deleted_at"]
 SERVER_MANAGED = ["id", "version", "created_at", "updated_at", "deleted_at"]
@@ -197,7 +197,10 @@ class RelationshipSerializer(SyncedSerializer):
         required=False,
         help_text="Usernames of the account managers assigned (only an admin may change them).",
     )
-    projects_in_flight = serializers.IntegerField(read_only=True, help_text="Live projects in an open stage.")
+    projects_in_flight = serializers.IntegerField(
+        read_only=True,
+        help_text="Live projects approved or in progress (ideas and proposals are not counted).",
+    )
     current_score = serializers.SerializerMethodField(
         help_text="The latest monthly score up to this month, or null before the first one."
     )
@@ -216,6 +219,7 @@ class RelationshipSerializer(SyncedSerializer):
             "currency",
             "status",
             "account_managers",
+            "client_signoff_required",
             "projects_in_flight",
             "current_score",
         ]
@@ -306,6 +310,10 @@ class ProjectSerializer(SyncedSerializer):
         # An amount of money: to the cent, rounded half up as the pages show it.
         field = ComputedDecimalField(decimal_places=2, rounding=ROUND_HALF_UP)
         return field.to_representation(kpi_selectors.project_gain_share(project))
+
+
+def _live_projects_for_signoff(user):
+    return selectors.project_list(user=user)
 
 
 def _live_kpis(user):
@@ -441,3 +449,92 @@ class RelationshipBenchmarkSerializer(serializers.Serializer):
         read_only=True, help_text="No benchmark is given for a cohort of fewer distinct clients."
     )
     areas = AreaBenchmarkSerializer(many=True, read_only=True)
+
+
+# --- Client sign-off ----------------------------------------------------------------------------
+
+
+class SignOffSerializer(SyncedSerializer):
+    """A client sign-off as the API shows it (requests are made and decided through the actions)."""
+
+    project = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The project's id.")
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who asked (username)."
+    )
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who decided or withdrew it (username); null while pending or when it lapsed.",
+    )
+
+    class Meta(SyncedSerializer.Meta):
+        model = SignOff
+        fields = [
+            *SYNC_FIELDS,
+            "project",
+            "kind",
+            "status",
+            "realised_annual_benefit",
+            "request_note",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "kind": {
+                "help_text": "`approval`: the move to Approved; `benefit`: a delivered project's "
+                "realised benefit."
+            },
+            "status": {
+                "help_text": "`pending` until the client decides: `approved` (the change is applied), "
+                "`declined` (with its reason in `decision_note`) or `withdrawn` (by the provider, or "
+                "lapsed when the project moved on without it)."
+            },
+        }
+
+
+class StrictBodySerializer(serializers.Serializer):
+    """A request body of an action: unknown fields are refused, not ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class SignOffRequestSerializer(StrictBodySerializer):
+    """The provider asks the client to sign off."""
+
+    project = RecordField(
+        queryset_for=_live_projects_for_signoff, help_text="The project (id or external_id)."
+    )
+    kind = serializers.ChoiceField(
+        choices=SignOff.Kind.choices,
+        help_text="`approval` (the project must be an idea or proposed; an idea is proposed today) or "
+        "`benefit` (the project must be delivered).",
+    )
+    realised_annual_benefit = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="The realised annual benefit to confirm (benefit requests only).",
+    )
+    request_note = StrictCharField(
+        max_length=500, required=False, allow_blank=True, help_text="What the client should know to decide."
+    )
+
+
+class SignOffApproveSerializer(StrictBodySerializer):
+    note = StrictCharField(max_length=500, required=False, allow_blank=True, help_text="An optional note.")
+
+
+class SignOffDeclineSerializer(StrictBodySerializer):
+    reason = StrictCharField(max_length=500, help_text="Why it is declined; kept and shown to the provider.")

@@ -23,6 +23,7 @@ router.register("contests", collab.ContestViewSet, basename="contest")
 router.register("pulse-answers", collab.PulseAnswerViewSet, basename="pulse-answer")
 router.register("pulse-results", collab.PulseResultViewSet, basename="pulse-result")
 router.register("contributors", collab.ContributorViewSet, basename="contributor")
+router.register("sign-offs", views.SignOffViewSet, basename="sign-off")
 
 app_name = "api"
 

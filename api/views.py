@@ -6,23 +6,25 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from api import filters, serializers
+from api.errors import Conflict
+from api.policies import PortfolioPermission
 from api.scores import SCORE_SYNCED_AT, score_sync_fields
-from api.viewsets import PortfolioReadViewSet, PortfolioViewSet
+from api.viewsets import PortfolioReadViewSet, PortfolioViewSet, etag, if_match_version
 from collab.selectors import current_score_rests_on_contested, with_contest_flags
 from kpis import benchmarks
 from kpis import selectors as kpi_selectors
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
-from projects import selectors, sync
+from projects import selectors, signoffs, sync
 from projects import services as project_services
 from projects.access import Role
-from projects.models import InnovationProject, Organization, Relationship
+from projects.models import InnovationProject, Organization, Relationship, SignOff
 from reviews import services as review_services
 from reviews.quarters import Quarter
 from reviews.render import RenderingUnavailable
@@ -255,3 +257,104 @@ class ScoreViewSet(PortfolioReadViewSet):
         # A score changes when it is recomputed, and is deleted with its relationship: synced by
         # the later of the two, so a relationship's deletion sends its scores as tombstones.
         return sync.TimeSyncSource(SCORE_SYNCED_AT)
+
+
+class SignOffPermission(PortfolioPermission):
+    """Anyone who sees a request may try to decide it: the services let only the client's people
+    approve or decline, and only the provider's side ask and withdraw (403 otherwise)."""
+
+    def has_object_permission(self, request, view, obj):
+        return True
+
+
+class SignOffViewSet(PortfolioReadViewSet):
+    """Client sign-offs: where a relationship requires it, the provider asks the client to approve a
+    project (the move to Approved) or to confirm a delivered project's realised benefit; the client
+    approves (the change is applied in their name) or declines with a reason."""
+
+    model = SignOff
+    serializer_class = serializers.SignOffSerializer
+    filterset_class = filters.SignOffFilterSet
+    ordering_fields = ["id", "requested_at", "decided_at", "created_at", "updated_at"]
+    permission_classes = [SignOffPermission]
+    http_method_names = ["get", "post", "head", "options"]
+    # Decisions name the version they were made on: If-Match, 412 when stale (see api.schema).
+    if_match_actions = ("approve", "decline", "withdraw")
+
+    def base_queryset(self, *, user, include_deleted):
+        return signoffs.signoff_list(user=user, include_deleted=include_deleted)
+
+    def get_serializer_class(self):
+        return {
+            "create": serializers.SignOffRequestSerializer,
+            "approve": serializers.SignOffApproveSerializer,
+            "decline": serializers.SignOffDeclineSerializer,
+        }.get(self.action, serializers.SignOffSerializer)
+
+    def respond(self, signoff, *, status_code=status.HTTP_200_OK, headers=None):
+        current = self.base_queryset(user=self.request.user, include_deleted=True).get(pk=signoff.pk)
+        data = serializers.SignOffSerializer(current, context=self.get_serializer_context()).data
+        return Response(data, status=status_code, headers={"ETag": etag(current), **(headers or {})})
+
+    def decide(self, decision, **arguments):
+        """Apply `decision` (a projects.signoffs service) to the request, with the body's fields."""
+        instance = self.get_object()
+        if instance.deleted_at is not None:
+            raise Conflict("This request has been deleted with its project.")
+        values = {}
+        if self.action in ("approve", "decline"):
+            serializer = self.get_serializer(data=self.request.data)
+            serializer.is_valid(raise_exception=True)
+            values = dict(serializer.validated_data)
+        expected = if_match_version(self.request, instance)
+        try:
+            decided = decision(actor=self.request.user, signoff=instance, expected_version=expected, **values)
+        except signoffs.RequestClosed as closed:
+            raise Conflict(" ".join(closed.messages)) from closed
+        return self.respond(decided)
+
+    @extend_schema(
+        summary="Ask the client to sign off a project's approval or realised benefit",
+        request=serializers.SignOffRequestSerializer,
+        responses={201: serializers.SignOffSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        signoff = signoffs.signoff_request(
+            actor=request.user,
+            project=data["project"],
+            kind=data["kind"],
+            realised_annual_benefit=data.get("realised_annual_benefit"),
+            note=data.get("request_note", ""),
+        )
+        location = request.build_absolute_uri(f"{signoff.pk}/")
+        return self.respond(signoff, status_code=status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(
+        summary="Approve (the client's people): the project moves to Approved, or the benefit is recorded",
+        request=serializers.SignOffApproveSerializer,
+        responses={200: serializers.SignOffSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def approve(self, request, *args, **kwargs):
+        return self.decide(signoffs.signoff_approve)
+
+    @extend_schema(
+        summary="Decline (the client's people), with the reason",
+        request=serializers.SignOffDeclineSerializer,
+        responses={200: serializers.SignOffSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def decline(self, request, *args, **kwargs):
+        return self.decide(signoffs.signoff_decline)
+
+    @extend_schema(
+        summary="Withdraw (the provider's side) before the client decided",
+        request=None,
+        responses={200: serializers.SignOffSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def withdraw(self, request, *args, **kwargs):
+        return self.decide(signoffs.signoff_withdraw)

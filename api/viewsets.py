@@ -42,6 +42,7 @@ AUDITED_RESOURCES = {
     "kpi": "kpis",
     "projectkpi": "project-kpis",
     "measurement": "measurements",
+    "signoff": "sign-offs",
 }
 
 
@@ -92,6 +93,31 @@ class BulkUpsertResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     results = BulkRecordResultSerializer(many=True)
+
+
+def if_match_version(request, instance) -> int | None:
+    """The version a request's If-Match names (None without the header or with `*`); a version
+    other than the record's raises VersionConflict (412)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):  # proxies weaken ETags; the version is what counts
+            tag = tag[2:]
+        if (
+            len(tag) >= 2
+            and tag[0] == tag[-1] == '"'
+            and tag[1:-1].isascii()
+            and tag[1:-1].isdigit()
+            and len(tag) < 20
+        ):
+            versions.add(int(tag[1:-1]))
+    if instance.version not in versions:
+        raise VersionConflict(instance)
+    # The service re-checks this version under a row lock: check and write are one step.
+    return instance.version
 
 
 class PortfolioReadViewSet(
@@ -188,27 +214,7 @@ class PortfolioViewSet(
         return self.base_queryset(user=self.request.user, include_deleted=True).get(pk=obj.pk)
 
     def expected_version(self, instance) -> int | None:
-        """The version If-Match names (None without the header or with `*`); stale → 412."""
-        header = self.request.headers.get("If-Match")
-        if header is None or header.strip() == "*":
-            return None
-        versions = set()
-        for tag in header.split(","):
-            tag = tag.strip()
-            if tag.startswith("W/"):  # proxies weaken ETags; the version is what counts
-                tag = tag[2:]
-            if (
-                len(tag) >= 2
-                and tag[0] == tag[-1] == '"'
-                and tag[1:-1].isascii()
-                and tag[1:-1].isdigit()
-                and len(tag) < 20
-            ):
-                versions.add(int(tag[1:-1]))
-        if instance.version not in versions:
-            raise VersionConflict(instance)
-        # The service re-checks this version under a row lock: check and write are one step.
-        return instance.version
+        return if_match_version(self.request, instance)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -17,6 +17,7 @@ RESOURCES = {
     "comment": (collab.CommentViewSet, "comments"),
     "contest": (collab.ContestViewSet, "contests"),
     "contributor": (collab.ContributorViewSet, "contributors"),
+    "sign_off": (views.SignOffViewSet, "sign-offs"),
 }
 
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "collab.apps.CollabConfig",
     "presentation.apps.PresentationConfig",
     "reviews.apps.ReviewsConfig",
+    "workspace.apps.WorkspaceConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -302,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "FundingEnum": "projects.models.InnovationProject.Funding",
         "OrganizationKindEnum": "projects.models.Organization.Kind",
         "RelationshipStatusEnum": "projects.models.Relationship.Status",
+        "SignOffKindEnum": "projects.models.SignOff.Kind",
+        "SignOffStatusEnum": "projects.models.SignOff.Status",
         "KpiUnitEnum": "kpis.models.Unit",
         "KpiDirectionEnum": "kpis.models.KPI.Direction",
         "ScoreTierEnum": "kpis.models.Tier",
@@ -432,6 +435,13 @@ if SENTRY_DSN:
 # --- Scoring (DESIGN.md §4) -----------------------------------------------------------------
 # The one place where weights, caps and cut-offs live. Values are strings so they become exact
 # Decimals in kpis.scoring.
+# The workflow's tunables: after how many days in an open stage a project shows as stuck on its
+# account manager's "My work" page (a stage's days run from its date, e.g. started_on, or from
+# the stage change; see projects.selectors.stage_entered_on).
+BPO_WORKFLOW = {
+    "STUCK_AFTER_DAYS": {"idea": 90, "proposed": 60, "approved": 45, "in_progress": 180},
+}
+
 BPO_SCORING = {
     "WEIGHTS": {"impact": "0.4", "attainment": "0.2", "realisation": "0.2", "continuity": "0.2"},
     "LEVEL_WEIGHTS": {"operational": 1, "process": 2, "strategic": 3},

@@ -42,7 +42,7 @@ TABLE_PEOPLE = [
     TablePerson("nadia", Role.CONTRIBUTOR, "Nadia", "Novak", NORTHWIND),
     TablePerson("nora", Role.EXECUTIVE, "Nora", "Northcott", NORTHWIND),
     TablePerson("pedro", Role.CONTRIBUTOR, "Pedro", "Prakash", ATLAS),
-    TablePerson("priya", Role.CONTRIBUTOR, "Priya", "Patel", ATLAS),
+    TablePerson("paulo", Role.CONTRIBUTOR, "Paulo", "Patel", ATLAS),
 ]
 
 
@@ -177,7 +177,7 @@ def seed_collaboration(*, users: dict[str, User], password: str, today: dt.date)
         "viewer": ((3, 4, 4, 4), "Good reporting; more ideas for the parts desk, please."),
         "manager": ((4, 4, 5, 5), ""),
         "pedro": ((4, 5, 4, 5), ""),
-        "priya": ((5, 4, 4, 4), ""),
+        "paulo": ((5, 4, 4, 4), ""),
     }
     for username, (values, comment) in answers.items():
         _pulse(

@@ -18,8 +18,16 @@ from demo.collaboration import seed_collaboration
 from kpis import services as kpi_services
 from kpis.models import KPI, Measurement, ProjectKPI
 from projects import services as project_services
+from projects import signoffs
 from projects.access import Role
-from projects.models import InnovationProject, Organization, ProcessArea, Relationship, UserProfile
+from projects.models import (
+    InnovationProject,
+    Organization,
+    ProcessArea,
+    Relationship,
+    SignOff,
+    UserProfile,
+)
 from projects.reference_data import ensure_reference_data
 
 DEMO_PASSWORD = "portfolio-demo"
@@ -121,6 +129,11 @@ DEMO_USERS = [
     DemoUser("manager", Role.ACCOUNT_MANAGER, "Marcus", "Manager"),
     DemoUser("viewer", Role.CLIENT_VIEWER, "Clara", "Viewer"),
 ]
+# The other account managers of the portfolio (same password), so that every project has an owner.
+MORE_ACCOUNT_MANAGERS = [
+    DemoUser("priya", Role.ACCOUNT_MANAGER, "Priya", "Raman"),
+    DemoUser("tomas", Role.ACCOUNT_MANAGER, "Tomás", "Lindqvist"),
+]
 
 # The published cases of DESIGN.md §1: (client, industry, provider, project, process areas, KPIs)
 PUBLISHED_CASES = [
@@ -200,6 +213,8 @@ CLIENT_NAMES = [
     "Evergreen Utilities",
     "Lattice Stores",
     "Quarry Publishing",
+    "Sterling Haulage",
+    "Bluefin Seafoods",
 ]
 PROVIDER_NAMES = [
     ("Atlas Business Services", "India"),
@@ -240,6 +255,40 @@ PROJECT_TEMPLATES = [
     ("First-time-right checklist", "operational", [("first_pass_yield", "76", "88")]),
     ("Payroll exception analytics", "process", [("error_rate", "100", "70")]),
 ]
+PROJECT_DESCRIPTIONS = {
+    "Invoice automation with OCR": "Supplier invoices read by OCR and matched to orders without keying.",
+    "Robotic reconciliation of bank statements": "Bots match bank statement lines to ledger entries daily.",
+    "Self-service claims status portal": "Claimants follow their claim online instead of calling in.",
+    "Collections prioritisation model": "A model ranks overdue accounts by the chance of collecting them.",
+    "Supplier onboarding redesign": "One digital form and checks in parallel instead of a paper chain.",
+    "Demand sensing pilot": "Short-term forecasts from point-of-sale and weather data.",
+    "Chat triage for service desk": "A chat assistant sorts and routes requests before an agent takes them.",
+    "Spend analytics cockpit": "Spend by category, supplier and contract in one place, refreshed weekly.",
+    "First-time-right checklist": "A checklist at the point of entry catches errors before they travel.",
+    "Payroll exception analytics": "Outliers in each payroll run flagged before it is paid.",
+}
+CANCELLATION_REASONS = [
+    "The client's ERP upgrade covers the same need.",
+    "Business case did not hold after the pilot.",
+    "Merged into a wider programme of the client.",
+]
+# (client-side leader, provider-side leader), taken in turn by the generated relationships.
+LEADERS = [
+    ("Hannah Becker, CFO", "Ravi Menon, engagement lead"),
+    ("Daniel Osei, COO", "Anna Kowalska, delivery director"),
+    ("Sofia Marques, VP Operations", "Miguel Torres, account director"),
+    ("James Whitfield, CIO", "Thandi Nkosi, engagement lead"),
+    ("Yuki Tanaka, head of shared services", "Marta Nowak, delivery director"),
+    ("Claire Dubois, CFO", "Arjun Patel, engagement lead"),
+    ("Oliver Grant, VP Finance", "Lucía Fernández, account director"),
+]
+PUBLISHED_LEADERS = [
+    ("Karen Holt, VP Supply Chain", "Vikram Iyer, delivery head"),
+    ("Graham Lowe, COO", "Agnieszka Wójcik, delivery head"),
+    ("Denise Carter, VP Claims", "Paolo Reyes, delivery head"),
+]
+# Generated relationships whose contract began under three months ago: "new — not scored yet".
+NEW_RELATIONSHIPS = {7, 19}
 STAGE_MIX = [
     "delivered",
     "delivered",
@@ -258,6 +307,9 @@ class DemoSeeder:
         self.rng = random.Random(20261129)
         self.created = 0
         self.stdout = stdout
+        # The demo admin once `users()` has run; until then (the catalogue alone, as the large
+        # portfolio's generator asks for it) the system writes.
+        self.admin = None
 
     # --- helpers --------------------------------------------------------------------------
     def _exists(self, model, external_id: str):
@@ -270,7 +322,7 @@ class DemoSeeder:
             return found
         self.created += 1
         return project_services.organization_create(
-            actor=None,
+            actor=self.admin,
             fields=project_services.OrganizationFields(
                 name=name, kind=kind, industry=industry, country=country, external_id=key
             ),
@@ -282,7 +334,7 @@ class DemoSeeder:
     # --- pieces ---------------------------------------------------------------------------
     def users(self) -> dict[str, User]:
         users = {}
-        for demo in DEMO_USERS:
+        for demo in [*DEMO_USERS, *MORE_ACCOUNT_MANAGERS]:
             user, created = User.objects.get_or_create(
                 username=demo.username,
                 defaults={
@@ -299,6 +351,9 @@ class DemoSeeder:
                 user.groups.add(Group.objects.get(name=demo.role.value))
                 self.created += 1
             users[demo.username] = user
+        # Records are written in people's names, as they would be: the admin sets up organisations
+        # and relationships, each relationship's account manager its projects and figures.
+        self.admin = users["admin"]
         return users
 
     def catalogue(self) -> None:
@@ -306,7 +361,7 @@ class DemoSeeder:
             if KPI.objects.filter(code=code).exists():
                 continue
             kpi_services.kpi_create(
-                actor=None,
+                actor=self.admin,
                 fields=kpi_services.KPIFields(
                     code=code,
                     name=name,
@@ -319,29 +374,41 @@ class DemoSeeder:
             self.created += 1
 
     def _relationship(
-        self, *, key, name, client, provider, areas, start, value, managers, leaders
+        self,
+        *,
+        key,
+        name,
+        client,
+        provider,
+        areas,
+        start,
+        value,
+        managers,
+        leaders,
+        end=None,
+        status="active",
     ) -> Relationship:
         found = self._exists(Relationship, key)
         if found:
             return found
         relationship = project_services.relationship_create(
-            actor=None,
+            actor=self.admin,
             fields=project_services.RelationshipFields(
                 name=name,
                 client=client,
                 provider=provider,
                 process_areas=list(ProcessArea.objects.filter(code__in=areas)),
                 contract_start=start,
-                contract_end=start.replace(year=start.year + 5),
+                contract_end=end or start.replace(year=start.year + 5),
                 annual_contract_value=value,
                 currency="USD",
-                status="active",
+                status=status,
                 account_managers=managers,
                 external_id=key,
             ),
         )
         project_services.relationship_set_leadership(
-            actor=None,
+            actor=self.admin,
             relationship=relationship,
             client_leader=leaders[0],
             provider_leader=leaders[1],
@@ -374,7 +441,7 @@ class DemoSeeder:
         if found:
             return found
         project = project_services.project_create(
-            actor=None,
+            actor=owner,
             fields=project_services.ProjectFields(
                 relationship=relationship,
                 title=title,
@@ -405,7 +472,7 @@ class DemoSeeder:
         project_kpi = self._exists(ProjectKPI, key)
         if project_kpi is None:
             project_kpi = kpi_services.project_kpi_add(
-                actor=None,
+                actor=project.owner,
                 fields=kpi_services.ProjectKPIFields(
                     project=project,
                     kpi=self._kpi(code),
@@ -425,7 +492,7 @@ class DemoSeeder:
             value = Decimal(baseline) + (Decimal(after) - Decimal(baseline)) * index / steps
             value = value.quantize(Decimal("0.01"))
             kpi_services.measurement_record(
-                actor=None,
+                actor=project.owner,
                 fields=kpi_services.MeasurementFields(
                     project_kpi=project_kpi, measured_on=measured_on, value=value, external_id=measurement_key
                 ),
@@ -449,7 +516,7 @@ class DemoSeeder:
                 start=start,
                 value=Decimal("4500000") + offset * Decimal("1250000"),
                 managers=[users["manager"]],
-                leaders=(f"{client.name.split()[0]} COO", f"{provider.name.split()[0]} delivery head"),
+                leaders=PUBLISHED_LEADERS[offset],
             )
             delivered_on = self.today - dt.timedelta(days=45 + offset * 20)
             started_on = delivered_on - dt.timedelta(days=200)
@@ -487,15 +554,17 @@ class DemoSeeder:
                     measured_dates=measured,
                 )
 
-    def generated_portfolio(self, users: dict[str, User], count: int = 22) -> None:
+    def generated_portfolio(self, users: dict[str, User]) -> None:
+        """One relationship per name of CLIENT_NAMES, looked after by the three account managers in
+        turn. Most have delivered evidence; a few are renewing or have ended, two began too
+        recently to be scored, and their projects spread over every stage."""
         providers = [
             self._organization(name, "provider", "Business process outsourcing", country)
             for name, country in PROVIDER_NAMES
         ]
-        for index in range(count):
-            client_name = CLIENT_NAMES[index % len(CLIENT_NAMES)] + (
-                "" if index < len(CLIENT_NAMES) else f" {index}"
-            )
+        areas_by_code = dict(ProcessArea.objects.values_list("code", "name"))
+        managers = [users["manager"], users["priya"], users["tomas"]]
+        for index, client_name in enumerate(CLIENT_NAMES):
             industry, areas = INDUSTRIES[index % len(INDUSTRIES)]
             client = self._organization(
                 client_name,
@@ -506,38 +575,65 @@ class DemoSeeder:
                 ),
             )
             provider = providers[index % len(providers)]
-            start = dt.date(self.today.year - 1 - index % 4, 1 + index % 12, 1)
+            status, start, end = self._contract(index)
+            manager = managers[index % len(managers)]
             relationship = self._relationship(
                 key=f"demo-rel-gen-{index:03d}",
-                name=f"{client.name} — {provider.name.split()[0]} {areas[0].replace('_', ' ')}",
+                name=f"{client.name} — {areas_by_code[areas[0]].lower()}",
                 client=client,
                 provider=provider,
                 areas=areas,
                 start=start,
+                end=end,
+                status=status,
                 value=Decimal(self.rng.randrange(800, 12000) * 1000),
-                # The demo account manager looks after every third relationship.
-                managers=[users["manager"]] if index % 3 == 0 else [],
-                leaders=(f"{client.name.split()[0]} CFO", f"{provider.name.split()[0]} engagement lead"),
+                managers=[manager],
+                leaders=LEADERS[index % len(LEADERS)],
             )
+            new = start > self.today - dt.timedelta(days=90)
             # Relationships differ in how much they deliver, so the tiers spread out.
             project_count = 2 + (index * 5) % 6
             for number in range(project_count):
-                stage = (
-                    STAGE_MIX[(index + number) % len(STAGE_MIX)] if index % 5 else STAGE_MIX[(number + 3) % 8]
-                )
+                stage = self._generated_stage(index, number, status=status, new=new)
                 title, level, kpi_specs = PROJECT_TEMPLATES[(index * 3 + number) % len(PROJECT_TEMPLATES)]
-                self._generated_project(relationship, index, number, stage, title, level, kpi_specs, users)
+                self._generated_project(
+                    relationship, index, number, stage, title, level, kpi_specs, manager, end
+                )
 
-    def _generated_project(self, relationship, index, number, stage, title, level, kpi_specs, users):
+    def _contract(self, index: int) -> tuple[str, dt.date, dt.date]:
+        """(status, start, end) of a generated relationship's contract."""
+        if index in NEW_RELATIONSHIPS:
+            start = (self.today - dt.timedelta(days=40)).replace(day=1)
+            return "active", start, start.replace(year=start.year + 3)
+        start = dt.date(self.today.year - 2 - index % 3, 1 + index % 12, 1)
+        if index % 8 == 5:  # the contract ended two months ago
+            return "ended", start, (self.today - dt.timedelta(days=60))
+        if index % 5 == 2:  # up for renewal within the year
+            return "renewing", start, self.today + dt.timedelta(days=150 + index)
+        return "active", start, start.replace(year=start.year + 5)
+
+    @staticmethod
+    def _generated_stage(index: int, number: int, *, status: str, new: bool) -> str:
+        """The stage of a generated project: the first of most relationships is delivered (their
+        evidence), the rest spread over the stages; a new relationship has nothing delivered yet,
+        an ended one nothing open."""
+        if new:
+            return ("proposed", "idea", "approved")[number % 3]
+        stage = "delivered" if number == 0 else STAGE_MIX[(index + number) % len(STAGE_MIX)]
+        if status == "ended" and stage in InnovationProject.OPEN_STAGES:
+            return "cancelled" if stage == "idea" else "delivered"
+        return stage
+
+    def _generated_project(self, relationship, index, number, stage, title, level, kpi_specs, owner, end):
         rng = self.rng
-        proposed_on = self.today - dt.timedelta(days=rng.randrange(120, 700))
+        last_day = min(self.today - dt.timedelta(days=1), end - dt.timedelta(days=1))
+        proposed_on = last_day - dt.timedelta(days=rng.randrange(120, 700))
+        proposed_on = max(proposed_on, relationship.contract_start)
         started_on = delivered_on = None
         if stage in ("in_progress", "delivered"):
-            started_on = proposed_on + dt.timedelta(days=rng.randrange(20, 90))
+            started_on = min(proposed_on + dt.timedelta(days=rng.randrange(20, 90)), last_day)
         if stage == "delivered":
-            delivered_on = min(
-                self.today - dt.timedelta(days=1), started_on + dt.timedelta(days=rng.randrange(60, 240))
-            )
+            delivered_on = min(last_day, started_on + dt.timedelta(days=rng.randrange(60, 240)))
         expected = Decimal(rng.randrange(50, 900) * 1000)
         realised = None
         if stage == "delivered" and rng.random() < 0.85:
@@ -546,11 +642,11 @@ class DemoSeeder:
         project = self._project(
             key=f"demo-prj-gen-{index:03d}-{number}",
             relationship=relationship,
-            title=f"{title} ({relationship.client.name.split()[0]})",
-            description=f"{title} for {relationship.client.name}.",
+            title=title,
+            description=PROJECT_DESCRIPTIONS.get(title, ""),
             level=level,
             stage="idea" if stage == "cancelled" else stage,
-            owner=users["manager"] if index % 3 == 0 else None,
+            owner=owner,
             proposed_on=proposed_on if stage != "idea" else None,
             started_on=started_on,
             delivered_on=delivered_on,
@@ -564,12 +660,17 @@ class DemoSeeder:
             gain_share_baseline=str((expected / 2).quantize(Decimal("1"))) if gain_share else None,
         )
         if stage == "cancelled" and project.stage == "idea":
-            project_services.project_transition(actor=None, project=project, to_stage="cancelled")
+            project_services.project_advance(
+                actor=owner,
+                project=project,
+                to_stage="cancelled",
+                cancellation_reason=CANCELLATION_REASONS[index % len(CANCELLATION_REASONS)],
+            )
         if stage not in ("delivered", "in_progress"):
             return
         baseline_date = started_on - dt.timedelta(days=14)
-        end = delivered_on or self.today
-        span = (end - started_on).days
+        end_of_path = delivered_on or last_day
+        span = (end_of_path - started_on).days
         dates = [started_on + dt.timedelta(days=span * k // 4) for k in range(1, 5)]
         for code, baseline, after in kpi_specs:
             # Vary the achieved value around the template so improvements differ.
@@ -587,8 +688,53 @@ class DemoSeeder:
                 after=str(achieved.quantize(Decimal("0.01"))),
                 target=target,
                 baseline_date=baseline_date,
-                measured_dates=sorted(set(dates)),
+                measured_dates=sorted({d for d in dates if d > baseline_date}),
             )
+
+    def client_signoff(self, users: dict[str, User]) -> None:
+        """Northwind Aerospace signs off its relationship's approvals and realised benefits (Clara,
+        the demo client viewer, works there): a proposal waits for her approval, and an updated
+        benefit figure of the published case for her confirmation."""
+        relationship = Relationship.objects.get(external_id="demo-rel-aerospace")
+        manager = users["manager"]
+        proposal = self._project(
+            key="demo-prj-aerospace-forecasting",
+            relationship=relationship,
+            title="Predictive demand planning for spare parts",
+            description="Forecast spare-parts demand per aircraft type from flight hours and removals, "
+            "so that parts for aircraft-on-ground requests are stocked before they are asked for.",
+            level="strategic",
+            stage="proposed",
+            owner=manager,
+            proposed_on=self.today - dt.timedelta(days=12),
+            investment="420000",
+            expected="1600000",
+            funding="shared",
+        )
+        if not relationship.client_signoff_required:
+            project_services.relationship_update(
+                actor=self.admin,
+                relationship=relationship,
+                changes=project_services.RelationshipFields(client_signoff_required=True),
+            )
+        if not SignOff.objects.filter(project=proposal).exists():
+            signoffs.signoff_request(
+                actor=manager,
+                project=proposal,
+                kind=SignOff.Kind.APPROVAL,
+                note="Scope and budget as agreed in the last quarterly review.",
+            )
+            self.created += 1
+        delivered = InnovationProject.objects.get(external_id="demo-prj-aerospace")
+        if not SignOff.objects.filter(project=delivered).exists():
+            signoffs.signoff_request(
+                actor=manager,
+                project=delivered,
+                kind=SignOff.Kind.BENEFIT,
+                realised_annual_benefit=Decimal("1120000"),
+                note="Q3 review: fewer expedited shipments than planned.",
+            )
+            self.created += 1
 
     def viewer_organization(self, users: dict[str, User]) -> None:
         """The demo client viewer works at the aerospace client of the first published case."""
@@ -598,10 +744,11 @@ class DemoSeeder:
     @transaction.atomic
     def run(self) -> int:
         ensure_reference_data()
-        self.catalogue()
         users = self.users()
+        self.catalogue()
         self.published_cases(users)
         self.generated_portfolio(users)
         self.viewer_organization(users)
         seed_collaboration(users=users, password=DEMO_PASSWORD, today=self.today)
+        self.client_signoff(users)
         return self.created

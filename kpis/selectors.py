@@ -9,7 +9,9 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import (
+    Avg,
     Case,
     ExpressionWrapper,
     F,
@@ -25,13 +27,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Abs, RowNumber
+from django.db.models.functions import Abs, Greatest, Least, RowNumber
 from django.utils import timezone
 
 from kpis import scoring
 from kpis.models import KPI, Measurement, ProjectKPI, RelationshipScore
 from projects.access import scope
-from projects.models import AuditEntry, InnovationProject, Relationship
+from projects.models import AuditEntry, InnovationProject, Relationship, SignOff
 
 
 def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
@@ -111,6 +113,27 @@ def improvement_expression(
         sign * (F(latest) - F(baseline)) * Value(100.0) / Abs(F(baseline)),
         output_field=FloatField(),
     )
+
+
+def project_impact_expression() -> Subquery:
+    """kpis.scoring.project_impact_pct in SQL, on projects: the mean improvement of the project's
+    live KPIs that have one (a latest value and a non-zero baseline), each capped to ±the cap.
+
+    For sorting a list by impact only; the figures shown still come from kpis.scoring (tested
+    against it in tests/kpis/test_scoring_sql.py). NULL for a project without any improvement."""
+    cap = float(settings.BPO_SCORING["IMPROVEMENT_CAP_PCT"])
+    measured = (
+        ProjectKPI.objects.filter(project=OuterRef("pk"), deleted_at__isnull=True)
+        .exclude(baseline_value=0)
+        .annotate(latest_value=Subquery(latest_measurement().values("value")[:1]))
+        .filter(latest_value__isnull=False)
+        .annotate(capped=Greatest(Least(improvement_expression(), Value(cap)), Value(-cap)))
+        .order_by()
+        .values("project")
+        .annotate(mean=Avg("capped"))
+        .values("mean")
+    )
+    return Subquery(measured, output_field=FloatField())
 
 
 def project_kpi_list(*, user, include_deleted: bool = False) -> QuerySet[ProjectKPI]:
@@ -201,7 +224,8 @@ def gain_share_by_currency(projects: Iterable[tuple[InnovationProject, str]]) ->
 
 
 def project_history(*, project: InnovationProject, limit: int | None = 100) -> QuerySet[AuditEntry]:
-    """Audit entries of a project and of its tracked KPIs and their measurements, newest first:
+    """Audit entries of a project, of its tracked KPIs and their measurements and of its client
+    sign-offs, newest first:
     the history the project page and the API's project history both show (`limit=None`: all of
     it, for a paginated reader).
 
@@ -221,6 +245,7 @@ def project_history(*, project: InnovationProject, limit: int | None = 100) -> Q
         of(InnovationProject, [project.pk])
         | of(ProjectKPI, ProjectKPI.objects.filter(project=project).values("pk"))
         | of(Measurement, Measurement.objects.filter(project_kpi__project=project).values("pk"))
+        | of(SignOff, SignOff.objects.filter(project=project).values("pk"))
     )
     entries = entries.select_related("actor", "content_type").order_by("-at", "-id")
     return entries if limit is None else entries[:limit]

@@ -9,7 +9,9 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from notifications import consumer
+        from notifications import consumer, signoffs
         from outbox import stream
+        from projects.signals import signoff_changed
 
         stream.register_consumer("notifications", consumer.on_events)
+        signoff_changed.connect(signoffs.on_signoff_changed, dispatch_uid="notifications.signoffs")

@@ -16,6 +16,8 @@ RECORD_TYPES = (
     "comment",
     "contest",
     "contributor",
+    # Client sign-offs (projects.signoffs): requested, then decided or withdrawn (`.updated`).
+    "sign_off",
 )
 
 RECORD_ACTIONS = ("created", "updated", "deleted")

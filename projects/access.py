@@ -19,7 +19,7 @@ client's or the provider's (`side_of`); an assigned account manager sits on the 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from projects.models import Organization, Relationship, UserProfile
 
@@ -281,3 +281,49 @@ def ensure_can_manage(actor) -> None:
         return
     if not can_manage_portfolio(actor):
         raise PermissionDenied("Only admins may change organisations, relationships and the KPI catalogue.")
+
+
+# --- The client side of a relationship -----------------------------------------------------------
+
+# The roles of people who speak for a client organisation in the product. The contributor role
+# (people on both sides) joins this tuple when it exists; nothing else needs to change.
+# Who may sign off for a client: its viewers and its contributors.
+CLIENT_SIDE_ROLES = (Role.CLIENT_VIEWER, Role.CONTRIBUTOR)
+
+
+def client_side_people(relationship: Relationship) -> QuerySet:
+    """The active people who speak for the relationship's client: users of a client-side role who
+    belong to the client organisation."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            profile__organization_id=relationship.client_id,
+            groups__name__in=[role.value for role in CLIENT_SIDE_ROLES],
+        )
+        .distinct()
+    )
+
+
+def client_side_has_person(relationship: Relationship) -> bool:
+    """Does this relationship's client side have a person in the product (who could sign off)?"""
+    return client_side_people(relationship).exists()
+
+
+def client_side_has_person_expression(relationship_path: str = "") -> Exists:
+    """`client_side_has_person` as an SQL condition on a queryset (`relationship_path` leads from its
+    rows to the relationship: "" for relationships, "relationship" for projects), for lists."""
+    client = f"{relationship_path}__client_id" if relationship_path else "client_id"
+    people = get_user_model().objects.filter(
+        is_active=True,
+        profile__organization_id=OuterRef(client),
+        groups__name__in=[role.value for role in CLIENT_SIDE_ROLES],
+    )
+    return Exists(people)
+
+
+def speaks_for_client(user, relationship: Relationship) -> bool:
+    """Whether `user` is a client-side person of this relationship (who may sign off its projects)."""
+    if role_of(user) not in CLIENT_SIDE_ROLES:
+        return False
+    return user_organization_id(user) == relationship.client_id

@@ -11,6 +11,7 @@ from projects.models import (
     Organization,
     ProcessArea,
     Relationship,
+    SignOff,
     UserProfile,
 )
 
@@ -101,6 +102,18 @@ class InnovationProjectAdmin(ServiceModelAdmin):
 class ProcessAreaAdmin(admin.ModelAdmin):
     list_display = ("name", "code")
     search_fields = ("name", "code")
+
+
+@admin.register(SignOff)
+class SignOffAdmin(ReadOnlyAdmin):
+    """Client sign-offs are asked and decided on the project page or through the API (so that the
+    change they apply is made in the decider's name); the admin only shows them."""
+
+    list_display = ("project", "kind", "status", "requested_by", "requested_at", "decided_by", "decided_at")
+    list_filter = ("kind", "status", DeletedFilter)
+    search_fields = ("project__title", "project__relationship__name", "decision_note", "request_note")
+    list_select_related = ("project", "requested_by", "decided_by")
+    date_hierarchy = "requested_at"
 
 
 @admin.register(AuditEntry)

@@ -1,10 +1,32 @@
 """Filters for project and relationship lists, shared by the list pages, CSV export and the API."""
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from projects.models import InnovationProject, Organization, ProcessArea, Relationship
+
+
+class DateRangeForm(forms.Form):
+    """A filter form whose date ranges (`<name>_after` … `<name>_before`) must run forward: a
+    reversed range matches nothing, so it is refused with a message rather than shown as empty."""
+
+    def clean(self):
+        data = super().clean()
+        for name, start in list(data.items()):
+            if not name.endswith("_after") or start is None:
+                continue
+            end_name = name.removesuffix("_after") + "_before"
+            end = data.get(end_name)
+            if end is not None and start > end:
+                start_label, end_label = self.fields[name].label, self.fields[end_name].label
+                self.add_error(
+                    end_name,
+                    f"“{end_label}” ({end:%-d %b %Y}) is before “{start_label}” ({start:%-d %b %Y}); "
+                    "swap them or change one.",
+                )
+        return data
 
 
 class ProjectFilterSet(django_filters.FilterSet):
@@ -32,6 +54,7 @@ class ProjectFilterSet(django_filters.FilterSet):
     class Meta:
         model = InnovationProject
         fields = ["q", "relationship", "client", "provider", "stage", "level", "owner"]
+        form = DateRangeForm
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -190,6 +190,15 @@ class Relationship(SyncedModel):
     account_managers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="managed_relationships"
     )
+    # The client signs off approvals and realised benefits (projects.signoffs) while someone on the
+    # client side uses the product. A database default too: rows inserted in bulk take it.
+    client_signoff_required = models.BooleanField(
+        default=False,
+        db_default=False,
+        verbose_name="client sign-off",
+        help_text="Moving a project to Approved and confirming a delivered project's realised benefit "
+        "need the client's approval (while someone at the client uses the product).",
+    )
 
     SCOPE_PATH = ""
 
@@ -351,6 +360,8 @@ class InnovationProject(SyncedModel):
     # uses: the pipeline runs forward one step at a time; any open stage may be cancelled.
     PIPELINE = (Stage.IDEA, Stage.PROPOSED, Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED)
     OPEN_STAGES = PIPELINE[:-1]
+    # Work in flight: agreed and not yet delivered (ideas and proposals are not committed work).
+    IN_FLIGHT_STAGES = (Stage.APPROVED, Stage.IN_PROGRESS)
     CLOSED_STAGES = (Stage.DELIVERED, Stage.CANCELLED)
     # Display and sort order: the pipeline, then cancelled.
     STAGE_ORDER = (*PIPELINE, Stage.CANCELLED)
@@ -435,3 +446,89 @@ class InnovationProject(SyncedModel):
     @classmethod
     def allowed_next_stages(cls, stage: str) -> tuple[str, ...]:
         return tuple(cls.TRANSITIONS.get(stage, ()))
+
+
+class SignOff(SyncedModel):
+    """A client's sign-off asked for by the provider: approving a project (the move to Approved) or
+    confirming a delivered project's realised benefit. The change is applied when the client
+    approves; a decline keeps the reason. See projects.signoffs."""
+
+    # Deleting a project deletes its sign-offs (projects.records.record_soft_delete).
+    SOFT_DELETED_WITH = "project"
+    RECORD_TYPE = "sign_off"  # its name in events and webhooks (projects.events.record_type)
+
+    class Kind(models.TextChoices):
+        APPROVAL = "approval", "Approval"
+        BENEFIT = "benefit", "Realised benefit"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the client"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    project = models.ForeignKey(InnovationProject, on_delete=models.PROTECT, related_name="signoffs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    realised_annual_benefit = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="The realised annual benefit to confirm (benefit sign-offs only).",
+    )
+    request_note = models.CharField(max_length=500, blank=True, verbose_name="note to the client")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(
+        max_length=500, blank=True, help_text="Why it was declined (required), or a note with an approval."
+    )
+
+    SCOPE_PATH = "project__relationship"
+    AUDIT_REPR_RELATED = ("project",)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            live_external_id_unique("signoff"),
+            models.CheckConstraint(condition=Q(kind__in=["approval", "benefit"]), name="signoff_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "declined", "withdrawn"]),
+                name="signoff_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="approval", realised_annual_benefit__isnull=True)
+                | Q(kind="benefit", realised_annual_benefit__gte=0),
+                name="signoff_benefit_amount",
+                violation_error_message=(
+                    "A realised-benefit sign-off needs the amount (0 or more); an approval has none."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False)),
+                name="signoff_decided_when_closed",
+                violation_error_message="A decided sign-off has a decision time; a pending one has none.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decision_note=""),
+                name="signoff_decline_has_reason",
+                violation_error_message="Say why it is declined; the reason is kept and shown.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "kind"],
+                condition=Q(status="pending", deleted_at__isnull=True),
+                name="signoff_one_pending_per_kind",
+                violation_error_message="This project already waits for the client's sign-off of this kind.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = "approval" if self.kind == self.Kind.APPROVAL else "realised benefit"
+        return f"Client sign-off of the {subject} of {self.project}"

@@ -24,6 +24,7 @@ from projects.models import (
     Organization,
     ProcessArea,
     Relationship,
+    SignOff,
 )
 from projects.records import (
     UNSET,
@@ -41,7 +42,14 @@ from projects.signals import project_changed, relationship_changed
 Stage = InnovationProject.Stage
 
 # Fields only an admin may change on a relationship; an assigned account manager may edit the rest.
-_RELATIONSHIP_ADMIN_FIELDS = {"client", "provider", "account_managers", "external_id"}
+# The client sign-off setting is the client's safeguard, so the provider's managers cannot lift it.
+_RELATIONSHIP_ADMIN_FIELDS = {
+    "client",
+    "provider",
+    "account_managers",
+    "external_id",
+    "client_signoff_required",
+}
 
 
 # --- Organisations ----------------------------------------------------------------------------
@@ -108,6 +116,7 @@ class RelationshipFields(Fields):
     status: str | Unset = UNSET
     process_areas: Iterable[ProcessArea] | Unset = UNSET
     account_managers: Iterable[AbstractBaseUser] | Unset = UNSET
+    client_signoff_required: bool | Unset = UNSET
 
 
 def _check_parties_live(data: dict[str, Any]) -> None:
@@ -291,6 +300,14 @@ def project_create(*, actor, fields: ProjectFields) -> InnovationProject:
         raise ValidationError({"delivered_on": "A delivered project needs a delivered date."})
     if stage != Stage.CANCELLED:
         data.update(_stage_dates(data, stage, timezone.localdate()))
+    if actor is not None and client_signoff_active(relationship):
+        errors = {}
+        if stage in _SIGNED_OFF_STAGES:
+            errors["stage"] = _approval_needed_message(relationship)
+        if data.get("realised_annual_benefit") is not None:
+            errors["realised_annual_benefit"] = _benefit_needed_message(relationship)
+        if errors:
+            raise ValidationError(errors)
     project = record_create(actor=actor, model=InnovationProject, data=data)
     _announce(project, AuditEntry.Action.CREATE, actor)
     return project
@@ -319,6 +336,7 @@ def project_update(
         message = "A project cannot move to another relationship; create it there and delete this one."
         raise ValidationError({"relationship": message})
     action = AuditEntry.Action.UPDATE
+    _check_signoff_rules(actor, project, data)
     if "stage" in data and data["stage"] != project.stage:
         _check_transition(project.stage, data["stage"])
         action = AuditEntry.Action.TRANSITION
@@ -330,11 +348,94 @@ def project_update(
         if data["stage"] != Stage.CANCELLED:
             data.update(_stage_dates(merged, data["stage"], timezone.localdate()))
     delivered_on_before = project.delivered_on
+    before_stage, before_benefit = project.stage, project.realised_annual_benefit
     project = record_update(
         actor=actor, instance=project, data=data, expected_version=expected_version, action=action
     )
+    _lapse_signoffs(actor, project, before_stage=before_stage, before_benefit=before_benefit)
     _announce(project, action, actor, delivered_on_before=delivered_on_before)
     return project
+
+
+# --- Client sign-off rules (the requests and decisions themselves: projects.signoffs) ----------
+
+# The stages a project reaches only after the client approved it, when sign-off is required.
+_SIGNED_OFF_STAGES = (Stage.APPROVED, Stage.IN_PROGRESS, Stage.DELIVERED)
+
+
+def client_signoff_active(relationship: Relationship) -> bool:
+    """Whether the client signs off this relationship's approvals and realised benefits: the
+    setting is on and someone on the client side uses the product (else nobody could sign off, and
+    work goes on as without the setting)."""
+    return relationship.client_signoff_required and access.client_side_has_person(relationship)
+
+
+def _approval_needed_message(relationship: Relationship) -> str:
+    return (
+        f"{relationship.client.name} signs off approvals on this relationship: request their approval; "
+        "the project moves to Approved when they approve."
+    )
+
+
+def _benefit_needed_message(relationship: Relationship) -> str:
+    return (
+        f"{relationship.client.name} confirms realised benefits on this relationship: request their "
+        "confirmation; the benefit is recorded when they approve."
+    )
+
+
+def _check_signoff_rules(actor, project: InnovationProject, data: dict[str, Any]) -> None:
+    """With client sign-off, a person cannot approve a project or set its realised benefit
+    directly: the client's decision does it (projects.signoffs). The system (actor None) can."""
+    if actor is None:
+        return
+    moves_to_approved = data.get("stage") == Stage.APPROVED and project.stage != Stage.APPROVED
+    benefit = data.get("realised_annual_benefit", project.realised_annual_benefit)
+    changes_benefit = "realised_annual_benefit" in data and _as_decimal(benefit) != _as_decimal(
+        project.realised_annual_benefit
+    )
+    if not (moves_to_approved or changes_benefit) or not client_signoff_active(project.relationship):
+        return
+    errors = {}
+    if moves_to_approved:
+        errors["stage"] = _approval_needed_message(project.relationship)
+    if changes_benefit:
+        errors["realised_annual_benefit"] = _benefit_needed_message(project.relationship)
+    raise ValidationError(errors)
+
+
+def _as_decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _lapse_signoffs(actor, project: InnovationProject, *, before_stage: str, before_benefit) -> None:
+    """Close the sign-off requests a change made moot: an approval request once the project left
+    the stages before approval (cancelled, or moved on while sign-off was not required), a benefit
+    request once the benefit was set otherwise. Each is closed as withdrawn, saying why."""
+    lapsed: list[tuple[str, str]] = []
+    if project.stage != before_stage and project.stage not in (Stage.IDEA, Stage.PROPOSED):
+        lapsed.append(
+            (SignOff.Kind.APPROVAL, f"The project moved to {Stage(project.stage).label} without it.")
+        )
+    if project.stage == Stage.CANCELLED:
+        lapsed.append((SignOff.Kind.BENEFIT, "The project was cancelled."))
+    elif _as_decimal(project.realised_annual_benefit) != _as_decimal(before_benefit):
+        lapsed.append((SignOff.Kind.BENEFIT, "The realised benefit was recorded without it."))
+    for kind, reason in lapsed:
+        pending = SignOff.objects.filter(
+            project=project, kind=kind, status=SignOff.Status.PENDING, deleted_at__isnull=True
+        )
+        for signoff in pending:
+            record_update(
+                actor=actor,
+                instance=signoff,
+                data={
+                    "status": SignOff.Status.WITHDRAWN,
+                    "decided_by": actor if actor is not None and actor.is_authenticated else None,
+                    "decided_at": timezone.now(),
+                    "decision_note": reason,
+                },
+            )
 
 
 def _check_transition(current: str, target: str) -> None:

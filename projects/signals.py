@@ -6,6 +6,10 @@
 a whole relationship was deleted with its projects. Receivers defer follow-up work (a score
 recompute) with `transaction.on_commit`, so nothing runs for a change that rolls back. Rows that
 belong to a project are deleted with it by projects.records, not by receivers.
+
+`signoff_changed` is sent inside the writing transaction when a client sign-off is requested or
+decided, with `signoff`, `action` ("requested", "approved", "declined", "withdrawn") and `actor`:
+the hook for notifications (`projects.signoffs.signoff_recipients` says whom a change concerns).
 """
 
 from django.dispatch import Signal
@@ -15,3 +19,4 @@ project_changed = Signal()
 # Sent inside the writing transaction when a relationship's contract start changes, with
 # `relationship`, `actor` and `contract_start_before`.
 relationship_changed = Signal()
+signoff_changed = Signal()

@@ -22,7 +22,12 @@ _HISTORY_CHOICES = {
     "originator": dict(InnovationProject.Originator.choices),
     "funding": dict(InnovationProject.Funding.choices),
 }
-_HISTORY_SUBJECTS = {"innovationproject": "Project", "projectkpi": "KPI", "measurement": "measurement"}
+_HISTORY_SUBJECTS = {
+    "innovationproject": "Project",
+    "projectkpi": "KPI",
+    "measurement": "measurement",
+    "signoff": "sign-off",
+}
 # The history's filter: ?history=<kind>; each kind keeps the entries it names.
 HISTORY_KINDS = {
     "project": (
@@ -32,7 +37,10 @@ HISTORY_KINDS = {
     "stage": ("Stage changes", lambda row: row["action_code"] == "transition"),
     "kpi": ("KPIs", lambda row: row["subject"] == "KPI"),
     "measurement": ("Measurements", lambda row: row["subject"] == "measurement"),
+    "signoff": ("Client sign-off", lambda row: row["subject"] == "sign-off"),
 }
+# A client sign-off's fields that its sentence already says, or that only the system uses.
+_SIGNOFF_NOISE = {"status", "kind", "requested_by", "requested_at", "decided_by", "decided_at", "project"}
 
 
 def _label(model, field: str) -> str:
@@ -56,6 +64,32 @@ def _headline(actor: str, action: str, subject: str, object_repr: str, changes: 
             return f"{actor} moved the project from {stage['before']} to {stage['after']}"
     verb = {"create": "created", "update": "changed", "delete": "deleted", "transition": "changed"}[action]
     return f"{actor} {verb} {_subject_phrase(subject, object_repr)}"
+
+
+def _signoff_headline(actor: str, entry, project: InnovationProject) -> str:
+    """A sign-off's entry as a sentence: who asked the client for what, or how the client decided."""
+    client = project.relationship.client.name
+    changes = entry.changes
+    amount = (changes.get("realised_annual_benefit") or {}).get("after")
+    is_approval = (changes.get("kind") or {}).get("after", "approval") == "approval" and amount is None
+    subject = (
+        "the project"
+        if is_approval
+        else f"a realised benefit of {formatting.money(amount, project.relationship.currency)}"
+        if amount is not None
+        else "a realised benefit"
+    )
+    if entry.action == "create":
+        verb = "approve" if is_approval else "confirm"
+        return f"{actor} asked {client} to {verb} {subject}"
+    status = (changes.get("status") or {}).get("after")
+    if status == "approved":
+        return f"{actor} approved the request"
+    if status == "declined":
+        return f"{actor} declined the request"
+    if status == "withdrawn":
+        return f"{actor} withdrew the request" if entry.actor_id else "The request lapsed"
+    return f"{actor} changed the sign-off request"
 
 
 def _change_sentence(change: dict, *, created: bool) -> str:
@@ -139,6 +173,15 @@ def history_rows(entries, project: InnovationProject) -> list[dict]:
             for change in changes
             if not (entry.action == "transition" and change["name"] == "stage")
         ]
+        headline = _headline(actor, entry.action, subject, entry.object_repr, changes)
+        if subject == "sign-off":
+            headline = _signoff_headline(actor, entry, project)
+            changes = [change for change in changes if change["name"] not in _SIGNOFF_NOISE]
+            sentences = [
+                f"{change['field'][:1].upper()}{change['field'][1:]}: “{change['after']}”"
+                for change in changes
+                if change["name"] in ("request_note", "decision_note") and change["after"]
+            ]
         local = timezone.localtime(entry.at)
         rows.append(
             {
@@ -152,7 +195,7 @@ def history_rows(entries, project: InnovationProject) -> list[dict]:
                 "subject": subject,
                 "object": entry.object_repr,
                 "version": entry.version,
-                "headline": _headline(actor, entry.action, subject, entry.object_repr, changes),
+                "headline": headline,
                 "sentences": sentences,
                 "changes": [{key: c[key] for key in ("field", "before", "after")} for c in changes],
             }

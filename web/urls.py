@@ -5,15 +5,20 @@ from django.urls import path
 
 from web.views import (
     account,
+    board,
     collab,
     dashboards,
+    my_work,
     notifications,
+    pickers,
     project_edit,
     project_kpis,
     project_list,
     project_page,
     relationships,
     reviews,
+    saved_filters,
+    signoffs,
     webhooks,
 )
 
@@ -23,6 +28,16 @@ urlpatterns = [
     path("relationships/<int:pk>/dashboard/", dashboards.relationship, name="relationship-dashboard"),
     # The quarterly business review pack (PDF).
     path("relationships/<int:pk>/qbr/", reviews.qbr_pack, name="relationship-qbr"),
+    # Suggestions for the searchable filters of the lists (JSON, in the user's scope).
+    path("suggest/<slug:kind>/", pickers.suggest, name="suggest"),
+    # The signed-in person's work: what needs attention, and their saved filters.
+    path("my-work/", my_work.my_work, name="my-work"),
+    path("projects/saved-filters/", saved_filters.saved_filter_save, name="saved-filter-save"),
+    path(
+        "projects/saved-filters/<int:pk>/delete/",
+        saved_filters.saved_filter_delete,
+        name="saved-filter-delete",
+    ),
     # The signed-in person's API tokens.
     path("account/tokens/", account.api_tokens, name="api-tokens"),
     path("account/tokens/<int:pk>/revoke/", account.api_token_revoke, name="api-token-revoke"),
@@ -50,14 +65,33 @@ urlpatterns = [
         project_edit.relationship_leadership,
         name="relationship-leadership",
     ),
+    path(
+        "relationships/<int:pk>/sign-off/",
+        signoffs.relationship_signoff_setting,
+        name="relationship-signoff",
+    ),
     # Projects: list, export, page, forms.
     path("projects/", project_list.project_list, name="project-list"),
     path("projects/export.csv", project_list.project_export, name="project-export"),
+    path("projects/export.xlsx", project_list.project_export_xlsx, name="project-export-xlsx"),
+    path("projects/board/", board.project_board, name="project-board"),
     path("projects/new/", project_edit.project_create, name="project-create"),
     path("projects/<int:pk>/", project_page.project_detail, name="project-detail"),
     path("projects/<int:pk>/edit/", project_edit.project_edit, name="project-edit"),
     path("projects/<int:pk>/stage/", project_edit.project_transition, name="project-transition"),
     path("projects/<int:pk>/delete/", project_edit.project_delete, name="project-delete"),
+    # Client sign-off of a project's approval or realised benefit.
+    path("projects/<int:pk>/sign-offs/benefit/", signoffs.signoff_request_benefit, name="signoff-benefit"),
+    path(
+        "projects/<int:pk>/sign-offs/<int:signoff_pk>/decide/",
+        signoffs.signoff_decide,
+        name="signoff-decide",
+    ),
+    path(
+        "projects/<int:pk>/sign-offs/<int:signoff_pk>/withdraw/",
+        signoffs.signoff_withdraw,
+        name="signoff-withdraw",
+    ),
     # The project page's inline edits of KPIs and measurements (htmx).
     path("projects/<int:pk>/kpis/", project_kpis.project_kpi_add, name="project-kpi-add"),
     path("projects/<int:pk>/kpis/<int:kpi_pk>/", project_kpis.project_kpi_edit, name="project-kpi-edit"),

@@ -1,5 +1,6 @@
 /* The project page: a small chart per KPI (from the data the page embeds), focus after inline
-   edits, and a visible message when the server refuses an inline request. */
+   edits, and a visible message when the server refuses an inline request. The stage dialog is
+   stage-dialog.js (the board uses it too). */
 (function () {
   "use strict";
 
@@ -114,35 +115,10 @@
     }
   });
 
-  // The stage dialog arrives from the server into #stage-dialog-slot (again after a refused
-  // submit, with its errors): open it as a modal, focus the first field in error (or the first
-  // field), and on Back or Escape close it and return focus to the button that opened it.
-  var stageOpener = null;
-  document.addEventListener("click", function (event) {
-    var opener = event.target.closest && event.target.closest("[hx-target='#stage-dialog-slot']");
-    if (opener && opener.tagName === "A") { stageOpener = opener; }
-    var back = event.target.closest && event.target.closest("[data-close-dialog]");
-    var dialog = back && back.closest("dialog");
-    if (dialog) { event.preventDefault(); dialog.close(); }
-  });
-  function openStageDialog(slot) {
-    var dialog = slot.querySelector("dialog");
-    if (!dialog) { return; }
-    dialog.addEventListener("close", function () {
-      slot.innerHTML = "";
-      if (stageOpener) { stageOpener.focus(); }
-    });
-    if (!dialog.open) { dialog.showModal(); }
-    var first = dialog.querySelector(".has-error input, .has-error textarea") ||
-      dialog.querySelector("input:not([type=hidden]), textarea, button");
-    if (first) { first.focus(); }
-  }
-
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail && event.detail.target && event.detail.target.id === "stage-dialog-slot") {
-      openStageDialog(event.detail.target);
-      return;
+      return;  // the stage dialog (stage-dialog.js)
     }
     if (document.getElementById("kpi-section")) {
       drawCharts(document);

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from kpis.models import KPI, Measurement, ProjectKPI
-from projects.models import AuditEntry, InnovationProject, Relationship
+from projects.models import AuditEntry, InnovationProject, Relationship, SignOff
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +63,32 @@ def test_published_cases_are_delivered_with_their_kpis():
     )
     rework = ProjectKPI.objects.get(external_id="demo-pk-healthcare-rework_interception_rate")
     assert rework.baseline_value == 0 and rework.measurements.order_by("-measured_on").first().value > 50
+
+
+def test_demo_portfolio_reads_like_a_real_one():
+    call_command("seed_demo")
+    relationships = Relationship.objects.select_related("client")
+    clients = [relationship.client.name for relationship in relationships]
+    assert len(clients) == len(set(clients))  # one relationship per client, no "Harbor Bank 20"
+    assert not any(name.split()[-1].isdigit() for name in clients)
+    assert {relationship.status for relationship in relationships} == {"active", "renewing", "ended"}
+    projects = InnovationProject.objects.select_related("relationship__client")
+    assert not projects.filter(owner__isnull=True).exists()
+    assert not [p.title for p in projects if p.relationship.client.name.split()[0] in p.title]
+    assert all(p.cancellation_reason for p in projects if p.stage == "cancelled")
+    # Most relationships have evidence: a delivered project with measured KPIs.
+    with_evidence = (
+        Relationship.objects.filter(
+            projects__stage="delivered", projects__project_kpis__measurements__isnull=False
+        )
+        .distinct()
+        .count()
+    )
+    assert with_evidence >= 0.8 * relationships.count()
+    # Histories name people, not "the system".
+    assert not AuditEntry.objects.filter(actor__isnull=True).exists()
+    # Northwind Aerospace signs off: one approval and one benefit wait for Clara.
+    pending = SignOff.objects.filter(status="pending").values_list(
+        "kind", "project__relationship__external_id"
+    )
+    assert sorted(pending) == [("approval", "demo-rel-aerospace"), ("benefit", "demo-rel-aerospace")]

@@ -1,4 +1,5 @@
-"""Every page holds up at phone width (390 px) and on a desktop (1,440 px), in light and dark mode:
+"""Every page holds up at phone width (390 px) and on a desktop (1,440 px), in light and dark mode
+(the board, My work and the filtered list included):
 no sideways scrolling of the page, charts drawn, nothing erring in the console. Screenshots of each
 are listed in the test summary."""
 
@@ -32,6 +33,10 @@ def _pages() -> list[tuple[str, str]]:
         ("relationship-dashboard", f"/relationships/{relationship.pk}/dashboard/"),
         ("leadership-form", f"/relationships/{relationship.pk}/leadership/"),
         ("project-list", "/projects/"),
+        ("project-list-filtered", "/projects/?stage=delivered&sort=-impact&page_size=50"),
+        ("board", "/projects/board/"),
+        ("relationship-board", f"/projects/board/?relationship={relationship.pk}"),
+        ("my-work", "/my-work/"),
         ("project-new", "/projects/new/"),
         ("project-page", f"/projects/{project.pk}/"),
         ("project-edit", f"/projects/{project.pk}/edit/"),
@@ -93,7 +98,7 @@ def test_dark_mode_follows_the_system_and_charts_stay_readable(new_page, width):
     w, h = WIDTHS[width]
     page = new_page(width=w, height=h, color_scheme="dark")
     sign_in(page, "admin", DEMO_PASSWORD)
-    for name in ("dashboard", "relationship-dashboard", "project-page", "project-list"):
+    for name in ("dashboard", "relationship-dashboard", "project-page", "project-list", "board", "my-work"):
         page.goto(pages[name])
         page.wait_for_load_state("networkidle")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")

@@ -6,7 +6,14 @@ import pytest
 
 from kpis import scoring
 from kpis.models import KPI, ProjectKPI
-from kpis.selectors import improvement_expression, with_latest_values
+from kpis.selectors import (
+    improvement_expression,
+    project_impact_expression,
+    project_impact_pct,
+    with_kpi_stats,
+    with_latest_values,
+)
+from projects.models import InnovationProject
 from tests.factories import KPIFactory, MeasurementFactory, ProjectFactory, ProjectKPIFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +53,40 @@ def test_improvement_expression_equals_scoring_improvement():
     # Ordering by the expression gives the order of the exact figures.
     ordered = [row.pk for row in rows.order_by("-improvement", "id")]
     assert ordered == sorted(expected, key=lambda pk: (-expected[pk], pk))
+
+
+def test_project_impact_expression_equals_scoring_impact():
+    """Each project's impact in SQL (for sorting) is kpis.scoring's: capped, mean of those defined."""
+    higher = KPIFactory(code="higher", unit="count")
+    lower = KPIFactory(code="lower", unit="count", direction=KPI.Direction.LOWER_IS_BETTER)
+    cases = {
+        "capped": [(higher, "10", "40")],  # +300 % → +100 %
+        "mixed": [(higher, "60", "85"), (lower, "21", "17")],  # +41.67 %, +19.05 %
+        "zero baseline ignored": [(higher, "0", "52"), (lower, "100", "73")],
+        "unmeasured": [(higher, "50", None)],
+        "worse": [(lower, "10", "35")],  # −250 % → −100 %
+    }
+    for title, kpis in cases.items():
+        project = ProjectFactory(title=title)
+        for kpi, baseline, latest in kpis:
+            project_kpi = ProjectKPIFactory(project=project, kpi=kpi, baseline_value=Decimal(baseline))
+            if latest is not None:
+                MeasurementFactory(project_kpi=project_kpi, value=Decimal(latest))
+    # A deleted KPI does not count.
+    stale = ProjectKPIFactory(
+        project=InnovationProject.objects.get(title="mixed"), kpi=KPIFactory(code="gone")
+    )
+    MeasurementFactory(project_kpi=stale, value=Decimal("1"))
+    ProjectKPI.objects.filter(pk=stale.pk).update(deleted_at="2025-01-01T00:00:00Z")
+
+    projects = with_kpi_stats(InnovationProject.objects.annotate(impact_sql=project_impact_expression()))
+    for project in projects:
+        expected = project_impact_pct(project)
+        if expected is None:
+            assert project.impact_sql is None, project.title
+        else:
+            assert project.impact_sql == pytest.approx(float(expected), abs=1e-9), project.title
+    ordered = [
+        p.title for p in InnovationProject.objects.order_by(project_impact_expression().desc(nulls_last=True))
+    ]
+    assert ordered == ["capped", "mixed", "zero baseline ignored", "worse", "unmeasured"]

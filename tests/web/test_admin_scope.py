@@ -14,6 +14,7 @@ def test_business_admin_sees_business_models_only(client):
     page = client.get("/admin/").content.decode()
     assert "/admin/projects/innovationproject/" in page
     assert "/admin/accounts/apitoken/" in page
+    assert "/admin/projects/signoff/" in page
     assert "/admin/axes/accessattempt/" in page  # unlocking a locked-out person is theirs to do
     assert "django_celery_beat" not in page and "/admin/authtoken/" not in page
     assert client.get("/admin/django_celery_beat/periodictask/").status_code == 403

@@ -3,14 +3,17 @@
 import csv
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from django.urls import reverse
 
 from kpis.models import RelationshipScore
 from projects import access
 from projects.access import Role
+from projects.models import Relationship
 from tests.factories import (
     KPIFactory,
     MeasurementFactory,
@@ -19,6 +22,7 @@ from tests.factories import (
     RelationshipFactory,
     UserFactory,
 )
+from web.views import pickers
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +61,9 @@ def rows_of(response) -> list[list[str]]:
 
 
 def test_relationship_list_shows_score_tier_and_projects_in_flight(client, account_manager, portfolio):
-    ProjectFactory(relationship=portfolio["rel_a"], stage="idea")
-    ProjectFactory(relationship=portfolio["rel_a"], stage="cancelled")
+    # In flight: approved and in progress; ideas, proposals and closed work are not counted.
+    for stage in ("idea", "proposed", "approved", "in_progress", "cancelled"):
+        ProjectFactory(relationship=portfolio["rel_a"], stage=stage)
     score_row(portfolio["rel_a"], score="72.50", tier="high_performing")
     client.force_login(account_manager)
     response = client.get(reverse("relationship-list"))
@@ -67,7 +72,7 @@ def test_relationship_list_shows_score_tier_and_projects_in_flight(client, accou
     assert "A with provider" in page and "B with provider" not in page
     assert "72.5" in page and "High-performing" in page
     relationship = response.context["page"][0]
-    assert relationship.projects_in_flight == 1
+    assert relationship.projects_in_flight == 2
 
 
 def test_relationship_list_says_not_scored_when_no_score(client, account_manager, portfolio):
@@ -85,8 +90,9 @@ def test_relationship_list_query_count_is_flat_with_many_rows(client, executive,
     access.role_of(executive)
     client.get(reverse("relationship-list"))  # warm the session
     # session, user, role, organisation, count, page of rows, process areas, scores, which of
-    # them rest on contested figures
-    with django_assert_num_queries(9):
+    # them rest on contested figures; filter choices: clients, providers (each at most
+    # SELECT_LIMIT + 1 rows, a searchable field beyond)
+    with django_assert_num_queries(11):
         response = client.get(reverse("relationship-list"))
     assert len(response.context["page"]) == 25
 
@@ -264,7 +270,7 @@ def test_project_list_query_count_is_flat_with_many_rows(
     access.role_of(account_manager)
     client.get(reverse("project-list"))
     # session, user, role, organisation, count, rows, KPIs with latest values; filter choices:
-    # relationships (and their process areas), clients, providers, owners
+    # relationships, clients, providers (each at most SELECT_LIMIT + 1 rows), owners; saved filters
     with django_assert_num_queries(12):
         response = client.get(reverse("project-list"), {"stage": "idea", "sort": "owner"})
     assert len(response.context["rows"]) == 25
@@ -298,7 +304,11 @@ def test_csv_export_matches_the_filtered_sorted_list_across_pages(client, admin_
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     exported = csv_rows(response)
-    assert exported[0] == ["Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"]
+    assert exported[0] == [
+        *("Project", "Relationship", "Level", "Stage", "Owner", "Delivered", "Impact (%)"),
+        *("Client", "Provider", "Proposed", "Started", "Currency", "Investment"),
+        *("Expected annual benefit", "Realised annual benefit", "KPIs"),
+    ]
     assert len(exported) == 31
     assert [row[0] for row in exported[1:]] == [row[0] for row in shown]
     assert [row[:4] for row in exported[1:]] == [row[:4] for row in shown]
@@ -309,7 +319,13 @@ def test_csv_export_is_scoped_and_carries_impact(client, account_manager, portfo
     client.force_login(account_manager)
     exported = csv_rows(client.get(reverse("project-export")))
     assert [row[0] for row in exported[1:]] == ["Vendor management"]
-    assert exported[1][-1] == "30.36"
+    row = dict(zip(exported[0], exported[1], strict=True))
+    assert (row["Impact (%)"], row["KPIs"], row["Client"], row["Provider"]) == (
+        "30.36",
+        "2",
+        "Client A",
+        "Shared Provider",
+    )
 
 
 def test_csv_export_neutralises_formulas(client, admin_user, portfolio):
@@ -319,9 +335,66 @@ def test_csv_export_neutralises_formulas(client, admin_user, portfolio):
     assert exported[1][0].startswith("'=")
 
 
+def test_export_columns_in_csv_and_excel(client, admin_user, portfolio):
+    ProjectFactory(
+        relationship=portfolio["rel_a"],
+        title='=HYPERLINK("http://x")',
+        stage="delivered",
+        proposed_on=dt.date(2024, 1, 5),
+        started_on=dt.date(2024, 2, 1),
+        delivered_on=dt.date(2024, 9, 30),
+        investment=Decimal("350000"),
+        expected_annual_benefit=Decimal("1200000.50"),
+        realised_annual_benefit=Decimal("1050000"),
+        owner=admin_user,
+    )
+    ProjectFactory(relationship=portfolio["rel_a"], title="@SUM(A1)", stage="idea")
+    client.force_login(admin_user)
+    exported = csv_rows(client.get(reverse("project-export"), {"sort": "title"}))
+    row = dict(zip(exported[0], exported[1], strict=True))
+    assert row["Project"] == '\'=HYPERLINK("http://x")'
+    assert (row["Proposed"], row["Started"], row["Delivered"]) == ("2024-01-05", "2024-02-01", "2024-09-30")
+    assert (row["Investment"], row["Expected annual benefit"], row["Realised annual benefit"]) == (
+        "350000.00",
+        "1200000.50",
+        "1050000.00",
+    )
+    assert (row["Currency"], row["Stage"], row["Level"], row["KPIs"]) == (
+        "USD",
+        "Delivered",
+        "Operational (efficiency)",
+        "0",
+    )
+    assert row["Owner"] == admin_user.get_full_name()
+
+    response = client.get(reverse("project-export-xlsx"), {"sort": "title"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert (
+        'filename="projects-' in response["Content-Disposition"]
+        and ".xlsx" in response["Content-Disposition"]
+    )
+    sheet_xml = zipfile.ZipFile(io.BytesIO(response.content)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml  # no formula anywhere in the workbook
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header = [cell.value for cell in sheet[1]]
+    assert header == exported[0]
+    cells = dict(zip(header, sheet[2], strict=True))
+    assert cells["Project"].value == '=HYPERLINK("http://x")' and cells["Project"].data_type == "s"
+    assert (
+        cells["Delivered"].value.date() == dt.date(2024, 9, 30)
+        and cells["Delivered"].number_format == "yyyy-mm-dd"
+    )
+    assert cells["Expected annual benefit"].value == 1200000.5 and cells["KPIs"].value == 0
+    assert cells["Impact (%)"].value is None
+    assert sheet.cell(row=3, column=1).value == "@SUM(A1)" and sheet.max_row == 3
+
+
 def test_csv_export_with_invalid_filter_is_400(client, account_manager, portfolio):
     client.force_login(account_manager)
     response = client.get(reverse("project-export"), {"relationship": portfolio["rel_b"].pk})
+    assert response.status_code == 400
+    response = client.get(reverse("project-export-xlsx"), {"relationship": portfolio["rel_b"].pk})
     assert response.status_code == 400
 
 
@@ -332,3 +405,132 @@ def test_client_viewer_sees_only_own_clients_projects(client, portfolio):
     client.force_login(viewer)
     assert [row[0] for row in rows_of(client.get(reverse("project-list")))] == ["B's project"]
     assert [row[0] for row in csv_rows(client.get(reverse("project-export")))[1:]] == ["B's project"]
+
+
+# --- Lists at scale: sorting, page sizes, date ranges, searchable choices ------------------------
+
+
+def test_project_list_sorts_by_impact_largest_first_and_without_impact_last(
+    client, account_manager, portfolio, fill_rate
+):
+    for title, latest in (("Small", "63"), ("Large", "90"), ("None", None), ("Worse", "50")):
+        project = ProjectFactory(relationship=portfolio["rel_a"], title=title)
+        if latest is not None:
+            project_kpi = ProjectKPIFactory(project=project, kpi=fill_rate, baseline_value=Decimal("60"))
+            MeasurementFactory(project_kpi=project_kpi, value=Decimal(latest))
+    client.force_login(account_manager)
+    page = client.get(reverse("project-list")).content.decode()
+    assert 'href="?sort=-impact"' in page  # a number: largest first on the first click
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "-impact"}))
+    assert [row[0] for row in rows] == ["Large", "Small", "Worse", "None"]
+    assert [row[-1] for row in rows] == ["+50.00 %", "+5.00 %", "−16.67 %", "—"]
+    rows = rows_of(client.get(reverse("project-list"), {"sort": "impact"}))
+    assert [row[0] for row in rows] == ["Worse", "Small", "Large", "None"]
+
+
+def test_reversed_delivered_range_is_refused_with_a_message(client, account_manager, portfolio):
+    ProjectFactory(relationship=portfolio["rel_a"], stage="delivered", delivered_on=dt.date(2025, 3, 1))
+    client.force_login(account_manager)
+    response = client.get(
+        reverse("project-list"), {"delivered_after": "2025-06-01", "delivered_before": "2025-01-01"}
+    )
+    page = response.content.decode()
+    assert "“Delivered to” (1 Jan 2025) is before “Delivered from” (1 Jun 2025)" in page
+    assert "Fix the filters above" in page and '<details class="filters-panel" open>' in page
+    assert response.context["rows"] == []
+    # The export refuses it too, and so does the API (the same filters).
+    export = client.get(
+        reverse("project-export"), {"delivered_after": "2025-06-01", "delivered_before": "2025-01-01"}
+    )
+    assert export.status_code == 400
+    api = client.get("/api/v1/projects/", {"proposed_after": "2025-06-01", "proposed_before": "2025-01-01"})
+    assert api.status_code == 400
+    assert "is before “Proposed from”" in api.json()["errors"]["proposed_before"][0]
+
+
+def test_page_size_and_first_last_links(client, account_manager, portfolio):
+    for number in range(130):
+        ProjectFactory(relationship=portfolio["rel_a"], title=f"P{number:03d}")
+    client.force_login(account_manager)
+    response = client.get(reverse("project-list"), {"sort": "title", "page_size": "50", "page": "2"})
+    assert [row[0] for row in rows_of(response)][:2] == ["P050", "P051"]
+    page = response.content.decode()
+    assert 'href="?sort=title&amp;page_size=50&amp;page=1" rel="first"' in page
+    assert 'href="?sort=title&amp;page_size=50&amp;page=3" rel="last"' in page
+    assert (
+        '<strong aria-current="true">50</strong>' in page and 'href="?sort=title&amp;page_size=100"' in page
+    )
+    # Unknown page sizes are the default; the filters stay folded when only sort and size are set.
+    response = client.get(reverse("project-list"), {"page_size": "100000"})
+    assert len(response.context["rows"]) == 25
+    assert '<details class="filters-panel">' in response.content.decode()
+    assert (
+        '<details class="filters-panel" open>'
+        in client.get(reverse("project-list"), {"q": "P1", "page_size": "50"}).content.decode()
+    )
+
+
+def test_relationship_list_sorts_and_filters_by_client_and_provider(client, executive, portfolio):
+    score_row(portfolio["rel_a"], score="72.50", tier="high_performing")
+    score_row(portfolio["rel_b"], score="40.00", tier="steady")
+    other = RelationshipFactory(name="C elsewhere")
+    client.force_login(executive)
+
+    def names(params):
+        response = client.get(reverse("relationship-list"), params)
+        assert response.status_code == 200
+        return [relationship.name for relationship in response.context["page"]]
+
+    assert names({}) == ["A with provider", "B with provider", "C elsewhere"]
+    assert names({"sort": "-score"}) == ["A with provider", "B with provider", "C elsewhere"]
+    assert names({"sort": "score"}) == ["B with provider", "A with provider", "C elsewhere"]  # unscored last
+    by_client = sorted(Relationship.objects.select_related("client"), key=lambda r: r.client.name)
+    assert names({"sort": "-client"}) == [r.name for r in reversed(by_client)]
+    assert names({"provider": portfolio["provider"].pk}) == ["A with provider", "B with provider"]
+    assert names({"client": other.client_id}) == ["C elsewhere"]
+    page = client.get(reverse("relationship-list"), {"sort": "-in_flight"}).content.decode()
+    assert 'aria-sort="descending"' in page and "approved or in progress" in page
+
+
+def test_choices_become_searchable_at_scale(client, executive, monkeypatch):
+    monkeypatch.setattr(pickers, "SELECT_LIMIT", 3)
+    for number in range(5):
+        RelationshipFactory(name=f"Harbor {number}")
+    client.force_login(executive)
+    page = client.get(reverse("project-list")).content.decode()
+    assert 'data-picker="/suggest/relationships/"' in page
+    assert 'data-picker="/suggest/clients/"' in page and "pickers.js" in page
+    assert "<option value" not in page.split('id="id_relationship_search"')[1].split("</div>")[0]
+    # A chosen relationship keeps its name in the field and its id in the form.
+    chosen = Relationship.objects.get(name="Harbor 2")
+    page = client.get(reverse("project-list"), {"relationship": chosen.pk}).content.decode()
+    assert (
+        'value="Harbor 2"' in page and f'name="relationship" id="id_relationship" value="{chosen.pk}"' in page
+    )
+    suggestions = client.get("/suggest/relationships/", {"q": "harbor"}).json()["results"]
+    assert [item["label"] for item in suggestions] == [f"Harbor {n}" for n in range(5)]
+    assert client.get("/suggest/clients/", {"q": "Client"}).json()["results"]
+    assert client.get("/suggest/secrets/").status_code == 404
+
+
+def test_suggestions_stay_in_scope(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    labels = [
+        item["label"] for item in client.get("/suggest/relationships/", {"q": "provider"}).json()["results"]
+    ]
+    assert labels == ["A with provider"]
+    clients = [item["label"] for item in client.get("/suggest/clients/").json()["results"]]
+    assert clients == ["Client A"]
+
+
+def test_sort_menu_stands_in_for_the_headers_on_phones(client, account_manager, portfolio):
+    client.force_login(account_manager)
+    page = client.get(
+        reverse("project-list"), {"stage": ["idea", "proposed"], "sort": "-impact", "page": "2"}
+    )
+    menu = page.content.decode().split('class="sort-menu"')[1].split("</form>")[0]
+    assert '<option value="-impact" selected>Impact, largest first</option>' in menu
+    assert '<option value="delivered">Delivered, oldest first</option>' in menu
+    assert '<option value="title">Project, A–Z</option>' in menu
+    # The filters ride along; the page does not (a new sort starts at page 1).
+    assert menu.count('name="stage"') == 2 and 'name="page"' not in menu

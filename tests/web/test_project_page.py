@@ -91,11 +91,11 @@ def test_project_page_query_count_is_flat_with_many_kpis_and_measurements(
     access.role_of(account_manager)
     page_of(client, project)
     # session, user, role, organisation, project, may-write check, KPIs with latest values,
-    # measurements, history, KPI catalogue (add form); the discussion: its threads, the viewer's
-    # side (organisation, assignment), the people of the table (people, roles, organisations,
-    # assignments); the contests of its figures and those its history's corrections settled; the
-    # contributors named on it
-    with django_assert_num_queries(20):
+    # measurements, history, the client sign-offs, KPI catalogue (add form); the discussion: its
+    # threads, the viewer's side (organisation, assignment), the people of the table (people, roles,
+    # organisations, assignments); the contests of its figures and those its history's corrections
+    # settled; the contributors named on it
+    with django_assert_num_queries(21):
         response = page_of(client, project)
     assert len(response.context["project_kpis"]) == 8
 

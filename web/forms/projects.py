@@ -300,12 +300,19 @@ class StageForm(VersionedForm):
 
     to_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, project: InnovationProject, to_stage: str, **kwargs):
+    def __init__(
+        self, data=None, *, project: InnovationProject, to_stage: str, signoff_active: bool = False, **kwargs
+    ):
         kwargs.setdefault("initial", {})
         kwargs["initial"] = {"to_stage": to_stage, "version": project.version, **kwargs["initial"]}
         super().__init__(data, **kwargs)
         self.project = project
         self.to_stage = to_stage
+        # With client sign-off, Approved is asked of the client (the dialog files the request) and
+        # a delivery's realised benefit waits for the client's confirmation.
+        self.signoff_active = signoff_active
+        self.requests_approval = signoff_active and to_stage == Stage.APPROVED
+        client = project.relationship.client.name
         today = timezone.localdate()
         for name in dated_steps(project.stage, to_stage):
             # Empty means today, as the dialog pre-fills; the service applies the date rules.
@@ -322,7 +329,11 @@ class StageForm(VersionedForm):
                 max_digits=16,
                 decimal_places=2,
                 label=f"Realised annual benefit so far ({currency})",
-                help_text="Optional: leave empty until it is measured.",
+                help_text=(
+                    f"Optional: {client} confirms it; it is recorded when they approve."
+                    if signoff_active
+                    else "Optional: leave empty until it is measured."
+                ),
                 widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "inputmode": "decimal"}),
             )
             self.fields["outcome"] = forms.CharField(
@@ -341,24 +352,34 @@ class StageForm(VersionedForm):
                 },
             )
 
+        if self.requests_approval or (signoff_active and to_stage == Stage.DELIVERED):
+            self.fields["note"] = forms.CharField(
+                required=False,
+                max_length=500,
+                label=f"Note to {client}",
+                help_text="Optional: what they should know to decide.",
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+
     @property
     def date_fields(self) -> list:
         return [self[name] for name in self.DATE_LABELS if name in self.fields]
 
     @property
     def detail_fields(self) -> list:
-        names = ("realised_annual_benefit", "outcome", "cancellation_reason")
+        names = ("realised_annual_benefit", "outcome", "cancellation_reason", "note")
         return [self[name] for name in names if name in self.fields]
 
     def advance_arguments(self) -> dict[str, Any]:
-        """Keyword arguments for projects.services.project_advance."""
+        """Keyword arguments for projects.signoffs.project_move (projects.services.project_advance
+        with client sign-off where it applies)."""
         data = self.cleaned_data
         arguments: dict[str, Any] = {
             "to_stage": self.to_stage,
             "dates": {name: data.get(name) for name in self.DATE_LABELS if name in self.fields},
             "expected_version": data["version"],
         }
-        for name in ("realised_annual_benefit", "outcome", "cancellation_reason"):
+        for name in ("realised_annual_benefit", "outcome", "cancellation_reason", "note"):
             if name in self.fields:
                 arguments[name] = data.get(name)
         if arguments.get("realised_annual_benefit") is None:
@@ -381,3 +402,41 @@ class LeadershipForm(forms.Form):
     # The date rules (not in the future, after the current pair) live in
     # projects.services.relationship_set_leadership.
     started_on = PlausibleDateField(label="In the role from")
+
+
+# --- Client sign-off ----------------------------------------------------------------------------
+
+
+class SignOffDecisionForm(VersionedForm):
+    """The client's decision on a request: a note with an approval, the reason of a decline."""
+
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("decline", "Decline")], widget=forms.HiddenInput
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "decline" and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why it is declined; the reason is kept and shown.")
+        return data
+
+
+class BenefitSignOffForm(VersionedForm):
+    """The provider asks the client to confirm a delivered project's realised benefit."""
+
+    realised_annual_benefit = forms.DecimalField(
+        min_value=0,
+        max_digits=16,
+        decimal_places=2,
+        label="Realised annual benefit",
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "inputmode": "decimal"}),
+    )
+    note = forms.CharField(
+        required=False, max_length=500, label="Note to the client", widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -38,6 +38,7 @@ from projects import access
 from projects import selectors as project_selectors
 from projects.models import Relationship
 from projects.records import VersionConflict, conflict_message
+from web import exports
 from web.forms.collab import (
     CommentEditForm,
     CommentForm,
@@ -50,7 +51,6 @@ from web.forms.collab import (
 )
 from web.forms.projects import add_service_errors
 from web.views.common import visible_project
-from web.views.project_list import _csv_cell, _Echo
 
 MONTH_PARAM_FORMAT = "%Y-%m"
 
@@ -721,7 +721,7 @@ def discussion_export(request, pk: int):
         .filter(relationship=relationship)
         .order_by("created_at", "id")
     )
-    writer = csv.writer(_Echo())
+    writer = csv.writer(exports.Echo())
 
     def rows():
         yield "\ufeff"
@@ -732,12 +732,12 @@ def discussion_export(request, pk: int):
             yield writer.writerow(
                 [
                     timezone.localtime(comment.created_at).strftime("%Y-%m-%d %H:%M"),
-                    _csv_cell(author),
-                    _csv_cell(_author_organization(comment)),
+                    exports.csv_text(author),
+                    exports.csv_text(_author_organization(comment)),
                     comment.get_visibility_display(),
-                    _csv_cell(on),
+                    exports.csv_text(on),
                     f"#{comment.parent_id}" if comment.parent_id else "",
-                    _csv_cell(comment.body),
+                    exports.csv_text(comment.body),
                     "yes" if comment.edited_at else "",
                 ]
             )

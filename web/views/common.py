@@ -13,6 +13,26 @@ from projects.models import InnovationProject
 from projects.sorting import Sort, next_sort
 
 PAGE_SIZE = 25
+# The page sizes a list offers (`?page_size=`); anything else is the default.
+PAGE_SIZES = (25, 50, 100)
+
+
+def page_size_of(request) -> int:
+    value = int_or_none(request.GET.get("page_size"))
+    return value if value in PAGE_SIZES else PAGE_SIZE
+
+
+def page_size_links(request, current: int) -> list[dict]:
+    """Links to the list in each page size (filters and sort kept, back to page 1)."""
+    links = []
+    for size in PAGE_SIZES:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("page_size", None)
+        if size != PAGE_SIZE:
+            query["page_size"] = str(size)
+        links.append({"size": size, "query": query.urlencode(), "current": size == current})
+    return links
 
 
 def query_without(request, *names: str) -> str:
@@ -41,6 +61,35 @@ def sort_headers(request, sort: Sort, columns, *, descending_first: Collection[s
             header["query"] = query.urlencode()
         headers.append(header)
     return headers
+
+
+# How each kind of column reads in each direction, for the sort menu (ascending, descending).
+_DIRECTION_WORDS = {
+    "text": ("A–Z", "Z–A"),
+    "number": ("smallest first", "largest first"),
+    "date": ("oldest first", "newest first"),
+    "order": ("in order", "reversed"),
+}
+
+
+def sort_menu(request, sort: Sort, columns) -> dict:
+    """The list's sorts as a menu (for phones, where the column headers are folded away):
+    `columns` are (sort key, label, kind of column); the other parameters ride along as hidden
+    fields."""
+    options = []
+    for key, label, kind in columns:
+        ascending, descending = _DIRECTION_WORDS[kind]
+        options.append({"value": key, "label": f"{label}, {ascending}", "selected": sort.param == key})
+        options.append(
+            {"value": f"-{key}", "label": f"{label}, {descending}", "selected": sort.param == f"-{key}"}
+        )
+    keep = [
+        (name, value)
+        for name in request.GET
+        if name not in ("sort", "page")
+        for value in request.GET.getlist(name)
+    ]
+    return {"options": options, "keep": keep}
 
 
 def checkboxes(field):

@@ -8,10 +8,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from projects import access, selectors, services
+from presentation import formatting
+from projects import access, selectors, services, signoffs
 from projects.models import InnovationProject, Relationship
 from projects.records import VersionConflict, conflict_message
 from web.forms.projects import DeleteForm, LeadershipForm, ProjectForm, StageForm, add_service_errors
@@ -96,55 +98,92 @@ def project_transition(request, pk: int):
     page it is an htmx dialog; without JavaScript the same form is a page of its own."""
     project = writable_project(request, pk)
     to_stage = request.POST.get("to_stage") if request.method == "POST" else request.GET.get("to")
+    back = _safe_next(request)
     if to_stage == project.stage:
         # The same answer as the API gives to a PATCH of the current stage: nothing to do.
         messages.info(request, f"The project is already {project.get_stage_display()}; nothing changed.")
-        return _back_to_project(request, project)
-    if to_stage not in services.reachable_stages(project.stage):
-        allowed = ", ".join(Stage(s).label for s in services.reachable_stages(project.stage))
+        return _back_to_project(request, project, back)
+    signoff_active = services.client_signoff_active(project.relationship)
+    reachable = signoffs.reachable_stages(project, signoff_active=signoff_active)
+    if to_stage not in reachable:
+        allowed = ", ".join(Stage(s).label for s in reachable)
         messages.error(
             request,
             f"A project cannot move from {project.get_stage_display()} to "
-            f"{_stage_label(to_stage)}. Allowed: {allowed or 'none (the project is closed)'}.",
+            f"{_stage_label(to_stage)}. Allowed: {allowed or 'none (the project is closed)'}."
+            + (
+                f" {project.relationship.client.name} signs off approvals first."
+                if signoff_active and to_stage in services.reachable_stages(project.stage)
+                else ""
+            ),
         )
-        return _back_to_project(request, project)
+        return _back_to_project(request, project, back)
+    if signoff_active and to_stage == Stage.APPROVED and "approval" in signoffs.pending_kinds(project):
+        messages.info(request, f"{project.relationship.client.name} has not decided the approval yet.")
+        return _back_to_project(request, project, back)
+    dialog = {"signoff_active": signoff_active}
     if request.method == "GET":
-        return _stage_dialog(request, StageForm(project=project, to_stage=to_stage))
-    form = StageForm(request.POST, project=project, to_stage=to_stage)
+        return _stage_dialog(request, StageForm(project=project, to_stage=to_stage, **dialog), back=back)
+    form = StageForm(request.POST, project=project, to_stage=to_stage, **dialog)
     if not form.is_valid():
-        return _stage_dialog(request, form, status=422)
+        return _stage_dialog(request, form, status=422, back=back)
     try:
-        moved = services.project_advance(actor=request.user, project=project, **form.advance_arguments())
+        moved, signoff = signoffs.project_move(
+            actor=request.user, project=project, **form.advance_arguments()
+        )
     except VersionConflict as conflict:
         current = conflict.current
-        if to_stage not in services.reachable_stages(current.stage):
+        if to_stage not in signoffs.reachable_stages(current, signoff_active=signoff_active):
             messages.error(
                 request,
                 f"{conflict_message(current, reader=request.user)} It is now "
                 f"{current.get_stage_display()}; the stage was not changed.",
             )
-            return _back_to_project(request, current)
-        fresh = StageForm(project=current, to_stage=to_stage)
+            return _back_to_project(request, current, back)
+        fresh = StageForm(project=current, to_stage=to_stage, **dialog)
         notice = (
             f"{conflict_message(current, reader=request.user)} It is now {current.get_stage_display()}; "
             "the stage was not changed. Check the dates below and confirm again."
         )
-        return _stage_dialog(request, fresh, status=409, conflict=notice)
+        return _stage_dialog(request, fresh, status=409, conflict=notice, back=back)
     except ValidationError as error:
         add_service_errors(form, error, StageForm.message_fields)
-        return _stage_dialog(request, form, status=422)
-    messages.success(request, f"Moved to {moved.get_stage_display()}.")
-    return _back_to_project(request, moved)
+        return _stage_dialog(request, form, status=422, back=back)
+    client = project.relationship.client.name
+    if signoff is not None and signoff.kind == signoff.Kind.APPROVAL:
+        messages.success(request, f"Asked {client} to approve “{moved.title}”.")
+    elif signoff is not None:
+        messages.success(
+            request,
+            f"Moved to {moved.get_stage_display()}. {client} is asked to confirm the realised benefit of "
+            f"{formatting.money(signoff.realised_annual_benefit, project.relationship.currency)}.",
+        )
+    else:
+        messages.success(request, f"Moved to {moved.get_stage_display()}.")
+    return _back_to_project(request, moved, back)
+
+
+def _safe_next(request) -> str | None:
+    """Where the stage dialog returns to when it was opened from another page (the board)."""
+    target = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 def _stage_label(stage: str | None) -> str:
     return Stage(stage).label if stage in Stage.values else f"“{stage or ''}”"
 
 
-def _stage_dialog(request, form: StageForm, *, status: int = 200, conflict: str = ""):
+def _stage_dialog(
+    request, form: StageForm, *, status: int = 200, conflict: str = "", back: str | None = None
+):
     context = {
         "project": form.project,
         "form": form,
+        "next": back,
         "target": Stage(form.to_stage),
         "skipped": [
             Stage(step).label for step in services.stage_path(form.project.stage, form.to_stage)[:-1]
@@ -155,11 +194,12 @@ def _stage_dialog(request, form: StageForm, *, status: int = 200, conflict: str 
     return render(request, template, context, status=status)
 
 
-def _back_to_project(request, project: InnovationProject):
+def _back_to_project(request, project: InnovationProject, back: str | None = None):
+    target = back or _project_url(project)
     if request.htmx:
         # The page behind the dialog is out of date: load it again, with the message.
-        return HttpResponseClientRedirect(_project_url(project))
-    return redirect(_project_url(project))
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,10 +12,10 @@ from collab import services as collab_services
 from kpis import scoring
 from kpis import selectors as kpi_selectors
 from presentation import formatting
-from projects import access
-from projects import services as project_services
-from projects.models import InnovationProject
+from projects import access, signoffs
+from projects.models import InnovationProject, SignOff
 from web.forms.kpis import MeasurementEditForm, MeasurementForm, ProjectKPIAddForm, ProjectKPIEditForm
+from web.forms.projects import BenefitSignOffForm
 from web.history import HISTORY_KINDS, filter_history, history_rows
 from web.views.collab import contributors_context, discussion_context
 from web.views.common import int_or_none, visible_project
@@ -77,20 +77,17 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
     history = filter_history(
         history_rows(kpi_selectors.project_history(project=project), project), history_kind
     )
+    signoff = _signoff_context(user, project, can_write=can_write and project.deleted_at is None)
     context = {
         "project": project,
         "relationship": project.relationship,
         "gain_share": kpi_selectors.project_gain_share(project),
         "can_write": can_write and project.deleted_at is None,
         "stage_steps": _stage_steps(project),
-        "next_stages": [
-            {
-                "value": stage,
-                "label": Stage(stage).label,
-                "is_next": stage in InnovationProject.allowed_next_stages(project.stage),
-            }
-            for stage in project_services.reachable_stages(project.stage)
-        ],
+        "next_stages": next_stages(
+            project, signoff_active=signoff["signoff_active"], pending=signoff["pending_kinds"]
+        ),
+        **signoff,
         "project_kpis": project_kpis,
         "chart_data": _chart_data(project_kpis, measurements_by_kpi, currency=project.relationship.currency),
         "history": history,
@@ -134,6 +131,55 @@ def project_page(request, project: InnovationProject, *, status: int = 200, **ov
                     )
     context.update(overrides)
     return render(request, "web/project_detail.html", context, status=status)
+
+
+def next_stages(project: InnovationProject, *, signoff_active: bool, pending: set[str]) -> list[dict]:
+    """The stage buttons of a project (its page and its board card): each stage the dialog may move
+    it to, with client sign-off the approval as a request (none while one waits)."""
+    stages = []
+    for stage in signoffs.reachable_stages(project, signoff_active=signoff_active):
+        request = signoff_active and stage == Stage.APPROVED
+        if request and SignOff.Kind.APPROVAL in pending:
+            continue
+        stages.append(
+            {
+                "value": stage,
+                "label": Stage(stage).label,
+                "is_next": stage in InnovationProject.allowed_next_stages(project.stage) or request,
+                "is_request": request,
+            }
+        )
+    return stages
+
+
+def _signoff_context(user, project: InnovationProject, *, can_write: bool) -> dict:
+    """What the project page shows of client sign-off: whether it applies, the requests (pending
+    first), who may decide, and the form to ask for a realised benefit's confirmation."""
+    relationship = project.relationship
+    required = relationship.client_signoff_required
+    active = required and access.client_side_has_person(relationship)
+    requests = signoffs.project_signoffs(user=user, project=project)
+    pending = [request for request in requests if request.status == SignOff.Status.PENDING]
+    pending_kinds = {request.kind for request in pending}
+    context = {
+        "signoff_required": required,
+        "signoff_active": active,
+        "signoffs": requests,
+        "pending_signoffs": pending,
+        "decided_signoffs": [request for request in requests if request.status != SignOff.Status.PENDING],
+        "pending_kinds": pending_kinds,
+        "can_decide": access.speaks_for_client(user, relationship) and project.deleted_at is None,
+    }
+    if (
+        can_write
+        and active
+        and project.stage == Stage.DELIVERED
+        and SignOff.Kind.BENEFIT not in pending_kinds
+    ):
+        context["benefit_form"] = BenefitSignOffForm(
+            initial={"version": project.version, "realised_annual_benefit": project.realised_annual_benefit}
+        )
+    return context
 
 
 def _stage_steps(project: InnovationProject) -> list[dict]:

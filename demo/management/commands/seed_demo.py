@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from demo.collaboration import TABLE_PEOPLE
-from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
+from demo.portfolio import DEMO_PASSWORD, DEMO_USERS, MORE_ACCOUNT_MANAGERS, DemoSeeder
 from kpis.rollup import rollup_history
 
 
@@ -23,3 +23,5 @@ class Command(BaseCommand):
         for person in TABLE_PEOPLE:
             side = "Northwind Aerospace" if person.organization.endswith("northwind-aerospace") else "Atlas"
             self.stdout.write(f"  {person.username:<10} {person.role.label} ({side})")
+        others = ", ".join(demo.username for demo in MORE_ACCOUNT_MANAGERS)
+        self.stdout.write(f"  ({others}: the other account managers)")
