@@ -205,7 +205,7 @@ def seed_collaboration(*, users: dict[str, User], password: str, today: dt.date)
     ):
         if not ProjectContributor.objects.filter(external_id=key).exists():
             collab.contributor_add(
-                actor=None,
+                actor=manager,  # the relationship's account manager names them, as on the page
                 fields=collab.ContributorFields(
                     external_id=key, project=project, person=person, contribution=contribution
                 ),
