@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "presentation.apps.PresentationConfig",
     "reviews.apps.ReviewsConfig",
     "workspace.apps.WorkspaceConfig",
+    "imports.apps.ImportsConfig",
     "web.apps.WebConfig",
     "api.apps.ApiConfig",
     "demo.apps.DemoConfig",
@@ -275,6 +276,17 @@ REST_FRAMEWORK = {
 # answers a JSON 413 naming the limit.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# --- Spreadsheet imports (imports app) ---------------------------------------------------------
+# The largest file accepted (bytes; the API answers 413 naming it) and the most data rows a file
+# may have. Rows go to the bulk engine in batches; progress is saved after each.
+IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=1000)
+# Row outcomes kept for the dry-run table, and per-cell errors kept; the counts and the
+# rejected-rows file always cover every row.
+IMPORT_ROW_RESULTS_SHOWN = 2000
+IMPORT_ERRORS_KEPT = 10_000
 SPECTACULAR_SETTINGS = {
     "TITLE": "BPO Innovation Portfolio API",
     "VERSION": "1.0.0",

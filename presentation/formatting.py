@@ -220,3 +220,16 @@ def export_date(value) -> str:
     """A date for a file, in ISO 8601: 2026-12-01; "" for no date."""
     date = _as_date(value)
     return "" if date is None else date.isoformat()
+
+
+# --- Spreadsheet text -----------------------------------------------------------------------------
+
+# Text that a spreadsheet would take as the start of a formula (or of a cell's control).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value) -> str:
+    """Text as a spreadsheet will take it, never as a formula: a leading =, +, -, @ is escaped.
+    (The exports write it; the imports take the apostrophe off again.)"""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in FORMULA_LEADS else text

@@ -19,9 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from presentation import formatting
-
-# Text that a spreadsheet would take as the start of a formula (or of a cell's control).
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+from presentation.formatting import FORMULA_LEADS, csv_text  # noqa: F401 (the exports' own names)
 
 
 @dataclass(frozen=True)
@@ -67,12 +65,6 @@ class Echo:
 
     def write(self, value):
         return value
-
-
-def csv_text(value) -> str:
-    """Text as a spreadsheet will take it, never as a formula: a leading =, +, -, @ is escaped."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in FORMULA_LEADS else text
 
 
 def csv_row(columns: list[Column], record) -> list[str]:

@@ -1,0 +1,390 @@
+"""What a sheet of each record type holds, and how its rows become the bulk engine's records.
+
+One `RecordSpec` per record type lists its columns (field name, label, kind, whether required,
+allowed values). The columns' labels and allowed values come from the models, so a template, the
+header matching and the messages always agree with what the database takes.
+
+Rows name related records the way a spreadsheet does: by `external_id`, by id, or by a readable
+key (a relationship's name, a KPI's code, a project's title when it is unique in the importer's
+scope). `resolve_batch` turns a batch of rows into engine records in a few set-based queries (one
+per parent type, one for the natural keys), scoped to the relationships the importer may write:
+a record outside them reads as absent, exactly as through the API.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from imports.parsing import CellProblem, cell_text, normalise, parse_date, parse_decimal
+from kpis.models import KPI, Measurement, ProjectKPI
+from projects import access
+from projects.models import InnovationProject
+
+NO_SUCH_RECORD = "no such record: {value!r}"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    kind: str = "text"  # text | decimal | date | choice | ref
+    required: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    example: str = ""
+    note: str = ""
+
+    @property
+    def allowed(self) -> str:
+        return " | ".join(value for value, _label in self.choices)
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    key: str
+    label: str
+    model: type
+    columns: tuple[Column, ...]
+    # Fields that identify a record when the row has no external_id (after references resolve).
+    natural_key: tuple[str, ...]
+    # The same, as the table's columns (for the lookup of existing records).
+    natural_key_fields: tuple[str, ...]
+    # Column groups of which at least one must be given (e.g. project_kpi, or project + kpi).
+    either: tuple[tuple[str, ...], ...] = field(default=())
+
+    def column(self, name: str) -> Column:
+        return next(column for column in self.columns if column.name == name)
+
+
+def _model_column(model, name: str, *, kind: str | None = None, required: bool | None = None, example=""):
+    model_field = model._meta.get_field(name)
+    choices = tuple((str(value), str(label)) for value, label in (model_field.choices or ()))
+    if kind is None:
+        internal = model_field.get_internal_type()
+        kind = (
+            "choice"
+            if choices
+            else {"DecimalField": "decimal", "DateField": "date", "ForeignKey": "ref"}.get(internal, "text")
+        )
+    if required is None:
+        required = not (model_field.blank or model_field.has_default())
+    return Column(
+        name=name,
+        label=str(model_field.verbose_name),
+        kind=kind,
+        required=required,
+        choices=choices,
+        example=example,
+    )
+
+
+EXTERNAL_ID_NOTE = "your key for the row; rows without one are matched by their natural key"
+
+PROJECTS = RecordSpec(
+    key="projects",
+    label="Projects",
+    model=InnovationProject,
+    natural_key=("relationship", "title"),
+    natural_key_fields=("relationship_id", "title"),
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="PRJ-0001"),
+        Column(
+            "relationship",
+            "relationship",
+            "ref",
+            required=True,
+            example="Acme with Provider",
+            note="the relationship's external_id, id or name",
+        ),
+        _model_column(InnovationProject, "title", example="Supplier onboarding automation"),
+        _model_column(InnovationProject, "description", example="Robotic checks of new vendor records"),
+        _model_column(InnovationProject, "level", example="process"),
+        _model_column(InnovationProject, "stage", example="in_progress"),
+        _model_column(InnovationProject, "originator", example="joint"),
+        _model_column(InnovationProject, "proposed_on", example="2026-01-15"),
+        _model_column(InnovationProject, "started_on", example="2026-02-01"),
+        _model_column(InnovationProject, "delivered_on"),
+        _model_column(InnovationProject, "investment", example="120000"),
+        _model_column(InnovationProject, "expected_annual_benefit", example="450000.50"),
+        _model_column(InnovationProject, "realised_annual_benefit"),
+        _model_column(InnovationProject, "funding", example="shared"),
+        _model_column(InnovationProject, "gain_share_pct"),
+        _model_column(InnovationProject, "gain_share_baseline"),
+        _model_column(InnovationProject, "outcome"),
+    ),
+)
+
+PROJECT_KPIS = RecordSpec(
+    key="project_kpis",
+    label="Project KPIs",
+    model=ProjectKPI,
+    natural_key=("project", "kpi"),
+    natural_key_fields=("project_id", "kpi_id"),
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="PK-0001"),
+        Column(
+            "project",
+            "project",
+            "ref",
+            required=True,
+            example="PRJ-0001",
+            note="the project's external_id, id or title (a title unique among your projects)",
+        ),
+        Column("kpi", "KPI", "ref", required=True, example="fill_rate", note="the KPI's code"),
+        _model_column(ProjectKPI, "baseline_value", example="60"),
+        _model_column(ProjectKPI, "baseline_date", example="2026-01-31"),
+        _model_column(ProjectKPI, "target_value", example="85"),
+    ),
+)
+
+MEASUREMENTS = RecordSpec(
+    key="measurements",
+    label="Measurements",
+    model=Measurement,
+    natural_key=("project_kpi", "measured_on"),
+    natural_key_fields=("project_kpi_id", "measured_on"),
+    either=(("project_kpi",), ("project", "kpi")),
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="M-0001"),
+        Column(
+            "project_kpi",
+            "project KPI",
+            "ref",
+            example="PK-0001",
+            note="the project KPI's external_id or id; or give project and kpi instead",
+        ),
+        Column(
+            "project", "project", "ref", example="", note="with kpi: the project's external_id, id or title"
+        ),
+        Column("kpi", "KPI", "ref", example="", note="with project: the KPI's code"),
+        _model_column(Measurement, "measured_on", example="2026-06-30"),
+        _model_column(Measurement, "value", example="72.5"),
+    ),
+)
+
+SPECS = {spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS)}
+RECORD_TYPE_CHOICES = [(spec.key, spec.label) for spec in SPECS.values()]
+
+# The engine's name of each record type (projects.bulk).
+ENGINE_RECORD_TYPES = {"projects": "project", "project_kpis": "project_kpi", "measurements": "measurement"}
+
+
+# --- Headers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class HeaderMap:
+    positions: dict[str, int]  # column name → position in the row
+    unknown: list[str]  # headers that match no column, as written
+    missing: list[str]  # required columns absent from the header
+
+
+def match_headers(spec: RecordSpec, header: list) -> HeaderMap:
+    """Each header cell matched to a column by its field name or label, ignoring case, accents
+    and punctuation; a header matching nothing is listed, never silently dropped."""
+    names = {}
+    for column in spec.columns:
+        names[normalise(column.name)] = column.name
+        names[normalise(column.label)] = column.name
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    for position, raw in enumerate(header):
+        text = "" if raw is None else str(raw).strip()
+        if not text:
+            continue
+        name = names.get(normalise(text))
+        if name is None or name in positions:
+            unknown.append(text if name is None else f"{text} (a second “{name}” column)")
+            continue
+        positions[name] = position
+    missing = [column.name for column in spec.columns if column.required and column.name not in positions]
+    if spec.either and not any(all(name in positions for name in group) for group in spec.either):
+        missing.append(" or ".join(" + ".join(group) for group in spec.either))
+    return HeaderMap(positions=positions, unknown=unknown, missing=missing)
+
+
+# --- Rows → values ------------------------------------------------------------------------------
+
+
+def _choice(column: Column, value) -> str:
+    text = cell_text(value)
+    wanted = normalise(text)
+    for choice, label in column.choices:
+        if wanted in (normalise(choice), normalise(label)):
+            return choice
+    raise CellProblem(f"not one of the allowed values: {text!r} (allowed: {column.allowed})")
+
+
+CONVERTERS: dict[str, Callable] = {
+    "text": cell_text,
+    "ref": cell_text,
+    "decimal": parse_decimal,
+    "date": parse_date,
+}
+
+
+def row_values(spec: RecordSpec, headers: HeaderMap, row: list) -> tuple[dict, dict[str, list[str]]]:
+    """The row's cells converted to values by column; empty cells are left out (an import never
+    blanks a field it was not given). Returns (values, problems by column)."""
+    values: dict = {}
+    problems: dict[str, list[str]] = {}
+    for name, position in headers.positions.items():
+        column = spec.column(name)
+        raw = row[position] if position < len(row) else None
+        try:
+            value = _choice(column, raw) if column.kind == "choice" and cell_text(raw) else None
+            if column.kind != "choice":
+                value = CONVERTERS[column.kind](raw)
+        except CellProblem as problem:
+            problems.setdefault(name, []).append(str(problem))
+            continue
+        if value is None or value == "":
+            if column.required:
+                problems.setdefault(name, []).append("required, but empty")
+            continue
+        values[name] = value
+    if (
+        spec.either
+        and not problems
+        and not any(all(name in values for name in group) for group in spec.either)
+    ):
+        first = spec.either[0][0]
+        problems[first] = ["give " + " or ".join(" + ".join(group) for group in spec.either)]
+    return values, problems
+
+
+# --- References and natural keys ----------------------------------------------------------------
+
+
+def _by_key(queryset, wanted: set[str], readable: str | None) -> dict[str, list[int]]:
+    """Each wanted reference → the ids it names: by external_id, by id (digits), by a readable key."""
+    if not wanted:
+        return {}
+    ids = {int(value) for value in wanted if value.isdigit() and len(value) < 19}
+    condition = Q(external_id__in=wanted) | Q(pk__in=ids)
+    if readable:
+        condition |= Q(**{f"{readable}__in": wanted})
+    found: dict[str, list[int]] = defaultdict(list)
+    fields = ["pk", "external_id", *([readable] if readable else [])]
+    for row in queryset.filter(condition).values(*fields):
+        if row["external_id"] in wanted:
+            found[row["external_id"]].append(row["pk"])
+        if str(row["pk"]) in wanted:
+            found[str(row["pk"])].append(row["pk"])
+        if readable and row[readable] in wanted:
+            found[row[readable]].append(row["pk"])
+    return {key: sorted(set(pks)) for key, pks in found.items()}
+
+
+def _catalogue_by_code(wanted: set[str]) -> dict[str, list[int]]:
+    if not wanted:
+        return {}
+    found: dict[str, list[int]] = defaultdict(list)
+    ids = {int(value) for value in wanted if value.isdigit() and len(value) < 19}
+    condition = Q(code__in=wanted) | Q(external_id__in=wanted) | Q(pk__in=ids)
+    for row in KPI.objects.filter(condition, deleted_at__isnull=True).values("pk", "code", "external_id"):
+        for key in (row["code"], row["external_id"], str(row["pk"])):
+            if key in wanted:
+                found[key].append(row["pk"])
+    return {key: sorted(set(pks)) for key, pks in found.items()}
+
+
+def writable_projects(user):
+    return InnovationProject.objects.filter(
+        deleted_at__isnull=True, relationship__in=access.writable_relationships(user)
+    )
+
+
+def writable_project_kpis(user):
+    return ProjectKPI.objects.filter(
+        deleted_at__isnull=True,
+        project__deleted_at__isnull=True,
+        project__relationship__in=access.writable_relationships(user),
+    )
+
+
+def _lookups(spec: RecordSpec, user, rows: list[dict]) -> dict[str, dict[str, list[int]]]:
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for values in rows:
+        for name in ("relationship", "project", "kpi", "project_kpi"):
+            if name in values:
+                wanted[name].add(values[name])
+    relationships = access.writable_relationships(user).filter(deleted_at__isnull=True)
+    return {
+        "relationship": _by_key(relationships, wanted["relationship"], "name"),
+        "project": _by_key(writable_projects(user), wanted["project"], "title"),
+        "kpi": _catalogue_by_code(wanted["kpi"]),
+        "project_kpi": _by_key(writable_project_kpis(user), wanted["project_kpi"], None),
+    }
+
+
+def resolve_batch(spec: RecordSpec, user, rows: list[dict]) -> list[tuple[dict | None, dict[str, list[str]]]]:
+    """Rows (values by column) → (engine record, problems) each: references become ids, and a row
+    without an external_id is matched to an existing record by its natural key."""
+    found = _lookups(spec, user, rows)
+    resolved: list[tuple[dict | None, dict[str, list[str]]]] = []
+    for values in rows:
+        record = dict(values)
+        problems: dict[str, list[str]] = {}
+        for name in ("relationship", "project", "kpi", "project_kpi"):
+            if name not in values:
+                continue
+            pks = found[name].get(values[name], [])
+            if not pks:
+                problems[name] = [NO_SUCH_RECORD.format(value=values[name])]
+            elif len(pks) > 1:
+                problems[name] = [f"{values[name]!r} names {len(pks)} records; use the external_id or id"]
+            else:
+                record[name] = pks[0]
+        resolved.append((None if problems else record, problems))
+    _project_kpis_from_pairs(spec, user, resolved)
+    return resolved
+
+
+def _project_kpis_from_pairs(spec, user, resolved) -> None:
+    """Measurements named by project + kpi: find the project KPI of each pair (one query)."""
+    if spec is not MEASUREMENTS:
+        return
+    pairs = {
+        (record["project"], record["kpi"])
+        for record, _ in resolved
+        if record is not None and "project_kpi" not in record and "project" in record
+    }
+    if not pairs:
+        return
+    condition = Q()
+    for project, kpi in pairs:
+        condition |= Q(project_id=project, kpi_id=kpi)
+    by_pair = {
+        (row["project_id"], row["kpi_id"]): row["pk"]
+        for row in writable_project_kpis(user).filter(condition).values("pk", "project_id", "kpi_id")
+    }
+    for index, (record, problems) in enumerate(resolved):
+        if record is None or "project_kpi" in record or "project" not in record:
+            continue
+        pk = by_pair.get((record["project"], record["kpi"]))
+        if pk is None:
+            problems["kpi"] = ["this project does not track this KPI (no such project KPI)"]
+            resolved[index] = (None, problems)
+            continue
+        record["project_kpi"] = pk
+        record.pop("project")
+        record.pop("kpi")
+
+
+def natural_key_of(spec: RecordSpec, record: dict) -> tuple | None:
+    if not all(name in record for name in spec.natural_key):
+        return None
+    return tuple(
+        record[name].casefold() if isinstance(record[name], str) else record[name]
+        for name in spec.natural_key
+    )
+
+
+def row_key(spec: RecordSpec, record: dict) -> tuple:
+    """The key that makes two rows of one file the same record (so a file naming a record twice
+    is refused rather than written in an order nobody chose)."""
+    if record.get("external_id"):
+        return ("external_id", record["external_id"])
+    return ("natural", natural_key_of(spec, record))
