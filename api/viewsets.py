@@ -19,7 +19,7 @@ from api.filters import PortfolioFilterBackend, StableOrderingFilter
 from api.pagination import SYNC_PARAM, StrictPageSizeMixin, SyncPagination
 from api.params import CheckedQueryParamsMixin
 from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
-from projects import sync
+from projects import bulk, sync
 from projects.models import AuditEntry
 from projects.records import VersionConflict, json_value, snapshot
 
@@ -310,6 +310,9 @@ class PortfolioViewSet(
                 detail=f"At most {BULK_LIMIT} records per request; this one has {len(records)}.",
                 code="too_many_records",
             )
+        spec = bulk.spec_of_model(self.model)
+        if spec is not None:
+            return self._bulk_upsert(spec, records)
         keys = self._bulk_keys(records)
         # Keys name live records: a deleted record's key is free again, so naming it creates anew.
         existing = {
@@ -370,6 +373,29 @@ class PortfolioViewSet(
             for name in ("created", "updated", "unchanged")
         }
         return Response({**counts, "results": results})
+
+    def _bulk_upsert(self, spec, records):
+        """The set-based write path shared with imports (projects.bulk); this only shapes the answer."""
+        outcome = bulk.upsert(actor=self.request.user, record_type=spec.record_type, records=records)
+        if outcome.problems:
+            errors = [
+                _record_error(index, records[index], problems)
+                for index, problems in sorted(outcome.problems.items())
+            ]
+            if outcome.key_problems:
+                raise RecordErrors(
+                    errors,
+                    detail=f"{len(errors)} of {len(records)} records have a missing or duplicate key; "
+                    "nothing was written.",
+                )
+            only_conflicts = set(outcome.problems) <= outcome.conflicts
+            raise RecordErrors(
+                errors,
+                status_code=409 if only_conflicts else 400,
+                detail=f"{len(errors)} of {len(records)} records cannot be written; nothing written.",
+                code="conflict" if only_conflicts else "invalid_records",
+            )
+        return Response({**outcome.counts, "results": outcome.results})
 
     def _bulk_keys(self, records) -> list[str]:
         problems: dict[int, dict] = {}

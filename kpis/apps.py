@@ -7,4 +7,7 @@ class KpisConfig(AppConfig):
 
     def ready(self):
         # Listen to the projects layer: cascade deletions and schedule score recomputes.
-        from kpis import receivers  # noqa: F401
+        from kpis import bulk, receivers  # noqa: F401
+
+        # The record types of bulk upserts and imports (projects.bulk) that live in this app.
+        bulk.register()

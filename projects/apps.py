@@ -23,6 +23,9 @@ class ProjectsConfig(AppConfig):
     verbose_name = "Relationships and projects"
 
     def ready(self):
+        from projects import bulk
+
+        bulk.register_projects()
         post_migrate.connect(
             grant_admin_group_permissions, sender=self, dispatch_uid="grant_admin_group_permissions"
         )

@@ -1,0 +1,676 @@
+"""Bulk upsert by external_id: the one write path of the API's bulk endpoints and of imports.
+
+Interface
+---------
+    from projects import bulk
+
+    outcome = bulk.upsert(actor=user, record_type="measurement", records=[{...}, ...],
+                          dry_run=False, skip_invalid=False)
+    outcome.results    # [{"index", "external_id", "id", "version", "status"}], status created |
+                       # updated | unchanged, in record order (a dry run's new records have id None)
+    outcome.problems   # {index: {field: [message, ...]}}; when any, nothing is written (unless
+                       # skip_invalid: then the valid records are written and these listed)
+    outcome.conflicts  # the indexes whose only problem is a uniqueness conflict (API: 409)
+    outcome.key_problems  # True when the problems are missing or duplicate keys (checked first)
+    outcome.counts     # {"created": n, "updated": n, "unchanged": n}
+
+`record_type` is one of `record_types()`: "project" (registered here), "project_kpi" and
+"measurement" (registered by kpis.apps, so that this app never imports kpis). Records are plain
+dicts in the API's JSON shape: `external_id` is the key (an existing live record in the actor's
+scope is updated with the fields given, a new key creates one); related records are named by id
+(a number) or external_id (a string), looked up in the actor's scope (`projects.access`), so a
+record outside it reads as absent; decimals and dates as strings or numbers; read-only fields of
+the API shape (`id`, `version`, `unit`, computed figures…) are ignored, unknown ones refused. The
+messages are the API's, word for word (tests/api/test_bulk_parity.py compares them with DRF's), so
+an empty date is refused as "" is by the API: a reader of spreadsheets passes an empty cell as None
+(or leaves the field out) and names parents by their id or external_id.
+
+The whole batch runs in one transaction; a dry run rolls it back (so it reports exactly what the
+write would do, ids of new records aside). A replay of the same batch changes nothing: each record
+is `unchanged`, with no new version, audit entry or event. Rights: records of a relationship the
+actor may not write raise PermissionDenied for the whole batch, as a single write does.
+
+How it is fast (the set-based record types, see `SetWriter`): parents are looked up with one query
+per parent type, existing records with one locking query, field validation runs in Python (no
+`full_clean()` round trips), uniqueness with one query per constraint, and the writes are one
+INSERT for new rows and one INSERT … ON CONFLICT (id) DO UPDATE for changed ones, one INSERT of
+audit entries, one of outbox events, one of stale-score marks. Record types without a set-based
+writer (projects, with their stage machine and signals) go through their services one record at
+a time, in a savepoint each, after the same set-based parsing.
+"""
+
+import copy
+import dataclasses
+import datetime as dt
+import decimal
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils.dateparse import parse_date
+
+from projects.records import RecordServices, json_value, snapshot
+
+NON_FIELD = "non_field_errors"
+MAX_ID = 2**63 - 1
+MAX_KEY_LENGTH = 100
+BULK_LIMIT = 1000
+
+# The API's own wording of each field error (DRF's messages), so that bulk and import read alike.
+REQUIRED = "This field is required."
+NULL = "This field may not be null."
+UNKNOWN = "Unknown field."
+DUPLICATE_KEY = "Conflicts with another record (a duplicate key)."
+
+
+class Invalid(Exception):
+    """A value that cannot be stored, with the messages that say why."""
+
+    def __init__(self, *messages: str):
+        super().__init__(*messages)
+        self.messages = list(messages)
+
+
+# --- Errors as the API words them ------------------------------------------------------------------
+
+
+def error_messages(error: ValidationError) -> dict[str, list[str]]:
+    """A Django ValidationError as {"field": ["message", …]} (`non_field_errors` for the rest)."""
+    if hasattr(error, "error_dict"):
+        return {
+            (NON_FIELD if field == NON_FIELD_ERRORS else field): [
+                message for item in items for message in item.messages
+            ]
+            for field, items in error.error_dict.items()
+        }
+    return {NON_FIELD: list(error.messages)}
+
+
+def unique_messages(model) -> set[str]:
+    return {
+        str(constraint.get_violation_error_message())
+        for constraint in getattr(model._meta, "constraints", [])
+        if isinstance(constraint, models.UniqueConstraint)
+    }
+
+
+def is_uniqueness_conflict(error: ValidationError, model=None) -> bool:
+    """True when every problem is a uniqueness conflict (a duplicate external_id, name, date…)."""
+    unique = unique_messages(model) if model is not None else set()
+    items = (
+        [item for items in error.error_dict.values() for item in items]
+        if hasattr(error, "error_dict")
+        else list(error.error_list)
+    )
+    if not items:
+        return False
+    return all(
+        item.code in ("unique", "unique_together") or any(message in unique for message in item.messages)
+        for item in items
+    )
+
+
+# --- Field parsers: a JSON value to the stored value, or Invalid ---------------------------------
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes; no database takes them
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    max_length: int | None = None
+    blank: bool = False
+    null: bool = False
+
+    def parse(self, value):
+        if value is None:
+            if self.null:
+                return None
+            raise Invalid(NULL)
+        if value == "" or (isinstance(value, str) and value.strip() == ""):
+            if not self.blank:
+                raise Invalid("This field may not be blank.")
+            return ""
+        if not isinstance(value, str):
+            raise Invalid("Not a valid string.")
+        value = value.strip()
+        messages = []
+        if self.max_length is not None and len(value) > self.max_length:
+            messages.append(f"Ensure this field has no more than {self.max_length} characters.")
+        if "\x00" in value:
+            messages.append("Null characters are not allowed.")
+        for char in value:
+            if 0xD800 <= ord(char) <= 0xDFFF:
+                messages.append(f"Surrogate characters are not allowed: U+{ord(char):X}.")
+                break
+        if messages:
+            raise Invalid(*messages)
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    choices: tuple[str, ...]
+    null: bool = False
+    blank: bool = False
+
+    def parse(self, value):
+        if value is None:
+            if self.null:
+                return None
+            raise Invalid(NULL)
+        if value == "" and self.blank:
+            return ""
+        text = str(value)
+        if text not in self.choices:
+            raise Invalid(f'"{value}" is not a valid choice.')
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Number:
+    max_digits: int
+    decimal_places: int
+    null: bool = False
+    min_value: decimal.Decimal | None = None
+    max_value: decimal.Decimal | None = None
+
+    def parse(self, value):
+        if value is None:
+            if self.null:
+                return None
+            raise Invalid(NULL)
+        text = str(value).strip()
+        if text == "" and self.null:
+            return None
+        if len(text) > 1000:
+            raise Invalid("String value too large.")
+        try:
+            number = decimal.Decimal(text)
+        except decimal.DecimalException:
+            raise Invalid("A valid number is required.") from None
+        if not number.is_finite():
+            raise Invalid("A valid number is required.")
+        _sign, digits, exponent = number.as_tuple()
+        if exponent >= 0:
+            total, whole, places = len(digits) + exponent, len(digits) + exponent, 0
+        elif len(digits) > abs(exponent):
+            total, whole, places = len(digits), len(digits) - abs(exponent), abs(exponent)
+        else:
+            total, whole, places = abs(exponent), 0, abs(exponent)
+        if total > self.max_digits:
+            raise Invalid(f"Ensure that there are no more than {self.max_digits} digits in total.")
+        if places > self.decimal_places:
+            raise Invalid(f"Ensure that there are no more than {self.decimal_places} decimal places.")
+        if whole > self.max_digits - self.decimal_places:
+            raise Invalid(
+                f"Ensure that there are no more than {self.max_digits - self.decimal_places} digits "
+                "before the decimal point."
+            )
+        context = decimal.Context(prec=self.max_digits)
+        number = number.quantize(decimal.Decimal(".1") ** self.decimal_places, context=context)
+        messages = []
+        if self.max_value is not None and number > self.max_value:
+            messages.append(f"Ensure this value is less than or equal to {self.max_value}.")
+        if self.min_value is not None and number < self.min_value:
+            messages.append(f"Ensure this value is greater than or equal to {self.min_value}.")
+        if messages:
+            raise Invalid(*messages)
+        return number
+
+
+@dataclasses.dataclass(frozen=True)
+class Date:
+    null: bool = False
+    validators: tuple[Callable, ...] = ()
+
+    def parse(self, value):
+        if value is None:
+            if self.null:
+                return None
+            raise Invalid(NULL)
+        if isinstance(value, dt.datetime):
+            raise Invalid("Expected a date but got a datetime.")
+        if isinstance(value, dt.date):
+            parsed = value
+        else:
+            try:
+                parsed = parse_date(value)
+            except (ValueError, TypeError):
+                parsed = None
+            if parsed is None:
+                raise Invalid("Date has wrong format. Use one of these formats instead: YYYY-MM-DD.")
+        messages = []
+        for validator in self.validators:
+            try:
+                validator(parsed)
+            except ValidationError as error:
+                messages.extend(error.messages)
+        if messages:
+            raise Invalid(*messages)
+        return parsed
+
+
+def field_parser(model: type[models.Model], name: str):
+    """The parser of a model field, with the limits the model declares (as the API derives them)."""
+    field = model._meta.get_field(name)
+    if field.choices:
+        return Choice(tuple(str(value) for value, _ in field.flatchoices), null=field.null, blank=field.blank)
+    if isinstance(field, models.DecimalField):
+        minimum = next((v.limit_value for v in field.validators if isinstance(v, MinValueValidator)), None)
+        maximum = next((v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)), None)
+        return Number(
+            field.max_digits, field.decimal_places, null=field.null, min_value=minimum, max_value=maximum
+        )
+    if isinstance(field, models.DateField):
+        return Date(null=field.null, validators=tuple(field.validators))
+    if isinstance(field, (models.CharField, models.TextField)):
+        return Text(max_length=field.max_length, blank=field.blank, null=field.null)
+    raise TypeError(f"No bulk parser for {model.__name__}.{name}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Parent:
+    """A foreign key named by id or external_id, looked up in the actor's scope (live records)."""
+
+    queryset_for: Callable[[Any], models.QuerySet]
+    null: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """A foreign key named by a unique slug (a project's owner by username)."""
+
+    queryset_for: Callable[[Any], models.QuerySet]
+    slug_field: str
+    null: bool = False
+
+
+def _parent_ref(value):
+    """("pk", n) or ("external_id", text), or Invalid with the API's message."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise Invalid("Give the id (a number) or the external_id (a string) of the record.")
+    if isinstance(value, int):
+        if not 0 < value <= MAX_ID:
+            raise Invalid(f"No such record (id or external_id {value}) that you may use.")
+        return ("pk", value)
+    text = value.strip()
+    if not text or len(text) > MAX_KEY_LENGTH or "\x00" in text or not _encodable(text):
+        raise Invalid(f"No such record (id or external_id {text[:100]!a}) that you may use.")
+    return ("external_id", text)
+
+
+# --- Record types ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Item:
+    """One record of a batch on its way through: parsed values, the row it updates, its outcome."""
+
+    index: int
+    key: str
+    record: Mapping[str, Any]
+    instance: models.Model | None = None  # the live row it updates (None: a new record)
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    conflict: bool = False
+    obj: models.Model | None = None
+    status: str | None = None
+    changes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def fail(self, field: str, *messages: str) -> None:
+        self.errors.setdefault(field, []).extend(messages)
+
+
+class SetWriter:
+    """Validation rules and writes of one record type, a whole batch at a time.
+
+    `check` adds errors to the items (each rule once per batch, not once per record); `write`
+    stores the valid items and sets each one's `obj` and `status`.
+    """
+
+    def check(self, *, actor, spec: "RecordSpec", items: list[Item]) -> None:
+        raise NotImplementedError
+
+    def write(self, *, actor, spec: "RecordSpec", items: list[Item]) -> None:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RecordSpec:
+    """How bulk writes one record type: its fields as the API names them and where they are."""
+
+    record_type: str
+    model: type[models.Model]
+    services: RecordServices
+    existing: Callable[[Any], models.QuerySet]  # (actor) → the live records the actor may update
+    fields: Mapping[str, Any]  # writable field → parser (Text, Number, Date, Choice, Parent, Lookup)
+    required: frozenset[str]  # the fields a new record must have
+    ignored: frozenset[str] = frozenset()  # read-only fields of the API shape: accepted, ignored
+    writer: SetWriter | None = None  # None: one service call per record
+
+
+_SPECS: dict[str, RecordSpec] = {}
+SERVER_MANAGED = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
+
+
+def register(spec: RecordSpec) -> None:
+    _SPECS[spec.record_type] = spec
+
+
+def record_types() -> list[str]:
+    return sorted(_SPECS)
+
+
+def spec_for(record_type: str) -> RecordSpec:
+    try:
+        return _SPECS[record_type]
+    except KeyError:
+        raise ValueError(f"Unknown record type {record_type!r}; one of {record_types()}.") from None
+
+
+def spec_of_model(model: type[models.Model]) -> RecordSpec | None:
+    return next((spec for spec in _SPECS.values() if spec.model is model), None)
+
+
+# --- The engine --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Outcome:
+    results: list[dict[str, Any]]
+    problems: dict[int, dict[str, list[str]]]
+    conflicts: set[int]
+    key_problems: bool = False
+    written: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            name: sum(1 for result in self.results if result["status"] == name)
+            for name in ("created", "updated", "unchanged")
+        }
+
+
+def check_keys(records: list) -> tuple[list[str], dict[int, dict[str, list[str]]]]:
+    """Each record's key, and the records without a usable one or sharing one with another."""
+    problems: dict[int, dict[str, list[str]]] = {}
+    positions: dict[str, list[int]] = {}
+    keys: list[str] = []
+    for index, record in enumerate(records):
+        keys.append("")
+        if not isinstance(record, Mapping):
+            problems[index] = {NON_FIELD: ["Each record must be a JSON object."]}
+            continue
+        key = record.get("external_id")
+        if not isinstance(key, str) or not key.strip():
+            problems[index] = {"external_id": ["Each record needs an external_id (its key in the batch)."]}
+        elif len(key) > MAX_KEY_LENGTH or "\x00" in key or not _encodable(key):
+            problems[index] = {"external_id": ["Ensure this field has no more than 100 characters."]}
+        else:
+            keys[index] = key.strip()
+            positions.setdefault(key.strip(), []).append(index)
+    for key, indexes in positions.items():
+        if len(indexes) > 1:
+            for index in indexes:
+                others = ", ".join(str(i) for i in indexes if i != index)
+                problems[index] = {
+                    "external_id": [
+                        f"external_id {key!r} appears more than once in this batch (also records {others})."
+                    ]
+                }
+    return keys, problems
+
+
+def upsert(
+    *, actor, record_type: str, records: list, dry_run: bool = False, skip_invalid: bool = False
+) -> Outcome:
+    """Create or update `records` of `record_type` by external_id (see the module docstring)."""
+    spec = spec_for(record_type)
+    keys, key_problems = check_keys(records)
+    if key_problems and not skip_invalid:
+        return Outcome(results=[], problems=key_problems, conflicts=set(), key_problems=True)
+    items = [
+        Item(index=index, key=key, record=record)
+        for index, (key, record) in enumerate(zip(keys, records, strict=True))
+        if index not in key_problems
+    ]
+    with transaction.atomic():
+        _attach_existing(actor, spec, items)
+        _parse(actor, spec, items)
+        if spec.writer is not None:
+            spec.writer.check(actor=actor, spec=spec, items=[item for item in items if not item.errors])
+        problems = {**key_problems, **{item.index: item.errors for item in items if item.errors}}
+        conflicts = {item.index for item in items if item.errors and item.conflict}
+        valid = [item for item in items if not item.errors]
+        if spec.writer is not None:
+            if problems and not skip_invalid:
+                return Outcome(results=[], problems=dict(sorted(problems.items())), conflicts=conflicts)
+            spec.writer.write(actor=actor, spec=spec, items=valid)
+        else:
+            # Written even when the batch is refused, to report every record's problems at once (as
+            # the services see them); the rollback below takes the writes back.
+            _write_through_services(actor, spec, valid)
+        # The services may refuse a record the parsing let through (the stage machine, say).
+        for item in valid:
+            if item.errors:
+                problems[item.index] = item.errors
+                if item.conflict:
+                    conflicts.add(item.index)
+        if problems and not skip_invalid:
+            transaction.set_rollback(True)
+            return Outcome(results=[], problems=dict(sorted(problems.items())), conflicts=conflicts)
+        results = [
+            {
+                "index": item.index,
+                "external_id": item.key,
+                "id": None if dry_run and item.status == "created" else item.obj.pk,
+                "version": item.obj.version,
+                "status": item.status,
+            }
+            for item in valid
+            if not item.errors
+        ]
+        if dry_run:
+            transaction.set_rollback(True)
+    return Outcome(
+        results=results,
+        problems=dict(sorted(problems.items())),
+        conflicts=conflicts,
+        written=not dry_run and bool(results),
+    )
+
+
+def _attach_existing(actor, spec: RecordSpec, items: list[Item]) -> None:
+    # Keys name live records: a deleted record's key is free again, so naming it creates anew. The
+    # rows about to be updated are locked, so that a concurrent writer queues behind this batch.
+    keys = [item.key for item in items]
+    existing = {
+        obj.external_id: obj
+        for obj in spec.existing(actor).filter(external_id__in=keys).select_for_update(of=("self",))
+    }
+    for item in items:
+        item.instance = existing.get(item.key)
+
+
+def _parse(actor, spec: RecordSpec, items: list[Item]) -> None:
+    """Every field of every record; parents and lookups resolved with one query per field."""
+    known = set(spec.fields) | spec.ignored | SERVER_MANAGED | {"external_id"}
+    refs: dict[str, dict[tuple, list[Item]]] = {name: {} for name, parser in spec.fields.items()}
+    for item in items:
+        unknown = sorted(str(name) for name in item.record if name not in known)
+        for name in unknown:
+            item.fail(name, UNKNOWN)
+        if unknown:
+            continue
+        item.values["external_id"] = item.key
+        for name, parser in spec.fields.items():
+            if name not in item.record:
+                if item.instance is None and name in spec.required:
+                    item.fail(name, REQUIRED)
+                continue
+            value = item.record[name]
+            try:
+                if isinstance(parser, (Parent, Lookup)):
+                    if value is None:
+                        if not parser.null:
+                            raise Invalid(NULL)
+                        item.values[name] = None
+                        continue
+                    ref = _parent_ref(value) if isinstance(parser, Parent) else ("slug", value)
+                    refs[name].setdefault(ref, []).append(item)
+                else:
+                    item.values[name] = parser.parse(value)
+            except Invalid as invalid:
+                item.fail(name, *invalid.messages)
+    for name, wanted in refs.items():
+        if wanted:
+            _resolve(actor, name, spec.fields[name], wanted)
+
+
+def _resolve(actor, name: str, parser, wanted: dict[tuple, list[Item]]) -> None:
+    queryset = parser.queryset_for(actor)
+    found: dict[tuple, models.Model] = {}
+    if isinstance(parser, Lookup):
+        slugs = [value for _, value in wanted if isinstance(value, str)]
+        for obj in queryset.filter(**{f"{parser.slug_field}__in": slugs}):
+            found[("slug", getattr(obj, parser.slug_field))] = obj
+    else:
+        ids = [value for kind, value in wanted if kind == "pk"]
+        external_ids = [value for kind, value in wanted if kind == "external_id"]
+        for obj in queryset.filter(Q(pk__in=ids) | Q(external_id__in=external_ids)):
+            if obj.pk in ids:
+                found[("pk", obj.pk)] = obj
+            if obj.external_id in external_ids:
+                found[("external_id", obj.external_id)] = obj
+    for ref, items in wanted.items():
+        obj = found.get(ref)
+        for item in items:
+            if obj is not None:
+                item.values[name] = obj
+            elif isinstance(parser, Lookup):
+                shown = ref[1]
+                item.fail(
+                    name,
+                    f"Object with {parser.slug_field}={shown} does not exist."
+                    if isinstance(shown, str)
+                    else "Invalid value.",
+                )
+            else:
+                shown = ref[1] if ref[0] == "pk" else repr(ref[1])
+                item.fail(name, f"No such record (id or external_id {shown}) that you may use.")
+
+
+def would_change(instance: models.Model, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The changes writing `values` would make to the row (compared as the audit compares)."""
+    m2m_names = {field.name for field in instance._meta.many_to_many}
+    probe = copy.copy(instance)
+    for name, value in values.items():
+        if name not in m2m_names:
+            setattr(probe, name, value)
+    before, after = snapshot(instance), snapshot(probe)
+    for name in m2m_names & set(values):
+        after[name] = sorted(json_value(value) for value in values[name])
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in after.keys() | before.keys()
+        if before.get(key) != after.get(key)
+    }
+
+
+def _write_through_services(actor, spec: RecordSpec, items: Iterable[Item]) -> None:
+    """One service call per record, each in a savepoint: a refused record rolls back alone."""
+    for item in items:
+        try:
+            with transaction.atomic():
+                if item.instance is None:
+                    item.obj = spec.services.create_from(actor=actor, values=item.values)
+                    item.status = "created"
+                    continue
+                values = {name: value for name, value in item.values.items() if name != "external_id"}
+                if not would_change(item.instance, values):
+                    item.obj, item.status = item.instance, "unchanged"
+                    continue
+                before = item.instance.version
+                item.obj = spec.services.update_from(actor=actor, instance=item.instance, values=values)
+                item.status = "updated" if item.obj.version != before else "unchanged"
+        except ValidationError as error:
+            item.errors = error_messages(error)
+            item.conflict = is_uniqueness_conflict(error, spec.model)
+        except IntegrityError:
+            item.errors = {"external_id": [DUPLICATE_KEY]}
+            item.conflict = True
+
+
+# --- Projects: parsed set-based, written through their services (stage machine, signals) -------
+
+
+def _live_relationships(actor):
+    from projects.access import scope
+    from projects.models import Relationship
+
+    return scope(actor, Relationship.objects.filter(deleted_at__isnull=True))
+
+
+def _active_users(actor):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True)
+
+
+def _live_projects(actor):
+    from projects import selectors
+
+    return selectors.project_list(user=actor)
+
+
+PROJECT_FIELDS = (
+    "title",
+    "description",
+    "level",
+    "stage",
+    "originator",
+    "proposed_on",
+    "started_on",
+    "delivered_on",
+    "investment",
+    "expected_annual_benefit",
+    "realised_annual_benefit",
+    "funding",
+    "gain_share_pct",
+    "gain_share_baseline",
+    "outcome",
+    "cancellation_reason",
+)
+
+
+def register_projects() -> None:
+    """The project record type (called from ProjectsConfig.ready)."""
+    from projects import services
+    from projects.models import InnovationProject
+
+    register(
+        RecordSpec(
+            record_type="project",
+            model=InnovationProject,
+            services=services.PROJECT,
+            existing=_live_projects,
+            fields={
+                "relationship": Parent(_live_relationships),
+                "owner": Lookup(_active_users, "username", null=True),
+                **{name: field_parser(InnovationProject, name) for name in PROJECT_FIELDS},
+            },
+            required=frozenset({"relationship", "title"}),
+            ignored=frozenset(
+                {"impact_pct", "gain_share", "delivery_date_contested", "realised_benefit_contested"}
+            ),
+        )
+    )
