@@ -6,18 +6,23 @@ unknown path (404), a body over the size limit read by another middleware (400),
 redirected (a redirect loses the body: Django raises in DEBUG, clients turn the POST into a GET).
 This middleware, first in the chain, answers those in JSON:
 
-* a body whose Content-Length is over the limit: 413 naming the limit, before anything reads it;
+* a body whose Content-Length is over the limit: 413 naming the limit, before anything reads it
+  (a spreadsheet upload to `/api/v1/imports/` has the import file limit instead);
 * POST/PUT/PATCH/DELETE to `/api/v1/projects` when `/api/v1/projects/` exists: 404 naming the
   canonical path (GET and HEAD keep Django's redirect, which loses nothing);
 * any other error response that is not JSON: the same status, in the error shape.
 """
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 
 from api.shape import body_limit, error_body, too_large_detail
 
 API_PREFIX = "/api/"
+IMPORTS_PATH = "/api/v1/imports/"
+# Room for a multipart body's boundaries and small fields around the file itself.
+MULTIPART_ALLOWANCE = 64 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 _CODES = {
@@ -68,6 +73,18 @@ class ApiErrorMiddleware:
         except ValueError:
             length = 0
         limit = body_limit()
+        if path == IMPORTS_PATH and request.method == "POST":
+            # A spreadsheet upload has its own, larger limit (IMPORT_MAX_FILE_BYTES), named as such.
+            file_limit = settings.IMPORT_MAX_FILE_BYTES
+            if length > file_limit + MULTIPART_ALLOWANCE:
+                return _json_error(
+                    413,
+                    "too_large",
+                    f"The file is over the limit of {file_limit:,} bytes "
+                    f"({file_limit / 1024 / 1024:.4g} MiB).",
+                    max_body_bytes=file_limit,
+                )
+            return None
         if length > limit:
             return _json_error(
                 413,

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from api import collab, views
 from api.auth import TokenDetailView, TokenListView, TokenView
+from api.imports import ImportViewSet
 from api.webhooks import EndpointViewSet, EventStreamView
 
 router = DefaultRouter()
@@ -24,6 +25,8 @@ router.register("pulse-answers", collab.PulseAnswerViewSet, basename="pulse-answ
 router.register("pulse-results", collab.PulseResultViewSet, basename="pulse-result")
 router.register("contributors", collab.ContributorViewSet, basename="contributor")
 router.register("sign-offs", views.SignOffViewSet, basename="sign-off")
+# Spreadsheet imports (dry run, confirm, progress).
+router.register("imports", ImportViewSet, basename="import")
 
 app_name = "api"
 

@@ -346,6 +346,10 @@ def _project_kpis_from_pairs(spec, user, resolved) -> None:
     """Measurements named by project + kpi: find the project KPI of each pair (one query)."""
     if spec is not MEASUREMENTS:
         return
+    for record, _ in resolved:
+        if record is not None and "project_kpi" in record:  # named directly: the pair is not needed
+            record.pop("project", None)
+            record.pop("kpi", None)
     pairs = {
         (record["project"], record["kpi"])
         for record, _ in resolved

@@ -8,6 +8,7 @@ from web.views import (
     board,
     collab,
     dashboards,
+    imports,
     my_work,
     notifications,
     pickers,
@@ -49,6 +50,12 @@ urlpatterns = [
         "notifications/preferences/", notifications.notification_preferences, name="notification-preferences"
     ),
     path("notifications/<int:pk>/", notifications.notification_open, name="notification-open"),
+    # Spreadsheet imports: upload and history, each import's page (dry run, confirm, progress).
+    path("imports/", imports.import_list, name="import-list"),
+    path("imports/<int:pk>/", imports.import_detail, name="import-detail"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/rejected.csv", imports.import_rejected_csv, name="import-rejected-csv"),
+    path("imports/templates/<slug:record_type>.csv", imports.import_template, name="import-template"),
     # Webhook endpoints and their delivery logs.
     path("webhooks/", webhooks.endpoint_list, name="webhook-list"),
     path("webhooks/<int:pk>/", webhooks.endpoint_detail, name="webhook-detail"),

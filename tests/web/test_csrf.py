@@ -73,6 +73,8 @@ def world():
         "comments": MISSING,
         "contests": MISSING,
         "contributors": MISSING,
+        "imports": MISSING,
+        "record_type": "measurements",
     }
     return admin, ids
 

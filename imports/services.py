@@ -1,0 +1,461 @@
+"""Imports: accept a file, run it (dry or for real) in batches through the bulk engine, confirm.
+
+Every write goes through `projects.bulk.upsert`, the one write path shared with the API's bulk
+endpoints: versions, audit entries, events and stale-score marks are the engine's. This module
+reads the file, turns rows into the engine's records, and keeps the job's progress and outcome.
+
+- A dry run sends each batch with `dry_run=True` (the engine rolls its transaction back), so it
+  reports exactly what the import would do and writes nothing.
+- Skip invalid: each batch is written in its own transaction, the valid rows only.
+- All or nothing: a checking pass (a dry run, with progress) must come out clean; then every
+  batch is written inside one transaction, so a row refused at write time (a concurrent change)
+  still rolls back the whole import.
+"""
+
+import csv
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from imports import records as rec
+from imports.models import ImportJob
+from imports.parsing import FileProblem, is_blank, rows_of, sniff_format
+from presentation.formatting import csv_text
+from projects import access, bulk
+
+logger = logging.getLogger(__name__)
+
+Status = ImportJob.Status
+
+
+class FileTooLarge(Exception):
+    """The upload is over IMPORT_MAX_FILE_BYTES (the API answers 413 naming the limit)."""
+
+    def __init__(self, size: int, limit: int):
+        self.size, self.limit = size, limit
+        super().__init__(
+            f"The file is {size:,} bytes, over the limit of {limit:,} bytes ({limit / 1024 / 1024:.4g} MiB)."
+        )
+
+
+def max_file_bytes() -> int:
+    return settings.IMPORT_MAX_FILE_BYTES
+
+
+def can_import(user) -> bool:
+    """Admins and account managers import (into the relationships they may write)."""
+    return access.can_edit_projects(user)
+
+
+def ensure_can_import(user) -> None:
+    if not can_import(user):
+        raise PermissionDenied("Only admins and account managers import data.")
+
+
+# --- Accepting a file ---------------------------------------------------------------------------
+
+
+def import_create(
+    *,
+    actor,
+    file_name: str,
+    content: bytes,
+    record_type: str,
+    dry_run: bool = True,
+    mode: str = ImportJob.Mode.ALL_OR_NOTHING,
+) -> ImportJob:
+    """Keep the file and queue its run. Refuses (ValidationError by field, FileTooLarge) what can
+    be told at once: an unknown record type or mode, an empty file, one that is not CSV or XLSX,
+    one over the size limit. Problems inside the file are the run's to report."""
+    ensure_can_import(actor)
+    problems: dict[str, list[str]] = {}
+    if record_type not in rec.SPECS:
+        problems["record_type"] = [f"Choose one of: {', '.join(rec.SPECS)}."]
+    if mode not in ImportJob.Mode.values:
+        problems["mode"] = [f"Choose one of: {', '.join(ImportJob.Mode.values)}."]
+    if len(content) > max_file_bytes():
+        raise FileTooLarge(len(content), max_file_bytes())
+    file_format = None
+    try:
+        file_format = sniff_format(content, file_name)
+    except FileProblem as problem:
+        problems["file"] = [str(problem)]
+    if problems:
+        raise ValidationError(problems)
+    job = ImportJob.objects.create(
+        created_by=actor,
+        record_type=record_type,
+        file_name=(file_name or "upload")[:255],
+        file_format=file_format,
+        file_size=len(content),
+        content=content,
+        dry_run=dry_run,
+        mode=mode,
+    )
+    _enqueue(job.pk)
+    return job
+
+
+def import_confirm(*, actor, job: ImportJob) -> ImportJob:
+    """Import the file of a finished dry run, with the same mode; the job becomes the import."""
+    ensure_can_import(actor)
+    if job.created_by_id != getattr(actor, "pk", None) and access.role_of(actor) != access.Role.ADMIN:
+        raise PermissionDenied("Only the person who uploaded the file confirms its import.")
+    updated = ImportJob.objects.filter(pk=job.pk, status=Status.DRY_RUN_DONE, dry_run=True).update(
+        status=Status.QUEUED,
+        dry_run=False,
+        confirmed_at=timezone.now(),
+        processed=0,
+        started_at=None,
+        finished_at=None,
+    )
+    if not updated:
+        raise ValidationError({"status": ["Only a finished dry run can be confirmed."]})
+    _enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from imports.tasks import run_import
+
+    def send():
+        try:
+            run_import.delay(job_id)
+        except Exception:  # the broker is down: say so on the job rather than leave it queued
+            logger.warning("Import %s not queued (broker unreachable)", job_id, exc_info=True)
+            ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+                status=Status.FAILED,
+                message="The job queue is unreachable; nothing was imported. Please try again.",
+                finished_at=timezone.now(),
+            )
+
+    transaction.on_commit(send, robust=True)
+
+
+# --- Running ------------------------------------------------------------------------------------
+
+
+class ImportRejected(Exception):
+    """All or nothing: a row was refused while writing; the whole import rolls back."""
+
+
+@dataclass
+class Pass:
+    """What one pass over the file found: counts, row outcomes, errors, rejected rows."""
+
+    counts: dict = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0})
+    errors: list = field(default_factory=list)
+    row_results: list = field(default_factory=list)
+    rejected_rows: list = field(default_factory=list)  # (cells, error text)
+    header: list = field(default_factory=list)
+
+
+def import_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued job to its end; a job that is gone or not queued is left alone (a repeated
+    message runs nothing twice)."""
+    if not ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    ):
+        return None
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    try:
+        if job.created_by is None or not can_import(job.created_by):
+            raise PermissionDenied("The person who uploaded the file may no longer import data.")
+        _run(job)
+    except (FileProblem, PermissionDenied) as problem:
+        _finish(job, Status.FAILED, message=str(problem))
+    except Exception:
+        logger.exception("Import %s failed", job_id)
+        _finish(job, Status.FAILED, message="The import failed unexpectedly; nothing more was written.")
+        raise
+    return job
+
+
+def _run(job: ImportJob) -> None:
+    spec = rec.SPECS[job.record_type]
+    header, headers = _header(job, spec)
+    job.unknown_columns = headers.unknown
+    if headers.missing:
+        raise FileProblem(f"Missing required column(s): {', '.join(headers.missing)}.")
+    total = sum(1 for _ in _data_rows(job))
+    if total == 0:
+        raise FileProblem("The file has a header row but no data rows.")
+    if total > settings.IMPORT_MAX_ROWS:
+        raise FileProblem(
+            f"The file has {total:,} data rows, over the limit of {settings.IMPORT_MAX_ROWS:,}; split it."
+        )
+    job.total, job.processed = total, 0
+    job.save(update_fields=["total", "processed", "unknown_columns"])
+
+    if job.dry_run:
+        outcome = _pass(job, spec, header, headers, dry_run=True)
+        _finish(job, Status.DRY_RUN_DONE, outcome=outcome)
+    elif job.mode == ImportJob.Mode.SKIP_INVALID:
+        outcome = _pass(job, spec, header, headers, dry_run=False)
+        _finish(job, Status.DONE, outcome=outcome)
+    else:
+        checked = _pass(job, spec, header, headers, dry_run=True)
+        if checked.counts["rejected"]:
+            _finish(
+                job,
+                Status.FAILED,
+                outcome=checked,
+                message=f"{checked.counts['rejected']:,} of {total:,} rows are invalid; "
+                "nothing was imported.",
+            )
+            return
+        try:
+            with transaction.atomic():
+                outcome = _pass(job, spec, header, headers, dry_run=False, all_or_nothing=True)
+        except ImportRejected as rejected:
+            _finish(
+                job,
+                Status.FAILED,
+                outcome=rejected.args[0],
+                message="A row was refused while importing; nothing was imported.",
+            )
+            return
+        _finish(job, Status.DONE, outcome=outcome)
+
+
+def _header(job: ImportJob, spec: rec.RecordSpec):
+    for row in rows_of(bytes(job.content), job.file_format):
+        if not is_blank(row):
+            return row, rec.match_headers(spec, row)
+    raise FileProblem("The file has no header row (it is empty).")
+
+
+def _data_rows(job: ImportJob) -> Iterator[tuple[int, list]]:
+    """(row number as the spreadsheet shows it, cells) of every non-blank row after the header."""
+    seen_header = False
+    for number, row in enumerate(rows_of(bytes(job.content), job.file_format), start=1):
+        if is_blank(row):
+            continue
+        if not seen_header:
+            seen_header = True
+            continue
+        yield number, row
+
+
+def _pass(job, spec, header, headers, *, dry_run: bool, all_or_nothing: bool = False) -> Pass:
+    outcome = Pass()
+    seen: dict[tuple, int] = {}
+    batch: list[tuple[int, list]] = []
+    for number, row in _data_rows(job):
+        batch.append((number, row))
+        if len(batch) >= settings.IMPORT_BATCH_ROWS:
+            _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
+            batch = []
+    if batch:
+        _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
+    outcome.header = header
+    return outcome
+
+
+def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all_or_nothing: bool) -> None:
+    actor = job.created_by
+    parsed = [rec.row_values(spec, headers, row) for _number, row in batch]
+    resolved = rec.resolve_batch(spec, actor, [values for values, _ in parsed])
+    problems_of: dict[int, dict[str, list[str]]] = {}
+    candidates: list[tuple[int, dict]] = []  # (position in batch, record)
+    for position, ((_values, cell_problems), (record, ref_problems)) in enumerate(
+        zip(parsed, resolved, strict=True)
+    ):
+        problems = {**cell_problems, **ref_problems}
+        if problems or record is None:
+            problems_of[position] = problems
+        else:
+            candidates.append((position, record))
+    keyed = _keys(spec, actor, candidates, problems_of)
+    for position, record in keyed:
+        key = rec.row_key(spec, record)
+        number = batch[position][0]
+        if key in seen:
+            problems_of[position] = {
+                "external_id" if record.get("external_id") else spec.natural_key[0]: [
+                    f"the same record as row {seen[key]}"
+                ]
+            }
+        else:
+            seen[key] = number
+    to_send = [(position, record) for position, record in keyed if position not in problems_of]
+    if all_or_nothing and problems_of:  # the file changed under us since the check? never half-import
+        for position, problems in problems_of.items():
+            _reject(outcome, spec, headers, batch[position], problems)
+        raise ImportRejected(outcome)
+    results: dict[int, dict] = {}
+    if to_send:
+        engine_records = [_engine_shape(record) for _position, record in to_send]
+        result = bulk.upsert(
+            actor=actor,
+            record_type=rec.ENGINE_RECORD_TYPES[spec.key],
+            records=engine_records,
+            dry_run=dry_run,
+            skip_invalid=True,
+        )
+        for index, problems in result.problems.items():
+            problems_of[to_send[index][0]] = problems
+        for item in result.results:
+            results[to_send[item["index"]][0]] = item
+        if all_or_nothing and result.problems:
+            for index, problems in result.problems.items():
+                _reject(outcome, spec, headers, batch[to_send[index][0]], problems)
+            raise ImportRejected(outcome)
+    for position, (number, row) in enumerate(batch):
+        if position in problems_of:
+            _reject(outcome, spec, headers, (number, row), problems_of[position])
+            continue
+        item = results[position]
+        outcome.counts[item["status"]] += 1
+        _row_result(
+            outcome, {"row": number, "status": item["status"], "key": item["external_id"], "id": item["id"]}
+        )
+    job.processed = min(job.total, job.processed + len(batch))
+    if not all_or_nothing:  # inside the one transaction, progress would not be seen anyway
+        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+
+
+def _row_result(outcome: Pass, result: dict) -> None:
+    if len(outcome.row_results) < settings.IMPORT_ROW_RESULTS_SHOWN:
+        outcome.row_results.append(result)
+
+
+def _reject(outcome: Pass, spec, headers, numbered_row, problems: dict[str, list[str]]) -> None:
+    number, row = numbered_row
+    outcome.counts["rejected"] += 1
+    texts = []
+    for column, messages in problems.items():
+        column = "row" if column == "non_field_errors" else column
+        for message in messages:
+            texts.append(f"{column}: {message}")
+            if len(outcome.errors) < settings.IMPORT_ERRORS_KEPT:
+                outcome.errors.append({"row": number, "column": column, "message": message})
+    _row_result(outcome, {"row": number, "status": "rejected", "messages": texts})
+    outcome.rejected_rows.append((row, "; ".join(texts)))
+
+
+def _keys(spec, actor, candidates, problems_of) -> list[tuple[int, dict]]:
+    """Give every row the engine's key: its own external_id; else the external_id of the record
+    its natural key names; else a key derived from the natural key, so that importing the same
+    file again finds the same record. One query per batch."""
+    wanting = [(position, record) for position, record in candidates if not record.get("external_id")]
+    if not wanting:
+        return candidates
+    natural = {rec.natural_key_of(spec, record): position for position, record in wanting}
+    existing = _existing_by_natural_key(spec, actor, [key for key in natural if key is not None])
+    for position, record in wanting:
+        key = rec.natural_key_of(spec, record)
+        match = existing.get(key)
+        if match is None:
+            record["external_id"] = derived_key(spec, key)
+        elif match["external_id"]:
+            record["external_id"] = match["external_id"]
+        else:
+            problems_of[position] = {
+                "external_id": [
+                    f"matches existing record {match['pk']}, which has no external_id; "
+                    "give the row an external_id to import it"
+                ]
+            }
+    return candidates
+
+
+def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict]:
+    if not keys:
+        return {}
+    condition = Q()
+    if spec is rec.PROJECTS:
+        for relationship, title in keys:
+            condition |= Q(relationship_id=relationship, title__iexact=title)
+        queryset = rec.writable_projects(actor)
+    elif spec is rec.PROJECT_KPIS:
+        for project, kpi in keys:
+            condition |= Q(project_id=project, kpi_id=kpi)
+        queryset = rec.writable_project_kpis(actor)
+    else:
+        from kpis.models import Measurement
+
+        for project_kpi, measured_on in keys:
+            condition |= Q(project_kpi_id=project_kpi, measured_on=measured_on)
+        queryset = Measurement.objects.filter(
+            deleted_at__isnull=True, project_kpi__in=rec.writable_project_kpis(actor)
+        )
+    found = {}
+    for row in queryset.filter(condition).values("pk", "external_id", *spec.natural_key_fields):
+        key = tuple(
+            value.casefold() if isinstance(value, str) else value
+            for value in (row[name] for name in spec.natural_key_fields)
+        )
+        found[key] = row
+    return found
+
+
+def derived_key(spec, key: tuple) -> str:
+    """A stable external_id for a row that has none: the record type and its natural key."""
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    return f"import-{spec.key}-{digest}"
+
+
+def _engine_shape(record: dict) -> dict:
+    """Values as the API's JSON has them: decimals and dates as text, parents by id."""
+    shaped = {}
+    for name, value in record.items():
+        if hasattr(value, "isoformat"):
+            shaped[name] = value.isoformat()
+        elif isinstance(value, (int, str)) or value is None:
+            shaped[name] = value
+        else:
+            shaped[name] = str(value)
+    return shaped
+
+
+def _finish(job: ImportJob, status: str, *, outcome: Pass | None = None, message: str = "") -> None:
+    job.status = status
+    job.message = message
+    job.finished_at = timezone.now()
+    fields = ["status", "message", "finished_at", "processed", "unknown_columns"]
+    if outcome is not None:
+        job.created = outcome.counts["created"]
+        job.updated = outcome.counts["updated"]
+        job.unchanged = outcome.counts["unchanged"]
+        job.rejected = outcome.counts["rejected"]
+        job.errors = outcome.errors
+        job.row_results = outcome.row_results
+        job.rejected_csv = rejected_csv(getattr(outcome, "header", []), outcome.rejected_rows)
+        job.processed = job.total
+        fields += ["created", "updated", "unchanged", "rejected", "errors", "row_results", "rejected_csv"]
+    job.save(update_fields=fields)
+
+
+def rejected_csv(header: list, rows: list[tuple[list, str]]) -> str:
+    """The rejected rows as they were, with an `error` column; formula-like cells escaped."""
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    width = len(header)
+    writer.writerow([csv_text(cell) for cell in header] + ["error"])
+    for cells, error in rows:
+        cells = list(cells)[:width] + [None] * (width - len(cells))
+        writer.writerow([csv_text(_plain(cell)) for cell in cells] + [csv_text(error)])
+    return out.getvalue()
+
+
+def _plain(cell):
+    text = getattr(cell, "text", None)  # a Formula keeps its text
+    if text is not None:
+        return text
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer():
+        return int(cell)
+    return cell
