@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout load clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout bench-bulk load clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench  - scoring roll-up and peer benchmark timings on PostgreSQL (BENCH_DATABASE_URL)"
 	@echo "make bench-qbr - QBR pack render time and the quarterly job on the benchmark portfolio"
 	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
+	@echo "make bench-bulk - bulk upsert of 1,000 measurements through the API against one raw INSERT"
 	@echo "make load   - locust load test of gunicorn on PostgreSQL and Redis, and of its floor (LOAD_REDIS_URL)"
 
 $(BIN)/python:
@@ -115,6 +116,15 @@ BENCH_QBR_ARGS ?=
 bench-qbr: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_qbr $(BENCH_QBR_ARGS)
+
+# Bulk upsert of 1,000 measurements through the API (create pass and replay pass) against the floor:
+# the same rows in one INSERT … ON CONFLICT DO UPDATE (psycopg2 execute_values). See docs/BENCHMARKS.md.
+BULK_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_bulk_bench
+BULK_BENCH_ARGS ?=
+bench-bulk: install
+	$(call create_bench_db,$(BULK_BENCH_DATABASE_URL))
+	DATABASE_URL=$(BULK_BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(BULK_BENCH_DATABASE_URL) API_THROTTLE_BULK=100000/min $(MANAGE) bench_bulk $(BULK_BENCH_ARGS)
 
 # The monthly roll-up fanned out over 1, 2 and 4 Celery worker processes (10,000 relationships by
 # default) against the single-process roll-up; needs REDIS_URL (a database number no other worker

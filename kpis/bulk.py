@@ -1,12 +1,185 @@
-"""The KPI record types of bulk upserts and imports (projects.bulk): project KPIs and measurements.
+"""The KPI record types of bulk upserts and imports (projects.bulk): project KPIs and measurements,
+both written set-based. Registered from KpisConfig.ready(), so that projects.bulk writes them
+without importing kpis.
 
-Registered from KpisConfig.ready(), so that projects.bulk writes them without importing kpis.
+Each rule is the services' own: `check_measured_on`, the models' `clean()`, and the models'
+constraints, checked for the whole batch with one query each (tests/kpis/test_bulk.py holds them
+to the single writes' messages).
 """
 
+import copy
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
 from kpis import selectors, services
-from kpis.models import Measurement, ProjectKPI
+from kpis.models import Measurement, ProjectKPI, Unit
+from kpis.scoring import periods_counting
+from kpis.tasks import request_score_recomputes
 from projects import bulk
 from projects.access import scope
+
+PERCENT_MESSAGE = "Percent values must be between 0 and 100."
+
+
+def _outside_percent(unit: str, *values) -> bool:
+    return unit == Unit.PERCENT and any(
+        value is not None and not Decimal(0) <= value <= Decimal(100) for value in values
+    )
+
+
+def _reason(noun: str, verb: str, items: list[bulk.Item]) -> str:
+    if len(items) == 1:
+        return f"{noun} {items[0].obj.pk} {verb}"
+    return f"{len(items)} {noun}s written in bulk"
+
+
+def _request_recomputes(items: list[bulk.Item], *, since_of, relationship_of, noun: str) -> None:
+    """Stale marks for the months each written row counts in, once per relationship."""
+    today = timezone.localdate()
+    periods: dict[int, set[dt.date]] = defaultdict(set)
+    for item in items:
+        project = relationship_of(item)
+        periods[project.relationship_id].update(
+            periods_counting(project.delivered_on, since=since_of(item), through=today)
+        )
+    verb = "recorded" if noun == "measurement" else "added"
+    if items and all(item.status == "updated" for item in items):
+        verb = "changed"
+    request_score_recomputes(periods, reason=_reason(noun, verb, items))
+
+
+def _claims(items: list[bulk.Item], slot_of, taken: dict, constraint) -> None:
+    """Flag the records whose unique slot another live row holds: rows outside the batch first,
+    then batch rows that keep their slot, then the rest in order."""
+    holders = dict(taken)  # slot → id of the live row holding it
+    moving = {item.instance.pk for item in items if item.instance is not None}
+    holders = {slot: pk for slot, pk in holders.items() if pk not in moving}
+    staying = [i for i in items if i.instance is not None and slot_of(i) == slot_of(i, before=True)]
+    for item in staying + [i for i in items if i not in staying]:
+        slot = slot_of(item)
+        owner = item.instance.pk if item.instance is not None else ("new", item.index)
+        if holders.setdefault(slot, owner) != owner:
+            item.violations[constraint.name] = str(constraint.get_violation_error_message())
+
+
+def _constraint(model, name):
+    return next(c for c in model._meta.constraints if c.name == name)
+
+
+class MeasurementWriter(bulk.ModelSetWriter):
+    immovable = {"project_kpi": "A measurement cannot move to another KPI."}
+    parent = "project_kpi"
+
+    def parent_queryset(self):
+        return ProjectKPI.objects.select_related("kpi", "project")
+
+    @staticmethod
+    def project_kpi(item: bulk.Item) -> ProjectKPI:
+        return item.instance.project_kpi if item.instance is not None else item.values["project_kpi"]
+
+    def relationship_id(self, item):
+        return self.project_kpi(item).project.relationship_id
+
+    def check_record(self, *, actor, item):
+        services.check_measured_on(self.project_kpi(item), item.values.get("measured_on"))
+
+    def check_constraints(self, *, spec, items):
+        for item in items:
+            value = item.values.get("value", getattr(item.instance, "value", None))
+            if _outside_percent(self.project_kpi(item).unit, value):
+                item.violations["measurement_percent_range"] = PERCENT_MESSAGE
+
+        def slot_of(item, before=False):
+            if before:
+                return (item.instance.project_kpi_id, item.instance.measured_on)
+            measured_on = item.values.get("measured_on", getattr(item.instance, "measured_on", None))
+            return (self.project_kpi(item).pk, measured_on)
+
+        slots = {slot_of(item) for item in items}
+        taken = {
+            (row[0], row[1]): row[2]
+            for row in Measurement.objects.filter(
+                deleted_at__isnull=True,
+                project_kpi_id__in={slot[0] for slot in slots},
+                measured_on__in={slot[1] for slot in slots},
+            ).values_list("project_kpi_id", "measured_on", "pk")
+        }
+        _claims(items, slot_of, taken, _constraint(Measurement, "measurement_one_per_date"))
+
+    def new_row(self, item):
+        return Measurement(**item.values, unit=item.values["project_kpi"].unit)
+
+    def after_write(self, *, actor, created, updated):
+        def since(item):
+            before = item.changes.get("measured_on", {}).get("before")
+            dates = [item.obj.measured_on] + ([dt.date.fromisoformat(before)] if before else [])
+            return min(dates)
+
+        _request_recomputes(
+            created + updated,
+            since_of=since,
+            relationship_of=lambda item: self.project_kpi(item).project,
+            noun="measurement",
+        )
+
+
+class ProjectKPIWriter(bulk.ModelSetWriter):
+    immovable = {
+        "project": "A tracked KPI cannot move; remove it and add a new one.",
+        "kpi": "A tracked KPI cannot move; remove it and add a new one.",
+    }
+
+    @staticmethod
+    def project(item: bulk.Item):
+        return item.instance.project if item.instance is not None else item.values["project"]
+
+    def relationship_id(self, item):
+        return self.project(item).relationship_id
+
+    def check_constraints(self, *, spec, items):
+        for item in items:
+            probe = copy.copy(item.instance) if item.instance is not None else ProjectKPI()
+            for name, value in item.values.items():
+                setattr(probe, name, value)
+            try:
+                probe.clean()  # the model's own rules, as full_clean() runs them
+            except ValidationError as error:
+                for field, messages in bulk.error_messages(error).items():
+                    item.fail(field, *messages)
+            unit = item.instance.unit if item.instance is not None else item.values["kpi"].unit
+            if not {"baseline_value", "target_value"} & set(item.errors) and _outside_percent(
+                unit, probe.baseline_value, probe.target_value
+            ):
+                item.violations["project_kpi_percent_range"] = PERCENT_MESSAGE
+        created = [item for item in items if item.instance is None]
+        if not created:
+            return
+        taken = {
+            (row[0], row[1]): row[2]
+            for row in ProjectKPI.objects.filter(
+                deleted_at__isnull=True,
+                project_id__in={item.values["project"].pk for item in created},
+                kpi_id__in={item.values["kpi"].pk for item in created},
+            ).values_list("project_id", "kpi_id", "pk")
+        }
+        _claims(
+            created,
+            lambda item, before=False: (item.values["project"].pk, item.values["kpi"].pk),
+            taken,
+            _constraint(ProjectKPI, "project_kpi_unique"),
+        )
+
+    def new_row(self, item):
+        return ProjectKPI(**item.values, unit=item.values["kpi"].unit)
+
+    def after_write(self, *, actor, created, updated):
+        _request_recomputes(
+            created + updated, since_of=lambda item: None, relationship_of=self.project, noun="project KPI"
+        )
 
 
 def _live_projects(actor):
@@ -29,11 +202,14 @@ def _live_project_kpis(actor):
 
 
 def _existing_project_kpis(actor):
-    return scope(actor, ProjectKPI.objects.filter(deleted_at__isnull=True, project__deleted_at__isnull=True))
+    return scope(
+        actor, ProjectKPI.objects.filter(deleted_at__isnull=True, project__deleted_at__isnull=True)
+    ).select_related("project", "kpi")
 
 
 def _existing_measurements(actor):
-    return selectors.measurement_list(user=actor)
+    # Their project KPIs are attached from the batch's parents (MeasurementWriter.parent), not joined.
+    return selectors.measurement_list(user=actor).select_related(None)
 
 
 def register() -> None:
@@ -52,6 +228,7 @@ def register() -> None:
                 },
             },
             required=frozenset({"project", "kpi", "baseline_value", "baseline_date"}),
+            writer=ProjectKPIWriter(),
             ignored=frozenset(
                 {
                     "unit",
@@ -75,6 +252,7 @@ def register() -> None:
                 **{name: bulk.field_parser(Measurement, name) for name in ("measured_on", "value")},
             },
             required=frozenset({"project_kpi", "measured_on", "value"}),
+            writer=MeasurementWriter(),
             ignored=frozenset({"unit", "contested"}),
         )
     )

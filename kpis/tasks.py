@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from celery import chord, group, shared_task
@@ -113,24 +113,35 @@ def request_score_recompute(
     — broker down, worker killed — is still known and caught up by the periodic job. A transaction
     that rolls back asks for nothing.
     """
+    request_score_recomputes({relationship_id: periods}, reason=reason)
+
+
+def request_score_recomputes(
+    periods_by_relationship: Mapping[int, Iterable[dt.date]], *, reason: str = DEFAULT_REASON
+) -> None:
+    """`request_score_recompute` for many relationships at once (bulk writes and imports): two
+    statements and one after-commit request whatever the number of relationships and months."""
+    if not periods_by_relationship:
+        return
     now = timezone.now()
     this_month = month_start(timezone.localdate())
-    months = {month_start(period) for period in periods} | {this_month}
     # One statement each (INSERT … ON CONFLICT DO UPDATE): concurrent writers in the same
     # relationship queue on the rows instead of racing to insert them (update_or_create raised
     # IntegrityError). Of several changes asking for the same month, the latest one's reason stays.
+    relationship_ids = sorted(periods_by_relationship)
     PendingScoreRecompute.objects.bulk_create(
-        [PendingScoreRecompute(relationship_id=relationship_id, requested_at=now)],
+        [PendingScoreRecompute(relationship_id=rid, requested_at=now) for rid in relationship_ids],
         update_conflicts=True,
         unique_fields=["relationship"],
         update_fields=["requested_at"],
     )
     PendingScorePeriod.objects.bulk_create(
         [
-            PendingScorePeriod(
-                relationship_id=relationship_id, period=period, reason=reason[:200], requested_at=now
+            PendingScorePeriod(relationship_id=rid, period=period, reason=reason[:200], requested_at=now)
+            for rid in relationship_ids
+            for period in sorted(
+                {month_start(period) for period in periods_by_relationship[rid]} | {this_month}
             )
-            for period in sorted(months)
             if period <= this_month
         ],
         update_conflicts=True,
@@ -138,7 +149,7 @@ def request_score_recompute(
         update_fields=["reason", "requested_at"],
     )
     pending = _pending_recomputes()
-    pending.relationship_ids.add(relationship_id)
+    pending.relationship_ids.update(relationship_ids)
     # robust: a failing recompute is logged, never turned into an error of a save that committed.
     transaction.on_commit(_RecomputeAfterCommit(pending), robust=True)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from outbox.catalogue import is_known
 from outbox.models import Event
+from outbox.rows import insert_rows
 from outbox.tasks import request_relay
 
 
@@ -64,7 +65,7 @@ def append_events(events: Iterable[NewEvent], *, actor=None, occurred_at: dt.dat
         )
     if not rows:
         return 0
-    Event.objects.bulk_create(rows)
+    insert_rows(Event, rows)
     request_relay()
     return len(rows)
 

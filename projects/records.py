@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from outbox.rows import insert_rows
 from projects.events import cascade_events, record_event, relationship_id_of, transition_field
 from projects.models import AuditEntry, SyncClock, SyncedModel
 
@@ -178,18 +179,24 @@ def _m2m_names(instance: models.Model) -> list[str]:
     return [f.name for f in instance._meta.many_to_many]
 
 
+def audited_value(field: models.Field, value: Any) -> Any:
+    """A column's value as the audit records and compares it."""
+    if isinstance(value, models.Model):
+        value = value.pk
+    if isinstance(field, models.DecimalField) and isinstance(value, Decimal) and value.is_finite():
+        # Compare and record at the column's scale: 250 and 250.00 are the same stored value.
+        with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
+            value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
+    return json_value(value)
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The audited fields of a row: concrete fields (foreign keys as ids) and many-to-many ids."""
     values = {}
     for field in instance._meta.concrete_fields:
         if field.name in {"change_stamp", "updated_at", "version"}:
             continue
-        value = getattr(instance, field.attname)
-        if isinstance(field, models.DecimalField) and isinstance(value, Decimal) and value.is_finite():
-            # Compare and record at the column's scale: 250 and 250.00 are the same stored value.
-            with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
-                value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
-        values[field.name] = json_value(value)
+        values[field.name] = audited_value(field, getattr(instance, field.attname))
     if instance.pk:
         for name in _m2m_names(instance):
             values[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
@@ -216,7 +223,7 @@ def audit_hidden_fields(instance: models.Model) -> frozenset[str]:
     return frozenset(hidden()) if hidden is not None else frozenset()
 
 
-def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+def _audit_entry(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
     hidden = audit_hidden_fields(instance)
     if hidden:
         changes = {
@@ -226,7 +233,7 @@ def audit(*, actor, instance: models.Model, action: str, changes: dict) -> Audit
             }
             for name, change in changes.items()
         }
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor if actor is not None and actor.is_authenticated else None,
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
         object_id=instance.pk,
@@ -235,6 +242,22 @@ def audit(*, actor, instance: models.Model, action: str, changes: dict) -> Audit
         changes=changes,
         version=getattr(instance, "version", 0),
     )
+
+
+def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+    entry = _audit_entry(actor=actor, instance=instance, action=action, changes=changes)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_many(*, actor, changes: list[tuple[models.Model, str, dict]]) -> int:
+    """The audit entries of many writes, `(instance, action, changes)` each, in one INSERT."""
+    entries = [
+        _audit_entry(actor=actor, instance=instance, action=action, changes=change)
+        for instance, action, change in changes
+    ]
+    insert_rows(AuditEntry, entries)
+    return len(entries)
 
 
 def _split_m2m(model: type[models.Model], data: dict[str, Any]) -> tuple[dict, dict]:
