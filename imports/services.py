@@ -203,6 +203,7 @@ def _run(job: ImportJob) -> None:
         outcome = _pass(job, spec, header, headers, dry_run=False)
         _finish(job, Status.DONE, outcome=outcome)
     else:
+        _say(job, "Checking every row before anything is written (all or nothing).")
         checked = _pass(job, spec, header, headers, dry_run=True)
         if checked.counts["rejected"]:
             _finish(
@@ -213,6 +214,8 @@ def _run(job: ImportJob) -> None:
                 "nothing was imported.",
             )
             return
+        # One transaction: its progress could not be seen from outside, so the page says so.
+        _say(job, f"Every row checked; writing all {total:,} rows in one transaction.")
         try:
             with transaction.atomic():
                 outcome = _pass(job, spec, header, headers, dry_run=False, all_or_nothing=True)
@@ -225,6 +228,12 @@ def _run(job: ImportJob) -> None:
             )
             return
         _finish(job, Status.DONE, outcome=outcome)
+
+
+def _say(job: ImportJob, message: str) -> None:
+    """What a running job is doing, for the progress display."""
+    job.message = message
+    ImportJob.objects.filter(pk=job.pk).update(message=message)
 
 
 def _header(job: ImportJob, spec: rec.RecordSpec):
@@ -339,7 +348,10 @@ def _reject(outcome: Pass, spec, headers, numbered_row, problems: dict[str, list
             texts.append(f"{column}: {message}")
             if len(outcome.errors) < settings.IMPORT_ERRORS_KEPT:
                 outcome.errors.append({"row": number, "column": column, "message": message})
-    _row_result(outcome, {"row": number, "status": "rejected", "messages": texts})
+    position = headers.positions.get("external_id")
+    key = row[position] if position is not None and position < len(row) else None
+    shown = "" if key is None or hasattr(key, "text") else str(key)[:100]
+    _row_result(outcome, {"row": number, "status": "rejected", "key": shown, "messages": texts})
     outcome.rejected_rows.append((row, "; ".join(texts)))
 
 

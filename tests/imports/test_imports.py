@@ -294,3 +294,34 @@ def test_a_job_runs_once(account_manager, tracked):
     job = run_import(account_manager, MEASUREMENTS, "measurements", dry_run=False)
     assert services.import_run(job_id=job.pk) is None
     assert Measurement.objects.count() == 3
+
+
+def _queries_of_an_import(user, rows: int, *, dry_run: bool) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lines = [
+        f"Q-{rows}-{n},PK-1,{(dt.date(2024, 2, 1) + dt.timedelta(days=rows * 3 + n)).isoformat()},{n % 90}"
+        for n in range(rows)
+    ]
+    job = services.import_create(
+        actor=user,
+        file_name="q.csv",
+        content=csv_bytes("external_id,project_kpi,measured_on,value", *lines),
+        record_type="measurements",
+        dry_run=dry_run,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        services.import_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.created == rows and job.rejected == 0, job.errors[:2] or job.message
+    return len(queries)
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "import"])
+def test_the_queries_of_an_import_batch_do_not_grow_with_its_rows(account_manager, tracked, dry_run):
+    # A first import leaves state (a pending score recompute, say) that later ones find in place.
+    _queries_of_an_import(account_manager, 2, dry_run=dry_run)
+    few = _queries_of_an_import(account_manager, 5, dry_run=dry_run)
+    many = _queries_of_an_import(account_manager, 200, dry_run=dry_run)
+    assert many == few, (few, many)
