@@ -325,3 +325,15 @@ def test_the_queries_of_an_import_batch_do_not_grow_with_its_rows(account_manage
     few = _queries_of_an_import(account_manager, 5, dry_run=dry_run)
     many = _queries_of_an_import(account_manager, 200, dry_run=dry_run)
     assert many == few, (few, many)
+
+
+def test_a_sheet_over_the_row_limit_is_refused_naming_it(account_manager, tracked, settings):
+    assert settings.IMPORT_MAX_ROWS == 100_000  # the default, not a test's smaller one
+    lines = [f"R-{n},PK-1,2026-01-01,{n % 90}" for n in range(100_001)]
+    job = run_import(
+        account_manager, csv_bytes("external_id,project_kpi,measured_on,value", *lines), "measurements"
+    )
+    assert job.status == ImportJob.Status.FAILED
+    assert job.message == "The file has 100,001 data rows, over the limit of 100,000; split it."
+    assert (job.processed, job.created) == (0, 0)
+    assert Measurement.objects.count() == 0
