@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from outbox.catalogue import is_known
 from outbox.models import Event
-from outbox.rows import insert_rows
+from outbox.rows import insert_values
 from outbox.tasks import request_relay
 
 
@@ -30,6 +30,20 @@ class NewEvent:
     relationship_id: int | None = None
     sync_stamp: int | None = None
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+EVENT_COLUMNS = [
+    "type",
+    "occurred_at",
+    "record_type",
+    "record_id",
+    "external_id",
+    "version",
+    "relationship_id",
+    "actor",
+    "sync_stamp",
+    "data",
+]
 
 
 def _actor_id(actor) -> int | None:
@@ -50,22 +64,22 @@ def append_events(events: Iterable[NewEvent], *, actor=None, occurred_at: dt.dat
         if not is_known(event.type):
             raise ValueError(f"Unknown event type {event.type!r}; add it to outbox.catalogue.")
         rows.append(
-            Event(
-                type=event.type,
-                occurred_at=occurred_at,
-                record_type=event.record_type,
-                record_id=event.record_id,
-                external_id=event.external_id,
-                version=event.version,
-                relationship_id=event.relationship_id,
-                actor_id=actor_id,
-                sync_stamp=event.sync_stamp,
-                data=event.data,
+            (
+                event.type,
+                occurred_at,
+                event.record_type,
+                event.record_id,
+                event.external_id,
+                event.version,
+                event.relationship_id,
+                actor_id,
+                event.sync_stamp,
+                event.data,
             )
         )
     if not rows:
         return 0
-    insert_rows(Event, rows)
+    insert_values(Event, EVENT_COLUMNS, rows)
     request_relay()
     return len(rows)
 

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from outbox.rows import insert_rows
+from outbox.rows import insert_values
 from projects.events import cascade_events, record_event, relationship_id_of, transition_field
 from projects.models import AuditEntry, SyncClock, SyncedModel
 
@@ -223,41 +223,57 @@ def audit_hidden_fields(instance: models.Model) -> frozenset[str]:
     return frozenset(hidden()) if hidden is not None else frozenset()
 
 
-def _audit_entry(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+def _masked(instance: models.Model, changes: dict) -> dict:
     hidden = audit_hidden_fields(instance)
-    if hidden:
-        changes = {
-            name: {
-                key: HIDDEN if name in hidden and value is not None else value
-                for key, value in change.items()
-            }
-            for name, change in changes.items()
+    if not hidden:
+        return changes
+    return {
+        name: {
+            key: HIDDEN if name in hidden and value is not None else value for key, value in change.items()
         }
-    return AuditEntry(
+        for name, change in changes.items()
+    }
+
+
+def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
+    return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
         object_id=instance.pk,
         object_repr=str(instance)[:300],
         action=action,
-        changes=changes,
+        changes=_masked(instance, changes),
         version=getattr(instance, "version", 0),
     )
 
 
-def audit(*, actor, instance: models.Model, action: str, changes: dict) -> AuditEntry:
-    entry = _audit_entry(actor=actor, instance=instance, action=action, changes=changes)
-    entry.save(force_insert=True)
-    return entry
-
-
 def audit_many(*, actor, changes: list[tuple[models.Model, str, dict]]) -> int:
     """The audit entries of many writes, `(instance, action, changes)` each, in one INSERT."""
-    entries = [
-        _audit_entry(actor=actor, instance=instance, action=action, changes=change)
-        for instance, action, change in changes
-    ]
-    insert_rows(AuditEntry, entries)
-    return len(entries)
+    if not changes:
+        return 0
+    now = timezone.now()
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    content_types = ContentType.objects.get_for_models(
+        *{type(instance) for instance, _, _ in changes}, for_concrete_models=True
+    )
+    insert_values(
+        AuditEntry,
+        ["at", "actor", "content_type", "object_id", "object_repr", "action", "changes", "version"],
+        [
+            (
+                now,
+                actor_id,
+                content_types[type(instance)].pk,
+                instance.pk,
+                str(instance)[:300],
+                action,
+                _masked(instance, change),
+                getattr(instance, "version", 0),
+            )
+            for instance, action, change in changes
+        ],
+    )
+    return len(changes)
 
 
 def _split_m2m(model: type[models.Model], data: dict[str, Any]) -> tuple[dict, dict]:
