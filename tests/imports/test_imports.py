@@ -337,3 +337,23 @@ def test_a_sheet_over_the_row_limit_is_refused_naming_it(account_manager, tracke
     assert job.message == "The file has 100,001 data rows, over the limit of 100,000; split it."
     assert (job.processed, job.created) == (0, 0)
     assert Measurement.objects.count() == 0
+
+
+def test_odd_cells_are_rejected_row_by_row_never_a_failed_job(account_manager, tracked):
+    content = csv_bytes(
+        "external_id,project_kpi,measured_on,value",
+        "O-1,PK-1,2026-01-31,1e400",
+        "O-2,PK-1,31/02/2026,5",
+        "O-3,PK-1,2026-01-31,123456789012345678901234567890",
+        "O-4,PK-1,,5",
+        "O-5,,2026-01-31,5",
+        f"{'X' * 101},PK-1,2026-01-31,5",
+        "O-7,PK-1,2026-01-31,-5",
+        "O-8,PK-1,1/2,5",
+        "O-9,99999999999999999999999,2026-01-31,5",
+    )
+    job = run_import(account_manager, content, "measurements", mode="skip_invalid")
+    assert job.status == ImportJob.Status.DRY_RUN_DONE, job.message
+    assert job.rejected == 9, job.row_results
+    assert {result["row"] for result in job.row_results} == set(range(2, 11))
+    assert all(result["messages"] for result in job.row_results)
