@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout bench-bulk load clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout bench-bulk bench-import load clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-qbr - QBR pack render time and the quarterly job on the benchmark portfolio"
 	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
 	@echo "make bench-bulk - bulk upsert of 1,000 measurements through the API against one raw INSERT"
+	@echo "make bench-import - a spreadsheet register (projects, KPIs, 10,000 measurements) parsed, dry-run, imported"
 	@echo "make load   - locust load test of gunicorn on PostgreSQL and Redis, and of its floor (LOAD_REDIS_URL)"
 
 $(BIN)/python:
@@ -125,6 +126,16 @@ bench-bulk: install
 	$(call create_bench_db,$(BULK_BENCH_DATABASE_URL))
 	DATABASE_URL=$(BULK_BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BULK_BENCH_DATABASE_URL) API_THROTTLE_BULK=100000/min $(MANAGE) bench_bulk $(BULK_BENCH_ARGS)
+
+# A spreadsheet import of a generated register: 500 projects, 1,000 project KPIs and 10,000
+# measurements as XLSX sheets; parse, dry run and import times and the peak RSS, the job's body run in
+# this process (no broker: REDIS_URL unset). See docs/imports.md.
+IMPORT_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_import_bench
+IMPORT_BENCH_ARGS ?=
+bench-import: install
+	$(call create_bench_db,$(IMPORT_BENCH_DATABASE_URL))
+	DATABASE_URL=$(IMPORT_BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	env -u REDIS_URL DATABASE_URL=$(IMPORT_BENCH_DATABASE_URL) $(MANAGE) bench_import $(IMPORT_BENCH_ARGS)
 
 # The monthly roll-up fanned out over 1, 2 and 4 Celery worker processes (10,000 relationships by
 # default) against the single-process roll-up; needs REDIS_URL (a database number no other worker

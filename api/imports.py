@@ -3,7 +3,7 @@ follow its progress, confirm a finished dry run. The work is `imports.services`'
 browser's Imports page."""
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -37,11 +37,12 @@ class CountsSerializer(serializers.Serializer):
     rejected = serializers.IntegerField()
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
+class ImportSummarySerializer(serializers.ModelSerializer):
+    """An import in the list: everything but its per-row errors (read one import for those)."""
+
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     progress = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
-    errors = ImportErrorSerializer(many=True, read_only=True, help_text="Per-cell problems of rejected rows.")
 
     class Meta:
         model = ImportJob
@@ -57,7 +58,6 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "progress",
             "counts",
             "unknown_columns",
-            "errors",
             "created_by",
             "created_at",
             "started_at",
@@ -66,11 +66,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema(responses=ProgressSerializer)
+    @extend_schema_field(ProgressSerializer)
     def get_progress(self, job) -> dict:
         return {"processed": job.processed, "total": job.total}
 
-    @extend_schema(responses=CountsSerializer)
+    @extend_schema_field(CountsSerializer)
     def get_counts(self, job) -> dict:
         return {
             "created": job.created,
@@ -78,6 +78,18 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "unchanged": job.unchanged,
             "rejected": job.rejected,
         }
+
+
+class ImportJobSerializer(ImportSummarySerializer):
+    errors = ImportErrorSerializer(
+        many=True,
+        read_only=True,
+        help_text="Per-cell problems of rejected rows (the first 10,000; the rejected-rows file has all).",
+    )
+
+    class Meta(ImportSummarySerializer.Meta):
+        fields = [*ImportSummarySerializer.Meta.fields, "errors"]
+        read_only_fields = fields
 
 
 class ImportCreateSerializer(serializers.Serializer):
@@ -111,6 +123,9 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = ImportJobSerializer
     filter_backends = []
     lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_serializer_class(self):
+        return ImportSummarySerializer if self.action == "list" else ImportJobSerializer
 
     def get_queryset(self):
         if self.action == "retrieve":

@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "KpiUnitEnum": "kpis.models.Unit",
         "KpiDirectionEnum": "kpis.models.KPI.Direction",
         "ScoreTierEnum": "kpis.models.Tier",
+        "ImportStatusEnum": "imports.models.ImportJob.Status",
+        "ImportModeEnum": "imports.models.ImportJob.Mode",
     },
 }
 

@@ -108,3 +108,45 @@ def test_rights_and_scoping(client, account_manager, other_account_manager, exec
     assert client.get(reverse("import-detail", args=[job.pk])).status_code == 404
     assert client.get(reverse("import-rejected-csv", args=[job.pk])).status_code == 404
     assert b"readings.csv" not in client.get(reverse("import-list")).content
+
+
+def _many_imports(user, count: int) -> None:
+    ImportJob.objects.bulk_create(
+        ImportJob(
+            created_by=user,
+            record_type="measurements",
+            file_name=f"file-{n}.csv",
+            file_format="csv",
+            file_size=3,
+            content=b"a,b",
+            status="done",
+            rejected=n % 2,
+        )
+        for n in range(count)
+    )
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_history_reads_in_a_fixed_number_of_queries(
+    client, admin_user, count, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    _many_imports(admin_user, count)
+    client.get(reverse("import-list"))  # warm the session and the role lookups
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("import-list"))
+    assert response.content.decode().count("file-") == min(count, 25)
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_import_list_endpoint_reads_in_a_fixed_number_of_queries(
+    admin_user, count, django_assert_max_num_queries
+):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    _many_imports(admin_user, count)
+    with django_assert_max_num_queries(6):
+        response = api.get("/api/v1/imports/")
+    assert response.status_code == 200 and response.json()["count"] == count
