@@ -28,7 +28,15 @@ an empty date is refused as "" is by the API: a reader of spreadsheets passes an
 The whole batch runs in one transaction; a dry run rolls it back (so it reports exactly what the
 write would do, ids of new records aside). A replay of the same batch changes nothing: each record
 is `unchanged`, with no new version, audit entry or event. Rights: records of a relationship the
-actor may not write raise PermissionDenied for the whole batch, as a single write does.
+actor may not write raise PermissionDenied for the whole batch, as a single write does. A race the
+checks cannot see (another transaction inserting the same new key at the same moment) raises
+IntegrityError from the INSERT and rolls the batch back (the API answers it 409).
+
+Batches: a call holds its records, their rows and one statement per table in memory, so a caller
+with more (an import of a large sheet) calls it once per slice of at most BULK_LIMIT records,
+each slice its own transaction (or wraps the calls in one to keep all or nothing), and adds the
+slice's offset to the indexes. The query count of a call does not grow with its size
+(tests/api/test_bulk_query_counts.py).
 
 How it is fast (the set-based record types, see `SetWriter`): parents are looked up with one query
 per parent type, existing records with one locking query, field validation runs in Python (no
@@ -71,7 +79,7 @@ from projects.records import (
 NON_FIELD = "non_field_errors"
 MAX_ID = 2**63 - 1
 MAX_KEY_LENGTH = 100
-BULK_LIMIT = 1000
+BULK_LIMIT = 1000  # records per call: the API's limit per request, and an import's batch size
 
 # The API's own wording of each field error (DRF's messages), so that bulk and import read alike.
 REQUIRED = "This field is required."
