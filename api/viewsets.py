@@ -23,7 +23,7 @@ from projects import bulk, sync
 from projects.models import AuditEntry
 from projects.records import VersionConflict, json_value, snapshot
 
-BULK_LIMIT = 1000
+BULK_LIMIT = bulk.BULK_LIMIT
 
 
 def etag(obj) -> str:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from kpis import selectors, services
-from kpis.models import Measurement, ProjectKPI, Unit
+from kpis.models import KPI, Measurement, ProjectKPI, Unit
 from kpis.scoring import periods_counting
 from kpis.tasks import request_score_recomputes
 from projects import bulk
@@ -212,7 +212,24 @@ def _existing_measurements(actor):
     return selectors.measurement_list(user=actor).select_related(None)
 
 
+def _catalogue(actor):
+    return selectors.kpi_catalogue()
+
+
 def register() -> None:
+    bulk.register(
+        bulk.RecordSpec(
+            record_type="kpi",
+            model=KPI,
+            services=services.KPI_CATALOGUE,
+            existing=_catalogue,
+            fields={
+                name: bulk.field_parser(KPI, name)
+                for name in ("code", "name", "unit", "direction", "description")
+            },
+            required=frozenset({"code", "name", "unit", "direction"}),
+        )
+    )
     bulk.register(
         bulk.RecordSpec(
             record_type="project_kpi",

@@ -14,8 +14,10 @@ Interface
     outcome.key_problems  # True when the problems are missing or duplicate keys (checked first)
     outcome.counts     # {"created": n, "updated": n, "unchanged": n}
 
-`record_type` is one of `record_types()`: "project" (registered here), "project_kpi" and
-"measurement" (registered by kpis.apps, so that this app never imports kpis). Records are plain
+`record_type` is one of `record_types()`: "organization" and "project" (registered here), "kpi",
+"project_kpi" and "measurement" (registered by kpis.apps, so that this app never imports kpis).
+Relationships (parties, process areas, account managers) are not a bulk record type yet: their
+API endpoint keeps its own per-record path. Records are plain
 dicts in the API's JSON shape: `external_id` is the key (an existing live record in the actor's
 scope is updated with the fields given, a new key creates one); related records are named by id
 (a number) or external_id (a string), looked up in the actor's scope (`projects.access`), so a
@@ -28,7 +30,15 @@ an empty date is refused as "" is by the API: a reader of spreadsheets passes an
 The whole batch runs in one transaction; a dry run rolls it back (so it reports exactly what the
 write would do, ids of new records aside). A replay of the same batch changes nothing: each record
 is `unchanged`, with no new version, audit entry or event. Rights: records of a relationship the
-actor may not write raise PermissionDenied for the whole batch, as a single write does.
+actor may not write raise PermissionDenied for the whole batch, as a single write does. A race the
+checks cannot see (another transaction inserting the same new key at the same moment) raises
+IntegrityError from the INSERT and rolls the batch back (the API answers it 409).
+
+Batches: a call holds its records, their rows and one statement per table in memory, so a caller
+with more (an import of a large sheet) calls it once per slice of at most BULK_LIMIT records,
+each slice its own transaction (or wraps the calls in one to keep all or nothing), and adds the
+slice's offset to the indexes. The query count of a call does not grow with its size
+(tests/api/test_bulk_query_counts.py).
 
 How it is fast (the set-based record types, see `SetWriter`): parents are looked up with one query
 per parent type, existing records with one locking query, field validation runs in Python (no
@@ -43,6 +53,7 @@ import copy
 import dataclasses
 import datetime as dt
 import decimal
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -71,7 +82,7 @@ from projects.records import (
 NON_FIELD = "non_field_errors"
 MAX_ID = 2**63 - 1
 MAX_KEY_LENGTH = 100
-BULK_LIMIT = 1000
+BULK_LIMIT = 1000  # records per call: the API's limit per request, and an import's batch size
 
 # The API's own wording of each field error (DRF's messages), so that bulk and import read alike.
 REQUIRED = "This field is required."
@@ -138,11 +149,15 @@ def _encodable(text: str) -> bool:
     return True
 
 
+SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
 @dataclasses.dataclass(frozen=True)
 class Text:
     max_length: int | None = None
     blank: bool = False
     null: bool = False
+    slug: bool = False
 
     def parse(self, value):
         if value is None:
@@ -165,6 +180,8 @@ class Text:
             if 0xD800 <= ord(char) <= 0xDFFF:
                 messages.append(f"Surrogate characters are not allowed: U+{ord(char):X}.")
                 break
+        if self.slug and not SLUG.match(value):
+            messages.append('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
         if messages:
             raise Invalid(*messages)
         return value
@@ -287,7 +304,8 @@ def field_parser(model: type[models.Model], name: str):
     if isinstance(field, models.DateField):
         return Date(null=field.null, validators=tuple(field.validators))
     if isinstance(field, (models.CharField, models.TextField)):
-        return Text(max_length=field.max_length, blank=field.blank, null=field.null)
+        slug = isinstance(field, models.SlugField)
+        return Text(max_length=field.max_length, blank=field.blank, null=field.null, slug=slug)
     raise TypeError(f"No bulk parser for {model.__name__}.{name}")
 
 
@@ -841,10 +859,29 @@ PROJECT_FIELDS = (
 )
 
 
+def _live_organizations(actor):
+    from projects import selectors
+
+    return selectors.organization_list(user=actor)
+
+
 def register_projects() -> None:
-    """The project record type (called from ProjectsConfig.ready)."""
+    """The organisation and project record types (called from ProjectsConfig.ready)."""
     from projects import services
-    from projects.models import InnovationProject
+    from projects.models import InnovationProject, Organization
+
+    register(
+        RecordSpec(
+            record_type="organization",
+            model=Organization,
+            services=services.ORGANIZATION,
+            existing=_live_organizations,
+            fields={
+                name: field_parser(Organization, name) for name in ("name", "kind", "industry", "country")
+            },
+            required=frozenset({"name", "kind"}),
+        )
+    )
 
     register(
         RecordSpec(

@@ -39,6 +39,10 @@ VALUES = [
     "x" * 201,
     " padded title ",
     "nul\x00char",
+    "fill_rate",
+    "fill rate",
+    "client",
+    "percent",
     [],
     {},
 ]
@@ -50,6 +54,14 @@ FIELDS = (
         for name in ("baseline_value", "baseline_date", "target_value")
     ]
     + [("project", serializers.ProjectSerializer, name) for name in bulk.PROJECT_FIELDS]
+    + [
+        ("organization", serializers.OrganizationSerializer, name)
+        for name in ("name", "kind", "industry", "country")
+    ]
+    + [
+        ("kpi", serializers.KPISerializer, name)
+        for name in ("code", "name", "unit", "direction", "description")
+    ]
 )
 
 
@@ -80,6 +92,8 @@ def test_every_writable_serializer_field_has_a_parser_and_read_only_ones_are_ign
         ("measurement", serializers.MeasurementSerializer),
         ("project_kpi", serializers.ProjectKPISerializer),
         ("project", serializers.ProjectSerializer),
+        ("organization", serializers.OrganizationSerializer),
+        ("kpi", serializers.KPISerializer),
     ):
         spec = bulk.spec_for(record_type)
         fields = serializer().fields

@@ -220,3 +220,22 @@ def test_project_kpis_are_added_and_checked_like_single_writes(admin_user, track
     added = ProjectKPI.objects.get(external_id="pk-new")
     assert (added.kpi, added.unit, added.baseline_value) == (other, "hours", Decimal("21.0000"))
     assert ProjectKPI.objects.get(external_id="pk-a").target_value == Decimal("90")
+
+
+def test_catalogue_kpis_go_through_their_services_with_the_same_outcomes(admin_user, tracked):
+    records = [
+        {
+            "external_id": "kpi-turn",
+            "code": "turnaround",
+            "name": "Turnaround",
+            "unit": "hours",
+            "direction": "lower_is_better",
+        },
+        {"external_id": "kpi-fill", "unit": "hours"},  # tracked on projects: its unit is fixed
+    ]
+    outcome = bulk.upsert(actor=admin_user, record_type="kpi", records=records)
+    assert outcome.problems == {1: {"unit": ["This KPI is tracked on projects; its unit cannot change."]}}
+    outcome = bulk.upsert(actor=admin_user, record_type="kpi", records=records[:1])
+    assert outcome.counts == {"created": 1, "updated": 0, "unchanged": 0}
+    replay = bulk.upsert(actor=admin_user, record_type="kpi", records=records[:1])
+    assert replay.counts == {"created": 0, "updated": 0, "unchanged": 1}
