@@ -20,7 +20,7 @@ from django.db.models import Q
 from imports.parsing import CellProblem, cell_text, normalise, parse_date, parse_decimal
 from kpis.models import KPI, Measurement, ProjectKPI
 from projects import access
-from projects.models import InnovationProject
+from projects.models import InnovationProject, Organization
 
 NO_SUCH_RECORD = "no such record: {value!r}"
 
@@ -50,8 +50,12 @@ class RecordSpec:
     natural_key: tuple[str, ...]
     # The same, as the table's columns (for the lookup of existing records).
     natural_key_fields: tuple[str, ...]
+    # The live records of this type the importer may write (natural keys are looked up there).
+    existing: Callable = field(default=lambda user: None)
     # Column groups of which at least one must be given (e.g. project_kpi, or project + kpi).
     either: tuple[tuple[str, ...], ...] = field(default=())
+    # Organisations and the KPI catalogue are managed by admins only.
+    admin_only: bool = False
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
@@ -87,6 +91,7 @@ PROJECTS = RecordSpec(
     model=InnovationProject,
     natural_key=("relationship", "title"),
     natural_key_fields=("relationship_id", "title"),
+    existing=lambda user: writable_projects(user),
     columns=(
         Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="PRJ-0001"),
         Column(
@@ -121,6 +126,7 @@ PROJECT_KPIS = RecordSpec(
     model=ProjectKPI,
     natural_key=("project", "kpi"),
     natural_key_fields=("project_id", "kpi_id"),
+    existing=lambda user: writable_project_kpis(user),
     columns=(
         Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="PK-0001"),
         Column(
@@ -144,6 +150,9 @@ MEASUREMENTS = RecordSpec(
     model=Measurement,
     natural_key=("project_kpi", "measured_on"),
     natural_key_fields=("project_kpi_id", "measured_on"),
+    existing=lambda user: Measurement.objects.filter(
+        deleted_at__isnull=True, project_kpi__in=writable_project_kpis(user)
+    ),
     either=(("project_kpi",), ("project", "kpi")),
     columns=(
         Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="M-0001"),
@@ -163,11 +172,52 @@ MEASUREMENTS = RecordSpec(
     ),
 )
 
-SPECS = {spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS)}
+ORGANIZATIONS = RecordSpec(
+    key="organizations",
+    label="Organisations",
+    model=Organization,
+    natural_key=("name",),
+    natural_key_fields=("name",),
+    existing=lambda user: Organization.objects.filter(deleted_at__isnull=True),
+    admin_only=True,
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="ORG-0001"),
+        _model_column(Organization, "name", example="Acme Aerospace"),
+        _model_column(Organization, "kind", example="client"),
+        _model_column(Organization, "industry", example="Aerospace"),
+        _model_column(Organization, "country", example="Germany"),
+    ),
+)
+
+KPIS = RecordSpec(
+    key="kpis",
+    label="KPI catalogue",
+    model=KPI,
+    natural_key=("code",),
+    natural_key_fields=("code",),
+    existing=lambda user: KPI.objects.filter(deleted_at__isnull=True),
+    admin_only=True,
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="KPI-0001"),
+        _model_column(KPI, "code", example="order_fill_rate"),
+        _model_column(KPI, "name", example="Customer-order fill rate"),
+        _model_column(KPI, "unit", example="percent"),
+        _model_column(KPI, "direction", example="higher_is_better"),
+        _model_column(KPI, "description", example="Share of orders filled complete"),
+    ),
+)
+
+SPECS = {spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS, ORGANIZATIONS, KPIS)}
 RECORD_TYPE_CHOICES = [(spec.key, spec.label) for spec in SPECS.values()]
 
 # The engine's name of each record type (projects.bulk).
-ENGINE_RECORD_TYPES = {"projects": "project", "project_kpis": "project_kpi", "measurements": "measurement"}
+ENGINE_RECORD_TYPES = {
+    "projects": "project",
+    "project_kpis": "project_kpi",
+    "measurements": "measurement",
+    "organizations": "organization",
+    "kpis": "kpi",
+}
 
 
 # --- Headers ------------------------------------------------------------------------------------

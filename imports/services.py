@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +48,11 @@ class FileTooLarge(Exception):
 
 def max_file_bytes() -> int:
     return settings.IMPORT_MAX_FILE_BYTES
+
+
+def batch_rows() -> int:
+    """Rows per engine call: the setting, never more than the engine takes in one call."""
+    return max(1, min(settings.IMPORT_BATCH_ROWS, bulk.BULK_LIMIT))
 
 
 def can_import(user) -> bool:
@@ -79,6 +84,8 @@ def import_create(
     problems: dict[str, list[str]] = {}
     if record_type not in rec.SPECS:
         problems["record_type"] = [f"Choose one of: {', '.join(rec.SPECS)}."]
+    elif rec.SPECS[record_type].admin_only and not access.can_manage_portfolio(actor):
+        raise PermissionDenied("Only admins import organisations and the KPI catalogue.")
     if mode not in ImportJob.Mode.values:
         problems["mode"] = [f"Choose one of: {', '.join(ImportJob.Mode.values)}."]
     if len(content) > max_file_bytes():
@@ -173,6 +180,15 @@ def import_run(*, job_id: int) -> ImportJob | None:
         _run(job)
     except (FileProblem, PermissionDenied) as problem:
         _finish(job, Status.FAILED, message=str(problem))
+    except IntegrityError:
+        # Another transaction wrote one of the same new keys at the same moment: the engine
+        # rolled that batch back. Importing the file again finds those records and moves on.
+        _finish(
+            job,
+            Status.FAILED,
+            message="Another change wrote some of the same records at the same moment; that batch "
+            "was not written. Import the file again: rows already imported come out unchanged.",
+        )
     except Exception:
         logger.exception("Import %s failed", job_id)
         _finish(job, Status.FAILED, message="The import failed unexpectedly; nothing more was written.")
@@ -261,7 +277,7 @@ def _pass(job, spec, header, headers, *, dry_run: bool, all_or_nothing: bool = F
     batch: list[tuple[int, list]] = []
     for number, row in _data_rows(job):
         batch.append((number, row))
-        if len(batch) >= settings.IMPORT_BATCH_ROWS:
+        if len(batch) >= batch_rows():
             _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
             batch = []
     if batch:
@@ -382,27 +398,19 @@ def _keys(spec, actor, candidates, problems_of) -> list[tuple[int, dict]]:
 
 
 def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict]:
+    """Existing records (in the importer's scope) named by these natural keys: one query."""
     if not keys:
         return {}
     condition = Q()
-    if spec is rec.PROJECTS:
-        for relationship, title in keys:
-            condition |= Q(relationship_id=relationship, title__iexact=title)
-        queryset = rec.writable_projects(actor)
-    elif spec is rec.PROJECT_KPIS:
-        for project, kpi in keys:
-            condition |= Q(project_id=project, kpi_id=kpi)
-        queryset = rec.writable_project_kpis(actor)
-    else:
-        from kpis.models import Measurement
-
-        for project_kpi, measured_on in keys:
-            condition |= Q(project_kpi_id=project_kpi, measured_on=measured_on)
-        queryset = Measurement.objects.filter(
-            deleted_at__isnull=True, project_kpi__in=rec.writable_project_kpis(actor)
+    for key in keys:
+        condition |= Q(
+            **{
+                (f"{name}__iexact" if isinstance(value, str) else name): value
+                for name, value in zip(spec.natural_key_fields, key, strict=True)
+            }
         )
     found = {}
-    for row in queryset.filter(condition).values("pk", "external_id", *spec.natural_key_fields):
+    for row in spec.existing(actor).filter(condition).values("pk", "external_id", *spec.natural_key_fields):
         key = tuple(
             value.casefold() if isinstance(value, str) else value
             for value in (row[name] for name in spec.natural_key_fields)

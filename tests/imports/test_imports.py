@@ -357,3 +357,26 @@ def test_odd_cells_are_rejected_row_by_row_never_a_failed_job(account_manager, t
     assert job.rejected == 9, job.row_results
     assert {result["row"] for result in job.row_results} == set(range(2, 11))
     assert all(result["messages"] for result in job.row_results)
+
+
+def test_admins_import_organisations_and_the_kpi_catalogue_by_natural_key(admin_user, account_manager):
+    from kpis.models import KPI
+    from projects.models import Organization
+
+    organisations = csv_bytes(
+        "Name,Kind,Country", "Acme Aerospace,Client,Germany", "Northwind BPO,provider,India"
+    )
+    first = run_import(admin_user, organisations, "organizations", dry_run=False)
+    assert (first.status, first.created) == (ImportJob.Status.DONE, 2), first.errors or first.message
+    assert Organization.objects.get(name="Northwind BPO").kind == "provider"
+    assert run_import(admin_user, organisations, "organizations", dry_run=False).unchanged == 2
+
+    catalogue = csv_bytes(
+        "code,name,unit,direction", "order_fill_rate,Order fill rate,percent,higher is better"
+    )
+    assert run_import(admin_user, catalogue, "kpis", dry_run=False).created == 1
+    assert KPI.objects.get(code="order_fill_rate").direction == "higher_is_better"
+    with pytest.raises(services.PermissionDenied, match="Only admins import organisations"):
+        services.import_create(
+            actor=account_manager, file_name="o.csv", content=organisations, record_type="organizations"
+        )

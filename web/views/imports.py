@@ -47,6 +47,8 @@ def import_list(request):
             )
         except services.FileTooLarge as error:
             form.add_error("file", str(error))
+        except PermissionDenied as error:  # organisations and the KPI catalogue: admins only
+            form.add_error("record_type", str(error))
         except ValidationError as error:
             for field, problems in error.message_dict.items():
                 for problem in problems:
