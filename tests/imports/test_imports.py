@@ -380,3 +380,17 @@ def test_admins_import_organisations_and_the_kpi_catalogue_by_natural_key(admin_
         services.import_create(
             actor=account_manager, file_name="o.csv", content=organisations, record_type="organizations"
         )
+
+
+@pytest.mark.parametrize("record_type", ["projects", "project_kpis", "measurements"])
+def test_each_templates_example_row_imports_as_it_is(account_manager, portfolio, tracked, record_type):
+    """The example rows name each other (PRJ-0001, PK-0001) as a customer's sheets would."""
+    portfolio["rel_a"].name = "Acme with Provider"
+    portfolio["rel_a"].save()
+    tracked["project"].external_id = "PRJ-0001"
+    tracked["project"].save()
+    tracked["project_kpi"].external_id = "PK-0001"
+    tracked["project_kpi"].save()
+    job = run_import(account_manager, template_csv(record_type).encode(), record_type, dry_run=False)
+    assert (job.status, job.rejected) == (ImportJob.Status.DONE, 0), job.errors or job.message
+    assert job.created + job.updated + job.unchanged == 1
