@@ -14,10 +14,10 @@ Interface
     outcome.key_problems  # True when the problems are missing or duplicate keys (checked first)
     outcome.counts     # {"created": n, "updated": n, "unchanged": n}
 
-`record_type` is one of `record_types()`: "organization" and "project" (registered here), "kpi",
-"project_kpi" and "measurement" (registered by kpis.apps, so that this app never imports kpis).
-Relationships (parties, process areas, account managers) are not a bulk record type yet: their
-API endpoint keeps its own per-record path. Records are plain
+`record_type` is one of `record_types()`: "organization", "relationship" and "project"
+(registered here), "kpi", "project_kpi" and "measurement" (registered by kpis.apps, so that this
+app never imports kpis). Many-to-many fields (a relationship's process areas and account managers)
+are lists of codes or usernames. Records are plain
 dicts in the API's JSON shape: `external_id` is the key (an existing live record in the actor's
 scope is updated with the fields given, a new key creates one); related records are named by id
 (a number) or external_id (a string), looked up in the actor's scope (`projects.access`), so a
@@ -58,7 +58,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    ProhibitNullCharactersValidator,
+    validate_slug,
+)
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -158,6 +164,7 @@ class Text:
     blank: bool = False
     null: bool = False
     slug: bool = False
+    validators: tuple[Callable, ...] = ()  # the model field's own (a currency code's pattern)
 
     def parse(self, value):
         if value is None:
@@ -182,6 +189,11 @@ class Text:
                 break
         if self.slug and not SLUG.match(value):
             messages.append('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
+        for validator in self.validators:
+            try:
+                validator(value)
+            except ValidationError as error:
+                messages.extend(error.messages)
         if messages:
             raise Invalid(*messages)
         return value
@@ -290,11 +302,44 @@ class Date:
         return parsed
 
 
+@dataclasses.dataclass(frozen=True)
+class Boolean:
+    null: bool = False
+
+    TRUE = frozenset(
+        {"t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1", 1}
+    )
+    FALSE = frozenset(
+        {"f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "0", 0}
+    )
+    NULL = frozenset({"null", "Null", "NULL", ""})
+
+    def parse(self, value):
+        if value is None:
+            if self.null:
+                return None
+            raise Invalid(NULL)
+        if value is True or value is False:
+            return value
+        try:
+            if value in self.TRUE:
+                return True
+            if value in self.FALSE:
+                return False
+            if self.null and value in self.NULL:
+                return None
+        except TypeError:  # a list or an object: not a boolean either
+            pass
+        raise Invalid("Must be a valid boolean.")
+
+
 def field_parser(model: type[models.Model], name: str):
     """The parser of a model field, with the limits the model declares (as the API derives them)."""
     field = model._meta.get_field(name)
     if field.choices:
         return Choice(tuple(str(value) for value, _ in field.flatchoices), null=field.null, blank=field.blank)
+    if isinstance(field, models.BooleanField):
+        return Boolean(null=field.null)
     if isinstance(field, models.DecimalField):
         minimum = next((v.limit_value for v in field.validators if isinstance(v, MinValueValidator)), None)
         maximum = next((v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)), None)
@@ -305,7 +350,12 @@ def field_parser(model: type[models.Model], name: str):
         return Date(null=field.null, validators=tuple(field.validators))
     if isinstance(field, (models.CharField, models.TextField)):
         slug = isinstance(field, models.SlugField)
-        return Text(max_length=field.max_length, blank=field.blank, null=field.null, slug=slug)
+        # Length, NUL and slug checks are Text's own (as the API's field has them built in).
+        builtin = (MaxLengthValidator, ProhibitNullCharactersValidator)
+        own = tuple(v for v in field.validators if not isinstance(v, builtin) and v is not validate_slug)
+        return Text(
+            max_length=field.max_length, blank=field.blank, null=field.null, slug=slug, validators=own
+        )
     raise TypeError(f"No bulk parser for {model.__name__}.{name}")
 
 
@@ -324,6 +374,14 @@ class Lookup:
     queryset_for: Callable[[Any], models.QuerySet]
     slug_field: str
     null: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Many:
+    """A many-to-many field named by a list of unique slugs (process area codes, usernames)."""
+
+    queryset_for: Callable[[Any], models.QuerySet]
+    slug_field: str
 
 
 def _parent_ref(value):
@@ -720,6 +778,16 @@ def _parse(actor, spec: RecordSpec, items: list[Item]) -> None:
                 continue
             value = item.record[name]
             try:
+                if isinstance(parser, Many):
+                    if value is None:
+                        raise Invalid(NULL)
+                    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                        raise Invalid(f'Expected a list of items but got type "{type(value).__name__}".')
+                    for slug in value:
+                        refs[name].setdefault(("slug", slug if isinstance(slug, str) else str(slug)), [])
+                    item.values[name] = list(value)  # resolved below, in order
+                    refs[name].setdefault(("many",), []).append(item)
+                    continue
                 if isinstance(parser, (Parent, Lookup)):
                     if value is None:
                         if not parser.null:
@@ -740,6 +808,22 @@ def _parse(actor, spec: RecordSpec, items: list[Item]) -> None:
 def _resolve(actor, name: str, parser, wanted: dict[tuple, list[Item]]) -> None:
     queryset = parser.queryset_for(actor)
     found: dict[tuple, models.Model] = {}
+    if isinstance(parser, Many):
+        slugs = [ref[1] for ref in wanted if ref[0] == "slug"]
+        for obj in queryset.filter(**{f"{parser.slug_field}__in": slugs}):
+            found[("slug", getattr(obj, parser.slug_field))] = obj
+        for item in wanted.get(("many",), []):
+            objs = []
+            for slug in item.values[name]:
+                obj = found.get(("slug", slug if isinstance(slug, str) else str(slug)))
+                if obj is None:
+                    item.values.pop(name)
+                    item.fail(name, f"Object with {parser.slug_field}={slug} does not exist.")
+                    break
+                objs.append(obj)
+            else:
+                item.values[name] = objs
+        return
     if isinstance(parser, Lookup):
         slugs = [value for _, value in wanted if isinstance(value, str)]
         for obj in queryset.filter(**{f"{parser.slug_field}__in": slugs}):
@@ -859,6 +943,31 @@ PROJECT_FIELDS = (
 )
 
 
+RELATIONSHIP_FIELDS = (
+    "name",
+    "contract_start",
+    "contract_end",
+    "annual_contract_value",
+    "currency",
+    "status",
+    "client_signoff_required",
+)
+
+
+def _process_areas(actor):
+    from projects.models import ProcessArea
+
+    return ProcessArea.objects.all()
+
+
+def _account_managers(actor):
+    from django.contrib.auth import get_user_model
+
+    from projects.access import Role
+
+    return get_user_model().objects.filter(is_active=True, groups__name=Role.ACCOUNT_MANAGER.value)
+
+
 def _live_organizations(actor):
     from projects import selectors
 
@@ -868,7 +977,7 @@ def _live_organizations(actor):
 def register_projects() -> None:
     """The organisation and project record types (called from ProjectsConfig.ready)."""
     from projects import services
-    from projects.models import InnovationProject, Organization
+    from projects.models import InnovationProject, Organization, Relationship
 
     register(
         RecordSpec(
@@ -883,6 +992,23 @@ def register_projects() -> None:
         )
     )
 
+    register(
+        RecordSpec(
+            record_type="relationship",
+            model=Relationship,
+            services=services.RELATIONSHIP,
+            existing=_live_relationships,
+            fields={
+                "client": Parent(_live_organizations),
+                "provider": Parent(_live_organizations),
+                "process_areas": Many(_process_areas, "code"),
+                "account_managers": Many(_account_managers, "username"),
+                **{name: field_parser(Relationship, name) for name in RELATIONSHIP_FIELDS},
+            },
+            required=frozenset({"name", "client", "provider", "contract_start"}),
+            ignored=frozenset({"projects_in_flight", "current_score"}),
+        )
+    )
     register(
         RecordSpec(
             record_type="project",

@@ -43,6 +43,13 @@ VALUES = [
     "fill rate",
     "client",
     "percent",
+    "yes",
+    "off",
+    "null",
+    1,
+    False,
+    "EUR",
+    "renewing",
     [],
     {},
 ]
@@ -62,6 +69,7 @@ FIELDS = (
         ("kpi", serializers.KPISerializer, name)
         for name in ("code", "name", "unit", "direction", "description")
     ]
+    + [("relationship", serializers.RelationshipSerializer, name) for name in bulk.RELATIONSHIP_FIELDS]
 )
 
 
@@ -94,6 +102,7 @@ def test_every_writable_serializer_field_has_a_parser_and_read_only_ones_are_ign
         ("project", serializers.ProjectSerializer),
         ("organization", serializers.OrganizationSerializer),
         ("kpi", serializers.KPISerializer),
+        ("relationship", serializers.RelationshipSerializer),
     ):
         spec = bulk.spec_for(record_type)
         fields = serializer().fields
@@ -101,3 +110,20 @@ def test_every_writable_serializer_field_has_a_parser_and_read_only_ones_are_ign
         read_only = {name for name, field in fields.items() if field.read_only}
         assert set(spec.fields) == writable, record_type
         assert read_only <= spec.ignored | bulk.SERVER_MANAGED, record_type
+
+
+@pytest.mark.parametrize(
+    "value", ["finance", 3, None, ["no-such-area"], ["finance", "no-such-area"], [{"code": "x"}], []]
+)
+def test_many_to_many_lists_answer_as_the_api_field_does(admin_user, portfolio, value):
+    field = serializers.RelationshipSerializer().fields["process_areas"]
+    record = {"external_id": "rel-a-key", "process_areas": value}
+    rel = portfolio["rel_a"]
+    rel.external_id = "rel-a-key"
+    rel.save(update_fields=["external_id"])
+    outcome = bulk.upsert(actor=admin_user, record_type="relationship", records=[record], dry_run=True)
+    expected = drf_outcome(field, value)
+    if expected[0] == "ok":
+        assert not outcome.problems, outcome.problems
+    else:
+        assert sorted(outcome.problems[0]["process_areas"]) == expected[1]

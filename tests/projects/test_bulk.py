@@ -59,3 +59,34 @@ def test_skip_invalid_writes_the_valid_projects_through_the_stage_machine(admin_
     )
     assert step.results[0]["status"] == "updated"
     assert InnovationProject.objects.get(external_id="imp-0").proposed_on is not None
+
+
+def test_relationships_with_process_areas_and_managers_are_created_then_replayed(
+    admin_user, account_manager, portfolio
+):
+    from projects.models import ProcessArea, Relationship
+
+    area = ProcessArea.objects.order_by("code").first()
+    record = {
+        "external_id": "rel-new",
+        "name": "New relationship",
+        "client": portfolio["client_a"].pk,
+        "provider": portfolio["provider"].pk,
+        "contract_start": "2025-01-01",
+        "process_areas": [area.code],
+        "account_managers": [account_manager.username],
+        "client_signoff_required": "yes",
+    }
+    outcome = bulk.upsert(actor=admin_user, record_type="relationship", records=[record])
+    assert outcome.counts["created"] == 1, outcome.problems
+    created = Relationship.objects.get(external_id="rel-new")
+    assert list(created.process_areas.all()) == [area] and list(created.account_managers.all()) == [
+        account_manager
+    ]
+    assert created.client_signoff_required is True
+    replay = bulk.upsert(actor=admin_user, record_type="relationship", records=[record])
+    assert replay.counts["unchanged"] == 1
+    wrong = bulk.upsert(
+        actor=admin_user, record_type="relationship", records=[{**record, "account_managers": ["nobody"]}]
+    )
+    assert wrong.problems == {0: {"account_managers": ["Object with username=nobody does not exist."]}}
