@@ -11,6 +11,7 @@ per parent type, one for the natural keys), scoped to the relationships the impo
 a record outside them reads as absent, exactly as through the API.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from django.db.models import Q
 from imports.parsing import CellProblem, cell_text, normalise, parse_date, parse_decimal
 from kpis.models import KPI, Measurement, ProjectKPI
 from projects import access
-from projects.models import InnovationProject, Organization
+from projects.models import InnovationProject, Organization, Relationship
 
 NO_SUCH_RECORD = "no such record: {value!r}"
+# The columns that name another record, resolved to its id before the engine sees the row.
+REFERENCES = ("relationship", "project", "kpi", "project_kpi", "client", "provider")
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,52 @@ KPIS = RecordSpec(
     ),
 )
 
-SPECS = {spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS, ORGANIZATIONS, KPIS)}
+RELATIONSHIPS = RecordSpec(
+    key="relationships",
+    label="Relationships",
+    model=Relationship,
+    natural_key=("client", "provider", "name"),
+    natural_key_fields=("client_id", "provider_id", "name"),
+    existing=lambda user: Relationship.objects.filter(deleted_at__isnull=True),
+    admin_only=True,
+    columns=(
+        Column("external_id", "external id", note=EXTERNAL_ID_NOTE, example="REL-0001"),
+        _model_column(Relationship, "name", example="Acme with Provider"),
+        Column(
+            "client",
+            "client",
+            "ref",
+            required=True,
+            example="Acme Aerospace",
+            note="the organisation's external_id, id or name",
+        ),
+        Column(
+            "provider",
+            "provider",
+            "ref",
+            required=True,
+            example="Northwind BPO",
+            note="the organisation's external_id, id or name",
+        ),
+        Column(
+            "process_areas",
+            "process areas",
+            "list",
+            example="procurement; finance_accounting",
+            note="codes, separated by ; or ,",
+        ),
+        _model_column(Relationship, "contract_start", example="2025-01-01"),
+        _model_column(Relationship, "contract_end", example="2028-12-31"),
+        _model_column(Relationship, "annual_contract_value", example="1200000"),
+        _model_column(Relationship, "currency", example="EUR"),
+        _model_column(Relationship, "status", example="active"),
+        Column("account_managers", "account managers", "list", note="usernames, separated by ; or ,"),
+    ),
+)
+
+SPECS = {
+    spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS, ORGANIZATIONS, KPIS, RELATIONSHIPS)
+}
 RECORD_TYPE_CHOICES = [(spec.key, spec.label) for spec in SPECS.values()]
 
 # The engine's name of each record type (projects.bulk).
@@ -217,6 +265,7 @@ ENGINE_RECORD_TYPES = {
     "measurements": "measurement",
     "organizations": "organization",
     "kpis": "kpi",
+    "relationships": "relationship",
 }
 
 
@@ -266,7 +315,13 @@ def _choice(column: Column, value) -> str:
     raise CellProblem(f"not one of the allowed values: {text!r} (allowed: {column.allowed})")
 
 
+def _list(value) -> list[str] | None:
+    text = cell_text(value)
+    return [item.strip() for item in re.split(r"[;,|]", text) if item.strip()] or None
+
+
 CONVERTERS: dict[str, Callable] = {
+    "list": _list,
     "text": cell_text,
     "ref": cell_text,
     "decimal": parse_decimal,
@@ -357,15 +412,18 @@ def writable_project_kpis(user):
 def _lookups(spec: RecordSpec, user, rows: list[dict]) -> dict[str, dict[str, list[int]]]:
     wanted: dict[str, set[str]] = defaultdict(set)
     for values in rows:
-        for name in ("relationship", "project", "kpi", "project_kpi"):
+        for name in REFERENCES:
             if name in values:
                 wanted[name].add(values[name])
     relationships = access.writable_relationships(user).filter(deleted_at__isnull=True)
+    organizations = Organization.objects.filter(deleted_at__isnull=True)
     return {
         "relationship": _by_key(relationships, wanted["relationship"], "name"),
         "project": _by_key(writable_projects(user), wanted["project"], "title"),
         "kpi": _catalogue_by_code(wanted["kpi"]),
         "project_kpi": _by_key(writable_project_kpis(user), wanted["project_kpi"], None),
+        "client": _by_key(organizations, wanted["client"], "name"),
+        "provider": _by_key(organizations, wanted["provider"], "name"),
     }
 
 
@@ -377,7 +435,7 @@ def resolve_batch(spec: RecordSpec, user, rows: list[dict]) -> list[tuple[dict |
     for values in rows:
         record = dict(values)
         problems: dict[str, list[str]] = {}
-        for name in ("relationship", "project", "kpi", "project_kpi"):
+        for name in REFERENCES:
             if name not in values:
                 continue
             pks = found[name].get(values[name], [])

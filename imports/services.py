@@ -85,7 +85,7 @@ def import_create(
     if record_type not in rec.SPECS:
         problems["record_type"] = [f"Choose one of: {', '.join(rec.SPECS)}."]
     elif rec.SPECS[record_type].admin_only and not access.can_manage_portfolio(actor):
-        raise PermissionDenied("Only admins import organisations and the KPI catalogue.")
+        raise PermissionDenied("Only admins import organisations, relationships and the KPI catalogue.")
     if mode not in ImportJob.Mode.values:
         problems["mode"] = [f"Choose one of: {', '.join(ImportJob.Mode.values)}."]
     if len(content) > max_file_bytes():
@@ -431,7 +431,7 @@ def _engine_shape(record: dict) -> dict:
     for name, value in record.items():
         if hasattr(value, "isoformat"):
             shaped[name] = value.isoformat()
-        elif isinstance(value, (int, str)) or value is None:
+        elif isinstance(value, (int, str, list)) or value is None:
             shaped[name] = value
         else:
             shaped[name] = str(value)

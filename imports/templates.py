@@ -14,6 +14,7 @@ KIND_HINTS = {
     "decimal": "a number (12.5 or 12,5)",
     "date": "a date (2026-03-31, 31/03/2026 or 31.03.2026)",
     "choice": "one of",
+    "list": "a list, separated by ; or ,",
 }
 
 

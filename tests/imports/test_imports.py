@@ -376,7 +376,7 @@ def test_admins_import_organisations_and_the_kpi_catalogue_by_natural_key(admin_
     )
     assert run_import(admin_user, catalogue, "kpis", dry_run=False).created == 1
     assert KPI.objects.get(code="order_fill_rate").direction == "higher_is_better"
-    with pytest.raises(services.PermissionDenied, match="Only admins import organisations"):
+    with pytest.raises(services.PermissionDenied, match="Only admins import organisations, relationships"):
         services.import_create(
             actor=account_manager, file_name="o.csv", content=organisations, record_type="organizations"
         )
@@ -394,3 +394,25 @@ def test_each_templates_example_row_imports_as_it_is(account_manager, portfolio,
     job = run_import(account_manager, template_csv(record_type).encode(), record_type, dry_run=False)
     assert (job.status, job.rejected) == (ImportJob.Status.DONE, 0), job.errors or job.message
     assert job.created + job.updated + job.unchanged == 1
+
+
+def test_admins_import_relationships_naming_parties_by_name(admin_user, account_manager):
+    from projects.models import Organization, Relationship
+
+    Organization.objects.create(name="Acme Aerospace", kind="client")
+    Organization.objects.create(name="Northwind BPO", kind="provider", external_id="ORG-NW")
+    content = csv_bytes(
+        "name,client,provider,process_areas,contract_start,annual_contract_value,currency,account_managers",
+        'Acme with Northwind,Acme Aerospace,ORG-NW,"procurement; analytics",01/01/2025,"1.200.000,00",EUR,'
+        + account_manager.username,
+        "Ghost,Nobody Inc,ORG-NW,,2025-01-01,,EUR,",
+    )
+    job = run_import(admin_user, content, "relationships", dry_run=False, mode="skip_invalid")
+    assert (job.created, job.rejected) == (1, 1), job.errors
+    assert job.errors == [{"row": 3, "column": "client", "message": "no such record: 'Nobody Inc'"}]
+    relationship = Relationship.objects.get(name="Acme with Northwind")
+    assert relationship.annual_contract_value == Decimal("1200000.00")
+    assert sorted(relationship.process_areas.values_list("code", flat=True)) == ["analytics", "procurement"]
+    assert list(relationship.account_managers.all()) == [account_manager]
+    again = run_import(admin_user, content, "relationships", dry_run=False, mode="skip_invalid")
+    assert (again.unchanged, again.created) == (1, 0)
