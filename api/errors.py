@@ -11,13 +11,14 @@ VersionConflict → 412, IntegrityError (a race the validation could not see) �
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, models
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from api.shape import body_limit, error_body, too_large_detail
+from projects import bulk
 from projects.records import VersionConflict, conflict_message
 
 NON_FIELD = "non_field_errors"
@@ -114,39 +115,9 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return result
 
 
-def django_errors(error: DjangoValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {
-            (NON_FIELD if field == NON_FIELD_ERRORS else field): [
-                message for item in items for message in item.messages
-            ]
-            for field, items in error.error_dict.items()
-        }
-    return {NON_FIELD: list(error.messages)}
-
-
-def _unique_messages(model) -> set[str]:
-    messages = set()
-    for constraint in getattr(model._meta, "constraints", []):
-        if isinstance(constraint, models.UniqueConstraint):
-            messages.add(str(constraint.get_violation_error_message()))
-    return messages
-
-
-def is_uniqueness_conflict(error: DjangoValidationError, model=None) -> bool:
-    """True when every problem is a uniqueness conflict (a duplicate external_id, name, date…)."""
-    unique = _unique_messages(model) if model is not None else set()
-    items = (
-        [item for items in error.error_dict.values() for item in items]
-        if hasattr(error, "error_dict")
-        else (list(error.error_list))
-    )
-    if not items:
-        return False
-    return all(
-        item.code in ("unique", "unique_together") or any(message in unique for message in item.messages)
-        for item in items
-    )
+# One definition, shared with the bulk write path (which reports per record what these report).
+django_errors = bulk.error_messages
+is_uniqueness_conflict = bulk.is_uniqueness_conflict
 
 
 def _first_message(errors: dict[str, list[str]], fallback: str) -> str:

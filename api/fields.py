@@ -47,18 +47,10 @@ class RecordField(serializers.RelatedField):
             if not data or len(data) > 100 or "\x00" in data or not _encodable(data):
                 self.fail("does_not_exist", value=ascii(data[:100]))
             lookup = {"external_id": data}
-        # A bulk request names the same parents again and again: look each up once per request.
-        cache = self.context.get("record_cache")
-        key = (queryset.model._meta.label, *lookup.items())
-        if cache is not None and key in cache:
-            return cache[key]
         try:
-            record = queryset.get(**lookup)
+            return queryset.get(**lookup)
         except queryset.model.DoesNotExist:
             self.fail("does_not_exist", value=data if isinstance(data, int) else repr(data))
-        if cache is not None:
-            cache[key] = record
-        return record
 
     def to_representation(self, value):
         return value.pk

@@ -1,11 +1,7 @@
 """The behaviour every resource shares: scoped reads, ETags and If-Match, service writes, audit
 history, bulk upsert, sync cursors. Concrete viewsets are configuration (see api.views)."""
 
-import copy
-
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -13,15 +9,14 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from api.conditional import if_none_match_hits, list_etag, not_modified
-from api.errors import Conflict, RecordErrors, django_errors, flatten, is_uniqueness_conflict
-from api.fields import _encodable
+from api.errors import Conflict, RecordErrors
 from api.filters import PortfolioFilterBackend, StableOrderingFilter
 from api.pagination import SYNC_PARAM, StrictPageSizeMixin, SyncPagination
 from api.params import CheckedQueryParamsMixin
 from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
 from projects import bulk, sync
 from projects.models import AuditEntry
-from projects.records import VersionConflict, json_value, snapshot
+from projects.records import VersionConflict
 
 BULK_LIMIT = bulk.BULK_LIMIT
 
@@ -311,68 +306,9 @@ class PortfolioViewSet(
                 code="too_many_records",
             )
         spec = bulk.spec_of_model(self.model)
-        if spec is not None:
-            return self._bulk_upsert(spec, records)
-        keys = self._bulk_keys(records)
-        # Keys name live records: a deleted record's key is free again, so naming it creates anew.
-        existing = {
-            obj.external_id: obj
-            for obj in self.base_queryset(user=request.user, include_deleted=False).filter(
-                external_id__in=keys
-            )
-        }
-        problems: dict[int, dict] = {}
-        conflicts: set[int] = set()
-        results = []
-        self.record_cache = {}
-        with transaction.atomic():
-            for index, record in enumerate(records):
-                key = record["external_id"].strip()
-                instance = existing.get(key)
-                try:
-                    outcome = self._bulk_one(record, instance)
-                except serializers.ValidationError as error:
-                    problems[index] = flatten(error.detail)
-                    continue
-                except DjangoValidationError as error:
-                    problems[index] = django_errors(error)
-                    if is_uniqueness_conflict(error, self.model):
-                        conflicts.add(index)
-                    continue
-                except Conflict as error:
-                    problems[index] = {"external_id": [str(error.detail)]}
-                    conflicts.add(index)
-                    continue
-                except IntegrityError:
-                    problems[index] = {"external_id": ["Conflicts with another record (a duplicate key)."]}
-                    conflicts.add(index)
-                    continue
-                obj, outcome_status = outcome
-                results.append(
-                    {
-                        "index": index,
-                        "external_id": key,
-                        "id": obj.pk,
-                        "version": obj.version,
-                        "status": outcome_status,
-                    }
-                )
-            if problems:
-                only_conflicts = set(problems) <= conflicts
-                raise RecordErrors(
-                    [
-                        _record_error(index, records[index], errors)
-                        for index, errors in sorted(problems.items())
-                    ],
-                    status_code=409 if only_conflicts else 400,
-                    detail=f"{len(problems)} of {len(records)} records cannot be written; nothing written.",
-                    code="conflict" if only_conflicts else "invalid_records",
-                )
-        counts = {
-            name: sum(1 for r in results if r["status"] == name)
-            for name in ("created", "updated", "unchanged")
-        }
-        return Response({**counts, "results": results})
+        if spec is None:  # a resource whose records have no bulk record type
+            raise exceptions.MethodNotAllowed(request.method)
+        return self._bulk_upsert(spec, records)
 
     def _bulk_upsert(self, spec, records):
         """The set-based write path shared with imports (projects.bulk); this only shapes the answer."""
@@ -397,77 +333,7 @@ class PortfolioViewSet(
             )
         return Response({**outcome.counts, "results": outcome.results})
 
-    def _bulk_keys(self, records) -> list[str]:
-        problems: dict[int, dict] = {}
-        positions: dict[str, list[int]] = {}
-        for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                problems[index] = {"non_field_errors": ["Each record must be a JSON object."]}
-                continue
-            key = record.get("external_id")
-            if not isinstance(key, str) or not key.strip():
-                problems[index] = {
-                    "external_id": ["Each record needs an external_id (its key in the batch)."]
-                }
-            elif len(key) > 100 or "\x00" in key or not _encodable(key):
-                problems[index] = {"external_id": ["Ensure this field has no more than 100 characters."]}
-            else:
-                positions.setdefault(key.strip(), []).append(index)
-        for key, indexes in positions.items():
-            if len(indexes) > 1:
-                for index in indexes:
-                    others = ", ".join(str(i) for i in indexes if i != index)
-                    problems[index] = {
-                        "external_id": [
-                            f"external_id {key!r} appears more than once in this batch "
-                            f"(also records {others})."
-                        ]
-                    }
-        if problems:
-            raise RecordErrors(
-                [_record_error(index, records[index], errors) for index, errors in sorted(problems.items())],
-                detail=f"{len(problems)} of {len(records)} records have a missing or duplicate key; "
-                "nothing was written.",
-            )
-        return list(positions)
-
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        if getattr(self, "record_cache", None) is not None:
-            context["record_cache"] = self.record_cache
-        return context
-
-    def _bulk_one(self, record, instance):
-        # Each service call is atomic (a savepoint here): a failed record rolls back alone, and
-        # the batch as a whole is rolled back by the caller when any record failed.
-        actor = self.request.user
-        if instance is None:
-            serializer = self.get_serializer(data=record)
-            serializer.is_valid(raise_exception=True)
-            return self.services.create_from(actor=actor, values=serializer.validated_data), "created"
-        serializer = self.get_serializer(instance, data=record, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        if not _would_change(instance, data):
-            return instance, "unchanged"
-        before = instance.version
-        obj = self.services.update_from(actor=actor, instance=instance, values=data)
-        return obj, "updated" if obj.version != before else "unchanged"
-
 
 def _record_error(index: int, record, errors: dict) -> dict:
     key = record.get("external_id") if isinstance(record, dict) else None
     return {"index": index, "external_id": key if isinstance(key, str) else None, "errors": errors}
-
-
-def _would_change(instance, data: dict) -> bool:
-    """Whether writing `data` would change the row (compared as the audit compares)."""
-    m2m_names = {field.name for field in instance._meta.many_to_many}
-    probe = copy.copy(instance)
-    for name, value in data.items():
-        if name not in m2m_names:
-            setattr(probe, name, value)
-    before, after = snapshot(instance), snapshot(probe)
-    for name in m2m_names & set(data):
-        after[name] = sorted(json_value(value) for value in data[name])
-    return before != after
