@@ -60,6 +60,12 @@ def can_import(user) -> bool:
     return access.can_edit_projects(user)
 
 
+def record_types_for(user) -> list[rec.RecordSpec]:
+    """The record types this person may import: the portfolio's own records are admins' alone."""
+    may_manage = access.can_manage_portfolio(user)
+    return [spec for spec in rec.SPECS.values() if may_manage or not spec.admin_only]
+
+
 def ensure_can_import(user) -> None:
     if not can_import(user):
         raise PermissionDenied("Only admins and account managers import data.")

@@ -150,3 +150,27 @@ def test_the_import_list_endpoint_reads_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(6):
         response = api.get("/api/v1/imports/")
     assert response.status_code == 200 and response.json()["count"] == count
+
+
+def test_an_account_manager_is_offered_only_the_record_types_they_may_import(client, account_manager):
+    client.force_login(account_manager)
+    page = client.get(reverse("import-list")).content.decode()
+    assert 'value="measurements"' in page and 'value="projects"' in page
+    assert 'value="organizations"' not in page and "KPI catalogue" not in page
+    response = client.post(
+        reverse("import-list"),
+        {
+            "file": SimpleUploadedFile("orgs.csv", csv_bytes("name,kind", "Acme,client")),
+            "record_type": "organizations",
+            "mode": "all_or_nothing",
+        },
+    )
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_an_admin_is_offered_the_portfolio_records_too(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("import-list")).content.decode()
+    assert 'value="organizations"' in page and "KPI catalogue" in page

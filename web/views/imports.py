@@ -31,7 +31,8 @@ def _job(request, pk: int, *heavy: str):
 @login_required
 def import_list(request):
     _allowed(request)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    record_types = services.record_types_for(request.user)
+    form = ImportForm(request.POST or None, request.FILES or None, record_types=record_types)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -63,7 +64,7 @@ def import_list(request):
             "form": form,
             "page": page,
             "jobs": page.object_list,
-            "specs": [(spec.key, spec.label, template_notes(spec.key)) for spec in SPECS.values()],
+            "specs": [(spec.key, spec.label, template_notes(spec.key)) for spec in record_types],
             "max_mib": services.max_file_bytes() / 1024 / 1024,
         },
         status=400 if request.method == "POST" and form.errors else 200,
