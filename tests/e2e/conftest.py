@@ -76,6 +76,14 @@ def sign_in(page, username: str, password: str = "test-password") -> None:
     page.wait_for_load_state("networkidle")
 
 
+def follow_nav(page, name: str) -> None:
+    """Follow a link of the header; on a phone its links are behind the Menu button."""
+    toggle = page.get_by_role("button", name="Menu", exact=True)
+    if toggle.is_visible():
+        toggle.click()
+    page.locator("#site-menu").get_by_role("link", name=name, exact=True).click()
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOT_DIR / f"{name}.png"

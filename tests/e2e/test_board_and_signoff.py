@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from projects import services
 from projects.models import InnovationProject, SignOff
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import follow_nav, screenshot, sign_in
 from tests.e2e.test_layout import WIDTHS, _overflow
 from tests.factories import ProjectFactory
 
@@ -85,7 +85,7 @@ def test_client_viewer_approves_what_the_manager_asked(
 
     viewer = new_page(width=w, height=h)
     sign_in(viewer, client_viewer_a.username)
-    viewer.get_by_role("link", name="My work").click()
+    follow_nav(viewer, "My work")
     expect(viewer.locator("#to-decide")).to_contain_text("Parts forecasting")
     expect(viewer.locator("#to-decide")).to_contain_text("“Budget agreed in the QBR”")
     assert _overflow(viewer) == []
@@ -122,7 +122,7 @@ def test_my_work_lists_stuck_work_and_saved_filters(new_page, account_manager, p
     page.get_by_label("Save this filter as").fill("Proposals")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("Saved the filter “Proposals”.")
-    page.get_by_role("link", name="My work").click()
+    follow_nav(page, "My work")
     expect(page.locator("#stuck")).to_contain_text("A proposal nobody answered")
     expect(page.locator("#stuck")).to_contain_text("(120 days)")
     expect(page.locator("#saved-filters")).to_contain_text("Proposals")

@@ -3,14 +3,17 @@
 no sideways scrolling of the page, charts drawn, nothing erring in the console. Screenshots of each
 are listed in the test summary."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from collab.models import Contest
 from demo.portfolio import DEMO_PASSWORD
 from projects.models import InnovationProject, Relationship
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import follow_nav, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,6 +46,7 @@ def _pages() -> list[tuple[str, str]]:
         ("project-delete", f"/projects/{project.pk}/delete/"),
         ("api-tokens", "/account/tokens/"),
         ("webhooks", "/webhooks/"),
+        ("imports", "/imports/"),
         ("notifications", "/notifications/"),
         ("notification-preferences", "/notifications/preferences/"),
         # The two sides at the table (demo data on the first relationship, Northwind Aerospace).
@@ -118,3 +122,28 @@ def _luminance(css_colour: str) -> float:
         (c / 255 / 12.92) if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in channels
     ]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_the_header_menu_folds_on_a_phone_and_stays_open_on_a_desktop(new_page):
+    call_command("seed_demo")
+    phone = new_page(width=WIDTHS["phone"][0], height=WIDTHS["phone"][1])
+    sign_in(phone, "admin", DEMO_PASSWORD)
+    menu = phone.get_by_role("button", name="Menu", exact=True)
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(phone.locator("#site-menu")).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(phone.locator("#site-menu").get_by_role("link", name="Projects", exact=True)).to_be_visible()
+    assert _overflow(phone) == []
+    screenshot(phone, "layout-phone-menu-open")
+    menu.click()
+    expect(phone.locator("#site-menu")).to_be_hidden()
+    follow_nav(phone, "My work")
+    expect(phone).to_have_url(re.compile("/my-work/$"))
+    assert phone.console_errors == []
+
+    desktop = new_page(width=WIDTHS["desktop"][0], height=WIDTHS["desktop"][1])
+    sign_in(desktop, "admin", DEMO_PASSWORD)
+    expect(desktop.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
+    expect(desktop.locator("#site-menu").get_by_role("link", name="Projects", exact=True)).to_be_visible()
