@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from kpis import scoring
 from kpis.scoring import periods_counting
-from kpis.tasks import request_score_recompute
+from kpis.tasks import request_score_recompute, request_score_recomputes
 from projects.models import AuditEntry
-from projects.signals import project_changed, relationship_changed
+from projects.signals import project_changed, projects_written, relationship_changed
 
 _VERBS = {
     AuditEntry.Action.CREATE: "added",
@@ -37,6 +37,19 @@ def on_project_changed(
     else:
         reason = f"project {project.pk} {_VERBS.get(action, 'changed')}"
     request_score_recompute(relationship_id, periods=periods, reason=reason)
+
+
+@receiver(projects_written, dispatch_uid="kpis.projects_written")
+def on_projects_written(sender, *, changes, reason, **kwargs):
+    # on_project_changed for a whole batch: the months of every project's delivered dates (before
+    # and after), marked stale with one statement per table whatever the batch's size.
+    today = timezone.localdate()
+    periods: dict[int, set] = {}
+    for relationship_id, delivered_on, delivered_on_before in changes:
+        months = periods.setdefault(relationship_id, set())
+        months.update(periods_counting(delivered_on, through=today))
+        months.update(periods_counting(delivered_on_before, through=today))
+    request_score_recomputes(periods, reason=reason)
 
 
 @receiver(relationship_changed, dispatch_uid="kpis.relationship_changed")

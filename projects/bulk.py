@@ -44,9 +44,10 @@ How it is fast (the set-based record types, see `SetWriter`): parents are looked
 per parent type, existing records with one locking query, field validation runs in Python (no
 `full_clean()` round trips), uniqueness with one query per constraint, and the writes are one
 INSERT for new rows and one INSERT … ON CONFLICT (id) DO UPDATE for changed ones, one INSERT of
-audit entries, one of outbox events, one of stale-score marks. Record types without a set-based
-writer (projects, with their stage machine and signals) go through their services one record at
-a time, in a savepoint each, after the same set-based parsing.
+audit entries, one of outbox events, one of stale-score marks. Projects are written set-based too
+(projects.bulk_writers: the stage machine, the dates a stage implies and the client's sign-off,
+with the services' words). Record types without a set-based writer go through their services one
+record at a time, in a savepoint each, after the same set-based parsing.
 """
 
 import copy
@@ -81,6 +82,7 @@ from projects.records import (
     audited_value,
     current_change_stamp,
     diff,
+    event_data,
     json_value,
     snapshot,
 )
@@ -471,6 +473,10 @@ class ModelSetWriter(SetWriter):
     def after_write(self, *, actor, created: list[Item], updated: list[Item]) -> None:
         """Follow-up work of the rows written (stale score marks)."""
 
+    def update_action(self, item: Item) -> str:
+        """How an update is audited and announced (a project's change of stage is a transition)."""
+        return AuditEntry.Action.UPDATE
+
     def check(self, *, actor, spec, items):
         self._attach_parents(spec, items)
         self._check_rights(actor, items)
@@ -578,7 +584,7 @@ class ModelSetWriter(SetWriter):
         audit_many(
             actor=actor,
             changes=[(item.obj, AuditEntry.Action.CREATE, diff({}, snapshot(item.obj))) for item in created]
-            + [(item.obj, AuditEntry.Action.UPDATE, item.changes) for item in updated],
+            + [(item.obj, self.update_action(item), item.changes) for item in updated],
         )
         self._append_events(actor, model, created, updated)
         self.after_write(actor=actor, created=created, updated=updated)
@@ -586,6 +592,9 @@ class ModelSetWriter(SetWriter):
     def _append_events(self, actor, model, created: list[Item], updated: list[Item]) -> None:
         # Built from the rows in hand (no re-read): these types have no OUTBOX_CONDITION.
         assert getattr(model, "OUTBOX_CONDITION", None) is None
+        actions = [(AuditEntry.Action.CREATE, item) for item in created] + [
+            (self.update_action(item), item) for item in updated
+        ]
         events = [
             NewEvent(
                 type=event_type(model, action),
@@ -595,10 +604,9 @@ class ModelSetWriter(SetWriter):
                 version=item.obj.version,
                 relationship_id=self.relationship_id(item),
                 sync_stamp=item.obj.change_stamp,
-                data={"changed": sorted(item.changes)} if action == AuditEntry.Action.UPDATE else {},
+                data={} if action == AuditEntry.Action.CREATE else event_data(model, action, item.changes),
             )
-            for action, group in ((AuditEntry.Action.CREATE, created), (AuditEntry.Action.UPDATE, updated))
-            for item in group
+            for action, item in actions
         ]
         append_events(events, actor=actor)
 
@@ -901,7 +909,7 @@ def _write_through_services(actor, spec: RecordSpec, items: Iterable[Item]) -> N
             item.conflict = True
 
 
-# --- Projects: parsed set-based, written through their services (stage machine, signals) -------
+# --- Organisations, relationships and projects -------------------------------------------------
 
 
 def _live_relationships(actor):
@@ -909,6 +917,11 @@ def _live_relationships(actor):
     from projects.models import Relationship
 
     return scope(actor, Relationship.objects.filter(deleted_at__isnull=True))
+
+
+def _live_relationships_with_client(actor):
+    # The client's name is in the sign-off messages a project's rules may give.
+    return _live_relationships(actor).select_related("client")
 
 
 def _active_users(actor):
@@ -977,6 +990,7 @@ def _live_organizations(actor):
 def register_projects() -> None:
     """The organisation and project record types (called from ProjectsConfig.ready)."""
     from projects import services
+    from projects.bulk_writers import ProjectWriter
     from projects.models import InnovationProject, Organization, Relationship
 
     register(
@@ -1016,11 +1030,12 @@ def register_projects() -> None:
             services=services.PROJECT,
             existing=_live_projects,
             fields={
-                "relationship": Parent(_live_relationships),
+                "relationship": Parent(_live_relationships_with_client),
                 "owner": Lookup(_active_users, "username", null=True),
                 **{name: field_parser(InnovationProject, name) for name in PROJECT_FIELDS},
             },
             required=frozenset({"relationship", "title"}),
+            writer=ProjectWriter(),
             ignored=frozenset(
                 {"impact_pct", "gain_share", "delivery_date_contested", "realised_benefit_contested"}
             ),

@@ -367,14 +367,14 @@ def record_update(
         instance=current,
         action=action,
         actor=actor,
-        data=_event_data(type(current), action, changes),
+        data=event_data(type(current), action, changes),
         relationship_id=relationship_id_of(instance),
     )
     instance.__dict__.update(current.__dict__)
     return current
 
 
-def _event_data(model, action: str, changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def event_data(model, action: str, changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What an event says about an update: which fields changed (never their values, which the
     reader sees scoped through the API) and, for a transition, the stages (or statuses)."""
     data: dict[str, Any] = {"changed": sorted(changes)}

@@ -20,3 +20,8 @@ project_changed = Signal()
 # `relationship`, `actor` and `contract_start_before`.
 relationship_changed = Signal()
 signoff_changed = Signal()
+
+# Sent inside the writing transaction by a set-based write of many projects (projects.bulk), once
+# per batch, instead of one `project_changed` per project: `changes` lists `(relationship_id,
+# delivered_on, delivered_on_before)` for every project created or changed, `reason` says why.
+projects_written = Signal()
