@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import logging
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -306,7 +307,7 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
             problems_of[position] = problems
         else:
             candidates.append((position, record))
-    keyed = _keys(spec, actor, candidates, problems_of)
+    keyed, matched = _keys(spec, actor, candidates, problems_of)
     for position, record in keyed:
         key = rec.row_key(spec, record)
         number = batch[position][0]
@@ -332,6 +333,9 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
             records=engine_records,
             dry_run=dry_run,
             skip_invalid=True,
+            matches={
+                index: matched[position] for index, (position, _) in enumerate(to_send) if position in matched
+            },
         )
         for index, problems in result.problems.items():
             problems_of[to_send[index][0]] = problems
@@ -348,7 +352,8 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
         item = results[position]
         outcome.counts[item["status"]] += 1
         _row_result(
-            outcome, {"row": number, "status": item["status"], "key": item["external_id"], "id": item["id"]}
+            outcome,
+            {"row": number, "status": item["status"], "key": item["external_id"] or "", "id": item["id"]},
         )
     job.processed = min(job.total, job.processed + len(batch))
     if not all_or_nothing:  # inside the one transaction, progress would not be seen anyway
@@ -377,34 +382,73 @@ def _reject(outcome: Pass, spec, headers, numbered_row, problems: dict[str, list
     outcome.rejected_rows.append((row, "; ".join(texts)))
 
 
-def _keys(spec, actor, candidates, problems_of) -> list[tuple[int, dict]]:
-    """Give every row the engine's key: its own external_id; else the external_id of the record
-    its natural key names; else a key derived from the natural key, so that importing the same
-    file again finds the same record. One query per batch."""
-    wanting = [(position, record) for position, record in candidates if not record.get("external_id")]
-    if not wanting:
-        return candidates
-    natural = {rec.natural_key_of(spec, record): position for position, record in wanting}
-    existing = _existing_by_natural_key(spec, actor, [key for key in natural if key is not None])
-    for position, record in wanting:
-        key = rec.natural_key_of(spec, record)
-        match = existing.get(key)
-        if match is None:
+def _keys(spec, actor, candidates, problems_of) -> tuple[list[tuple[int, dict]], dict[int, bulk.Match]]:
+    """Give every row the engine's key, and find the existing records natural keys name.
+
+    A row without an external_id takes the external_id of the one live record its natural key
+    names; when that record has none, the row updates it as it is (matched by id, the record keeps
+    having no key); when it names none, the row gets a key derived from the natural key, so that
+    importing the same file again finds the same record. A row with an external_id that no live
+    record holds updates the one record its natural key names that has none, and gives it the key.
+    A natural key that names several records is the row's error. Two queries per batch at most."""
+    natural = {
+        position: key
+        for position, record in candidates
+        if (key := rec.natural_key_of(spec, record)) is not None
+    }
+    existing = _existing_by_natural_key(spec, actor, set(natural.values()))
+    unkeyed_matches = {
+        position: [row for row in existing.get(key, []) if not row["external_id"]]
+        for position, key in natural.items()
+    }
+    own_keys = {
+        record["external_id"]
+        for position, record in candidates
+        if record.get("external_id") and unkeyed_matches.get(position)
+    }
+    held = (
+        set(spec.existing(actor).filter(external_id__in=own_keys).values_list("external_id", flat=True))
+        if own_keys
+        else set()
+    )
+    matches: dict[int, bulk.Match] = {}
+    for position, record in candidates:
+        key = natural.get(position)
+        if record.get("external_id"):
+            rows = unkeyed_matches.get(position)
+            if not rows or record["external_id"] in held:
+                continue
+            if len(rows) > 1:
+                problems_of[position] = _ambiguous(spec, rows)
+            else:
+                matches[position] = bulk.Match(id=rows[0]["pk"], sets_key=True)
+            continue
+        rows = existing.get(key, []) if key is not None else []
+        if len(rows) > 1:
+            problems_of[position] = _ambiguous(spec, rows)
+        elif not rows:
             record["external_id"] = derived_key(spec, key)
-        elif match["external_id"]:
-            record["external_id"] = match["external_id"]
+        elif rows[0]["external_id"]:
+            record["external_id"] = rows[0]["external_id"]
         else:
-            problems_of[position] = {
-                "external_id": [
-                    f"matches existing record {match['pk']}, which has no external_id; "
-                    "give the row an external_id to import it"
-                ]
-            }
-    return candidates
+            record["external_id"] = derived_key(spec, key)  # tells the batch's rows apart; not written
+            matches[position] = bulk.Match(id=rows[0]["pk"], sets_key=False)
+    return candidates, matches
 
 
-def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict]:
-    """Existing records (in the importer's scope) named by these natural keys: one query."""
+def _ambiguous(spec, rows: list[dict]) -> dict[str, list[str]]:
+    ids = ", ".join(str(row["pk"]) for row in sorted(rows, key=lambda row: row["pk"]))
+    names = " + ".join(spec.natural_key)
+    return {
+        spec.natural_key[0]: [
+            f"{len(rows)} existing records have this {names} (ids {ids}); "
+            "give the row the external_id or id of the one to update"
+        ]
+    }
+
+
+def _existing_by_natural_key(spec, actor, keys: set[tuple]) -> dict[tuple, list[dict]]:
+    """Existing live records (in the importer's scope) named by these natural keys: one query."""
     if not keys:
         return {}
     condition = Q()
@@ -415,13 +459,14 @@ def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict
                 for name, value in zip(spec.natural_key_fields, key, strict=True)
             }
         )
-    found = {}
-    for row in spec.existing(actor).filter(condition).values("pk", "external_id", *spec.natural_key_fields):
+    found: dict[tuple, list[dict]] = defaultdict(list)
+    rows = spec.existing(actor).filter(condition).order_by("pk")
+    for row in rows.values("pk", "external_id", *spec.natural_key_fields):
         key = tuple(
             value.casefold() if isinstance(value, str) else value
             for value in (row[name] for name in spec.natural_key_fields)
         )
-        found[key] = row
+        found[key].append(row)
     return found
 
 

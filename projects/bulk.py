@@ -56,7 +56,7 @@ import datetime as dt
 import decimal
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.validators import (
@@ -419,9 +419,26 @@ class Item:
     changes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     # Database constraints the record would break: constraint name → message.
     violations: dict[str, str] = dataclasses.field(default_factory=dict)
+    # False for a record matched by its caller (an import's natural key) that writes no key: the
+    # row has none and the record keeps having none.
+    writes_key: bool = True
 
     def fail(self, field: str, *messages: str) -> None:
         self.errors.setdefault(field, []).extend(messages)
+
+
+class Match(NamedTuple):
+    """An existing record a caller matched by other means than the key (an import's natural key):
+    its id, and whether the record's key is written onto it (the row has one, the record none)."""
+
+    id: int
+    sets_key: bool
+
+
+def given_values(item: Item) -> dict[str, Any]:
+    """The values an update writes: all but the key, unless the update gives the record its key."""
+    current = item.instance.external_id if item.instance is not None else None
+    return {name: value for name, value in item.values.items() if name != "external_id" or value != current}
 
 
 class SetWriter:
@@ -495,11 +512,12 @@ class ModelSetWriter(SetWriter):
                 for field, messages in error_messages(error).items():
                     item.fail(field, *messages)
             if item.instance is not None and not item.errors:
-                values = {name: value for name, value in item.values.items() if name != "external_id"}
-                item.changes = would_change(item.instance, values)
+                item.changes = would_change(item.instance, given_values(item))
         # Only rows that will be written are validated as a whole (an unchanged row is left alone).
         rows = [item for item in items if not item.errors and (item.instance is None or item.changes)]
-        self._check_external_ids(spec, [item for item in rows if item.instance is None])
+        self._check_external_ids(
+            spec, [item for item in rows if item.instance is None or "external_id" in item.changes]
+        )
         self.check_constraints(spec=spec, items=rows)
         order = [constraint.name for constraint in spec.model._meta.constraints]
         unique = unique_messages(spec.model)
@@ -698,9 +716,19 @@ def check_keys(records: list) -> tuple[list[str], dict[int, dict[str, list[str]]
 
 
 def upsert(
-    *, actor, record_type: str, records: list, dry_run: bool = False, skip_invalid: bool = False
+    *,
+    actor,
+    record_type: str,
+    records: list,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    matches: Mapping[int, Match] | None = None,
 ) -> Outcome:
-    """Create or update `records` of `record_type` by external_id (see the module docstring)."""
+    """Create or update `records` of `record_type` by external_id (see the module docstring).
+
+    `matches` (index → Match) names the existing record a record updates when its caller found it
+    by other means (an import's natural key, for a record that has no external_id); the record's
+    external_id then only tells the batch's records apart, unless the Match sets it."""
     spec = spec_for(record_type)
     keys, key_problems = check_keys(records)
     if key_problems and not skip_invalid:
@@ -711,7 +739,7 @@ def upsert(
         if index not in key_problems
     ]
     with transaction.atomic():
-        _attach_existing(actor, spec, items)
+        _attach_existing(actor, spec, items, matches or {})
         _parse(actor, spec, items)
         if spec.writer is not None:
             spec.writer.check(actor=actor, spec=spec, items=[item for item in items if not item.errors])
@@ -738,7 +766,7 @@ def upsert(
         results = [
             {
                 "index": item.index,
-                "external_id": item.key,
+                "external_id": item.key if item.writes_key else item.obj.external_id,
                 "id": None if dry_run and item.status == "created" else item.obj.pk,
                 "version": item.obj.version,
                 "status": item.status,
@@ -756,16 +784,25 @@ def upsert(
     )
 
 
-def _attach_existing(actor, spec: RecordSpec, items: list[Item]) -> None:
+def _attach_existing(actor, spec: RecordSpec, items: list[Item], matches: Mapping[int, Match]) -> None:
     # Keys name live records: a deleted record's key is free again, so naming it creates anew. The
     # rows about to be updated are locked, so that a concurrent writer queues behind this batch.
-    keys = [item.key for item in items]
-    existing = {
-        obj.external_id: obj
-        for obj in spec.existing(actor).filter(external_id__in=keys).select_for_update(of=("self",))
-    }
+    keys = [item.key for item in items if item.index not in matches]
+    ids = [matches[item.index].id for item in items if item.index in matches]
+    rows = list(
+        spec.existing(actor).filter(Q(external_id__in=keys) | Q(pk__in=ids)).select_for_update(of=("self",))
+    )
+    by_key = {obj.external_id: obj for obj in rows if obj.external_id}
+    by_id = {obj.pk: obj for obj in rows}
     for item in items:
-        item.instance = existing.get(item.key)
+        match = matches.get(item.index)
+        if match is None:
+            item.instance = by_key.get(item.key)
+            continue
+        item.instance = by_id.get(match.id)
+        item.writes_key = match.sets_key
+        if item.instance is None:  # deleted (or moved out of scope) since the caller matched it
+            item.fail(NON_FIELD, f"No such record (id {match.id}) that you may use.")
 
 
 def _parse(actor, spec: RecordSpec, items: list[Item]) -> None:
@@ -773,12 +810,15 @@ def _parse(actor, spec: RecordSpec, items: list[Item]) -> None:
     known = set(spec.fields) | spec.ignored | SERVER_MANAGED | {"external_id"}
     refs: dict[str, dict[tuple, list[Item]]] = {name: {} for name, parser in spec.fields.items()}
     for item in items:
+        if item.errors:  # the record it matched is gone: nothing to parse it against
+            continue
         unknown = sorted(str(name) for name in item.record if name not in known)
         for name in unknown:
             item.fail(name, UNKNOWN)
         if unknown:
             continue
-        item.values["external_id"] = item.key
+        if item.writes_key:
+            item.values["external_id"] = item.key
         for name, parser in spec.fields.items():
             if name not in item.record:
                 if item.instance is None and name in spec.required:
@@ -894,7 +934,7 @@ def _write_through_services(actor, spec: RecordSpec, items: Iterable[Item]) -> N
                     item.obj = spec.services.create_from(actor=actor, values=item.values)
                     item.status = "created"
                     continue
-                values = {name: value for name, value in item.values.items() if name != "external_id"}
+                values = given_values(item)
                 if not would_change(item.instance, values):
                     item.obj, item.status = item.instance, "unchanged"
                     continue

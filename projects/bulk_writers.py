@@ -136,7 +136,7 @@ class ProjectWriter(bulk.ModelSetWriter):
             if values["stage"] != Stage.CANCELLED:
                 merged = {name: values.get(name, getattr(project, name)) for name in services._DATE_ORDER}
                 values.update(services._stage_dates(merged, values["stage"], self._today))
-        given = {name: value for name, value in values.items() if name != "external_id"}
+        given = bulk.given_values(item)
         if not bulk.would_change(project, given):
             return  # an unchanged project is left alone, unvalidated, as record_update does
         probe = copy.copy(project)

@@ -416,3 +416,65 @@ def test_admins_import_relationships_naming_parties_by_name(admin_user, account_
     assert list(relationship.account_managers.all()) == [account_manager]
     again = run_import(admin_user, content, "relationships", dry_run=False, mode="skip_invalid")
     assert (again.unchanged, again.created) == (1, 0)
+
+
+def _unkeyed_project(portfolio, title, **fields):
+    project = ProjectFactory(relationship=portfolio["rel_a"], title=title, **fields)
+    assert project.external_id is None
+    return project
+
+
+def test_rows_without_ids_update_existing_records_that_have_none_and_reimport_changes_nothing(
+    account_manager, portfolio
+):
+    project = _unkeyed_project(portfolio, "Invoice matching")
+    audits = AuditEntry.objects.count()
+    same = csv_bytes("Relationship,Title,Level", "A with provider,Invoice matching,operational")
+    job = run_import(account_manager, same, "projects", dry_run=False)
+    assert (job.status, job.unchanged, job.created) == (ImportJob.Status.DONE, 1, 0), job.errors
+    assert AuditEntry.objects.count() == audits
+    changed = csv_bytes("Relationship,Title,Level", "A with provider,Invoice matching,strategic")
+    first = run_import(account_manager, changed, "projects", dry_run=False)
+    assert (first.updated, first.created) == (1, 0), first.errors
+    project.refresh_from_db()
+    assert (project.level, project.external_id, project.version) == ("strategic", None, 2)
+    second = run_import(account_manager, changed, "projects", dry_run=False)
+    assert (second.unchanged, second.updated, second.created) == (1, 0, 0)
+    assert InnovationProject.objects.filter(title__iexact="invoice matching").count() == 1
+
+
+def test_a_row_with_an_id_gives_it_to_the_record_its_natural_key_names(account_manager, tracked):
+    reading = MeasurementFactory(
+        project_kpi=tracked["project_kpi"], measured_on=dt.date(2026, 4, 30), value=Decimal("1")
+    )
+    assert reading.external_id is None
+    rows = csv_bytes("external_id,project_kpi,measured_on,value", "M-30,PK-1,2026-04-30,70")
+    job = run_import(account_manager, rows, "measurements", dry_run=False)
+    assert (job.updated, job.created) == (1, 0), job.errors
+    reading.refresh_from_db()
+    assert (reading.external_id, reading.value) == ("M-30", Decimal("70"))
+    entry = AuditEntry.objects.filter(object_id=reading.pk, content_type__model="measurement").latest("id")
+    assert entry.changes["external_id"] == {"before": None, "after": "M-30"}
+    assert run_import(account_manager, rows, "measurements", dry_run=False).unchanged == 1
+    assert (
+        Measurement.objects.filter(project_kpi=tracked["project_kpi"], deleted_at__isnull=True).count() == 1
+    )
+
+
+def test_a_natural_key_naming_two_records_is_the_rows_error(account_manager, portfolio):
+    first = _unkeyed_project(portfolio, "Cash forecasting")
+    second = _unkeyed_project(portfolio, "Cash forecasting")
+    rows = csv_bytes("Relationship,Title,Level", "A with provider,Cash forecasting,strategic")
+    job = run_import(account_manager, rows, "projects", dry_run=False, mode="skip_invalid")
+    assert (job.rejected, job.updated, job.created) == (1, 0, 0)
+    assert job.errors == [
+        {
+            "row": 2,
+            "column": "relationship",
+            "message": f"2 existing records have this relationship + title (ids {first.pk}, {second.pk}); "
+            "give the row the external_id or id of the one to update",
+        }
+    ]
+    assert set(
+        InnovationProject.objects.filter(title="Cash forecasting").values_list("level", flat=True)
+    ) == {"operational"}
