@@ -21,6 +21,7 @@ from kpis.scoring import periods_counting
 from kpis.tasks import request_score_recomputes
 from projects import bulk
 from projects.access import scope
+from projects.bulk_writers import ManagedWriter
 
 PERCENT_MESSAGE = "Percent values must be between 0 and 100."
 
@@ -50,24 +51,6 @@ def _request_recomputes(items: list[bulk.Item], *, since_of, relationship_of, no
     if items and all(item.status == "updated" for item in items):
         verb = "changed"
     request_score_recomputes(periods, reason=_reason(noun, verb, items))
-
-
-def _claims(items: list[bulk.Item], slot_of, taken: dict, constraint) -> None:
-    """Flag the records whose unique slot another live row holds: rows outside the batch first,
-    then batch rows that keep their slot, then the rest in order."""
-    holders = dict(taken)  # slot → id of the live row holding it
-    moving = {item.instance.pk for item in items if item.instance is not None}
-    holders = {slot: pk for slot, pk in holders.items() if pk not in moving}
-    staying = [i for i in items if i.instance is not None and slot_of(i) == slot_of(i, before=True)]
-    for item in staying + [i for i in items if i not in staying]:
-        slot = slot_of(item)
-        owner = item.instance.pk if item.instance is not None else ("new", item.index)
-        if holders.setdefault(slot, owner) != owner:
-            item.violations[constraint.name] = str(constraint.get_violation_error_message())
-
-
-def _constraint(model, name):
-    return next(c for c in model._meta.constraints if c.name == name)
 
 
 class MeasurementWriter(bulk.ModelSetWriter):
@@ -108,7 +91,9 @@ class MeasurementWriter(bulk.ModelSetWriter):
                 measured_on__in={slot[1] for slot in slots},
             ).values_list("project_kpi_id", "measured_on", "pk")
         }
-        _claims(items, slot_of, taken, _constraint(Measurement, "measurement_one_per_date"))
+        bulk.claim_slots(
+            items, slot_of, taken, bulk.constraint_named(Measurement, "measurement_one_per_date")
+        )
 
     def new_row(self, item):
         return Measurement(**item.values, unit=item.values["project_kpi"].unit)
@@ -125,6 +110,22 @@ class MeasurementWriter(bulk.ModelSetWriter):
             relationship_of=lambda item: self.project_kpi(item).project,
             noun="measurement",
         )
+
+
+class KPIWriter(ManagedWriter):
+    # A KPI's scores move only with its unit or direction, which cannot change while it is tracked:
+    # a write of the catalogue leaves every score as it was (nothing to mark stale).
+    model = KPI
+    unique_field = "code"
+    unique_constraint = "kpi_code_unique"
+    frozen_in_use = {
+        field: f"This KPI is tracked on projects; its {field} cannot change."
+        for field in ("unit", "direction")
+    }
+
+    def in_use(self, ids):
+        tracked = ProjectKPI.objects.filter(deleted_at__isnull=True, kpi_id__in=ids)
+        return set(tracked.values_list("kpi_id", flat=True))
 
 
 class ProjectKPIWriter(bulk.ModelSetWriter):
@@ -166,11 +167,11 @@ class ProjectKPIWriter(bulk.ModelSetWriter):
                 kpi_id__in={item.values["kpi"].pk for item in created},
             ).values_list("project_id", "kpi_id", "pk")
         }
-        _claims(
+        bulk.claim_slots(
             created,
             lambda item, before=False: (item.values["project"].pk, item.values["kpi"].pk),
             taken,
-            _constraint(ProjectKPI, "project_kpi_unique"),
+            bulk.constraint_named(ProjectKPI, "project_kpi_unique"),
         )
 
     def new_row(self, item):
@@ -228,6 +229,7 @@ def register() -> None:
                 for name in ("code", "name", "unit", "direction", "description")
             },
             required=frozenset({"code", "name", "unit", "direction"}),
+            writer=KPIWriter(),
         )
     )
     bulk.register(

@@ -435,6 +435,24 @@ class Match(NamedTuple):
     sets_key: bool
 
 
+def claim_slots(items: list[Item], slot_of, taken: Mapping, constraint) -> None:
+    """Flag the items whose unique slot (`slot_of(item)`; `slot_of(item, before=True)` the row's
+    own) another live row holds (`taken`: slot → id): rows outside the batch first, then batch rows
+    that keep their slot, then the rest in order, so that a swap within the batch is no conflict."""
+    moving = {item.instance.pk for item in items if item.instance is not None}
+    holders = {slot: pk for slot, pk in taken.items() if pk not in moving}
+    staying = [i for i in items if i.instance is not None and slot_of(i) == slot_of(i, before=True)]
+    for item in staying + [i for i in items if i not in staying]:
+        slot = slot_of(item)
+        owner = item.instance.pk if item.instance is not None else ("new", item.index)
+        if holders.setdefault(slot, owner) != owner:
+            item.violations[constraint.name] = str(constraint.get_violation_error_message())
+
+
+def constraint_named(model: type[models.Model], name: str):
+    return next(c for c in model._meta.constraints if c.name == name)
+
+
 def given_values(item: Item) -> dict[str, Any]:
     """The values an update writes: all but the key, unless the update gives the record its key."""
     current = item.instance.external_id if item.instance is not None else None
@@ -490,6 +508,14 @@ class ModelSetWriter(SetWriter):
     def after_write(self, *, actor, created: list[Item], updated: list[Item]) -> None:
         """Follow-up work of the rows written (stale score marks)."""
 
+    def changes_of(self, item: Item) -> dict[str, dict[str, Any]]:
+        """What writing the item would change on its row, as the audit records it."""
+        return would_change(item.instance, given_values(item))
+
+    def created_changes(self, item: Item) -> dict[str, dict[str, Any]]:
+        """A new row's audit: every audited field, from the row in hand."""
+        return diff({}, snapshot(item.obj))
+
     def update_action(self, item: Item) -> str:
         """How an update is audited and announced (a project's change of stage is a transition)."""
         return AuditEntry.Action.UPDATE
@@ -512,7 +538,7 @@ class ModelSetWriter(SetWriter):
                 for field, messages in error_messages(error).items():
                     item.fail(field, *messages)
             if item.instance is not None and not item.errors:
-                item.changes = would_change(item.instance, given_values(item))
+                item.changes = self.changes_of(item)
         # Only rows that will be written are validated as a whole (an unchanged row is left alone).
         rows = [item for item in items if not item.errors and (item.instance is None or item.changes)]
         self._check_external_ids(
@@ -573,6 +599,7 @@ class ModelSetWriter(SetWriter):
             return
         now = timezone.now()
         stamp = current_change_stamp()
+        many = {field.name for field in spec.model._meta.many_to_many}  # written by after_write
         created, updated = [], []
         for item in items:
             if item.instance is None:
@@ -583,7 +610,8 @@ class ModelSetWriter(SetWriter):
             elif item.changes:
                 row = item.instance
                 for name, value in item.values.items():
-                    setattr(row, name, value)
+                    if name not in many:
+                        setattr(row, name, value)
                 row.version += 1
                 row.updated_at, row.change_stamp = now, stamp
                 item.obj, item.status = row, "updated"
@@ -593,7 +621,7 @@ class ModelSetWriter(SetWriter):
         model = spec.model
         insert_rows(model, [item.obj for item in created])
         if updated:
-            changed = sorted({name for item in updated for name in item.changes})
+            changed = sorted({name for item in updated for name in item.changes} - many)
             insert_rows(
                 model,
                 [item.obj for item in updated],
@@ -601,7 +629,7 @@ class ModelSetWriter(SetWriter):
             )
         audit_many(
             actor=actor,
-            changes=[(item.obj, AuditEntry.Action.CREATE, diff({}, snapshot(item.obj))) for item in created]
+            changes=[(item.obj, AuditEntry.Action.CREATE, self.created_changes(item)) for item in created]
             + [(item.obj, self.update_action(item), item.changes) for item in updated],
         )
         self._append_events(actor, model, created, updated)
@@ -1030,7 +1058,7 @@ def _live_organizations(actor):
 def register_projects() -> None:
     """The organisation and project record types (called from ProjectsConfig.ready)."""
     from projects import services
-    from projects.bulk_writers import ProjectWriter
+    from projects.bulk_writers import OrganizationWriter, ProjectWriter, RelationshipWriter
     from projects.models import InnovationProject, Organization, Relationship
 
     register(
@@ -1043,6 +1071,7 @@ def register_projects() -> None:
                 name: field_parser(Organization, name) for name in ("name", "kind", "industry", "country")
             },
             required=frozenset({"name", "kind"}),
+            writer=OrganizationWriter(),
         )
     )
 
@@ -1060,6 +1089,7 @@ def register_projects() -> None:
                 **{name: field_parser(Relationship, name) for name in RELATIONSHIP_FIELDS},
             },
             required=frozenset({"name", "client", "provider", "contract_start"}),
+            writer=RelationshipWriter(),
             ignored=frozenset({"projects_in_flight", "current_score"}),
         )
     )

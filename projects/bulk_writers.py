@@ -1,6 +1,12 @@
 """Set-based writers of the projects app's record types (projects.bulk): the rules of
 projects.services, checked for a whole batch with a fixed number of queries.
 
+Organisations (and the KPI catalogue, kpis.bulk) are `ManagedWriter`s: only a portfolio manager
+writes them, one field is unique among live rows, and some fields are frozen while the record is
+in use. Relationships add their parties' kinds, their contract dates, the fields only an admin may
+change, and their many-to-many process areas and account managers (read and written through their
+link tables, one statement per table).
+
 Projects: the stage machine (`_check_transition`), the dates a stage implies (`_stage_dates`), a
 delivered project's date, the client's sign-off of approvals and realised benefits, the model's
 `clean()` and its date constraints — each with the services' own words (tests/api/test_bulk_parity.py
@@ -11,14 +17,17 @@ withdrawn (as `_lapse_signoffs` does) and the affected months are marked stale o
 
 import copy
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from outbox.rows import insert_values
 from projects import access, bulk, services
-from projects.models import AuditEntry, InnovationProject, Relationship, SignOff
-from projects.records import record_update
-from projects.signals import projects_written
+from projects.models import AuditEntry, InnovationProject, Organization, Relationship, SignOff
+from projects.records import diff, json_value, record_update, row_snapshot
+from projects.signals import projects_written, relationship_changed
 
 Stage = InnovationProject.Stage
 
@@ -228,3 +237,239 @@ def _reason(created: list[bulk.Item], updated: list[bulk.Item]) -> str:
     if "stage" in item.changes:
         return f"project {item.obj.pk} moved to {item.obj.get_stage_display().lower()}"
     return f"project {item.obj.pk} changed"
+
+
+# --- Records only portfolio managers write: organisations, the KPI catalogue -----------------------
+
+
+class ManagedWriter(bulk.ModelSetWriter):
+    """A record type outside relationships that only an admin changes (`access.ensure_can_manage`),
+    with one field unique among live rows and fields frozen while the record is in use."""
+
+    unique_field: str = ""
+    unique_constraint: str = ""
+    # Fields that cannot change while the record is in use: field → the services' message.
+    frozen_in_use: Mapping[str, str] = {}
+
+    def in_use(self, ids: set[int]) -> set[int]:
+        """Which of these records are in use (one query)."""
+        return set()
+
+    def relationship_id(self, item):
+        return None
+
+    def _check_rights(self, actor, items):
+        if items:
+            access.ensure_can_manage(actor)
+
+    def _moves_frozen(self, item) -> bool:
+        return item.instance is not None and any(
+            name in item.values and item.values[name] != getattr(item.instance, name)
+            for name in self.frozen_in_use
+        )
+
+    def check(self, *, actor, spec, items):
+        moving = {item.instance.pk for item in items if self._moves_frozen(item)}
+        self._in_use = self.in_use(moving) if moving else set()
+        super().check(actor=actor, spec=spec, items=items)
+
+    def check_record(self, *, actor, item):
+        if item.instance is None or item.instance.pk not in self._in_use:
+            return
+        for name, message in self.frozen_in_use.items():
+            if name in item.values and item.values[name] != getattr(item.instance, name):
+                raise ValidationError({name: message})
+
+    def check_constraints(self, *, spec, items):
+        field = self.unique_field
+
+        def slot_of(item, before=False):
+            if before:
+                return getattr(item.instance, field)
+            return item.values.get(field, getattr(item.instance, field, None))
+
+        wanted = {slot_of(item) for item in items}
+        taken = dict(
+            spec.model._default_manager.filter(
+                deleted_at__isnull=True, **{f"{field}__in": wanted}
+            ).values_list(field, "pk")
+        )
+        bulk.claim_slots(items, slot_of, taken, bulk.constraint_named(spec.model, self.unique_constraint))
+
+    def new_row(self, item):
+        return self.model(**item.values)
+
+
+class OrganizationWriter(ManagedWriter):
+    model = Organization
+    unique_field = "name"
+    unique_constraint = "organization_name_unique"
+    frozen_in_use = {"kind": "An organisation that is part of a relationship cannot change kind."}
+
+    def in_use(self, ids):
+        live = Relationship.objects.filter(deleted_at__isnull=True)
+        clients = live.filter(client_id__in=ids).values_list("client_id", flat=True)
+        providers = live.filter(provider_id__in=ids).values_list("provider_id", flat=True)
+        return set(clients.union(providers))
+
+
+# --- Relationships -----------------------------------------------------------------------------
+
+MANY = ("process_areas", "account_managers")
+
+
+class RelationshipWriter(bulk.ModelSetWriter):
+    def relationship_id(self, item):
+        return item.instance.pk if item.instance is not None else None
+
+    def _check_rights(self, actor, items):
+        # A new relationship is an admin's to create; an existing one its account managers may
+        # change (all but the fields only an admin may change, checked per record).
+        if any(item.instance is None for item in items):
+            access.ensure_can_manage(actor)
+        super()._check_rights(actor, [item for item in items if item.instance is not None])
+
+    def check(self, *, actor, spec, items):
+        self._admin = actor is None or access.can_manage_portfolio(actor)
+        existing = [item.instance for item in items if item.instance is not None]
+        self._links = self._current_links([row.pk for row in existing])
+        # The parties' kinds are checked on the row as it would be: load those not named in the batch.
+        named = {
+            party.pk: party
+            for item in items
+            for name in ("client", "provider")
+            if (party := item.values.get(name))
+        }
+        missing = {getattr(row, f"{name}_id") for row in existing for name in ("client", "provider")} - set(
+            named
+        )
+        if missing:
+            named.update(Organization.objects.in_bulk(missing))
+        for row in existing:
+            row.client, row.provider = named[row.client_id], named[row.provider_id]
+        super().check(actor=actor, spec=spec, items=items)
+
+    @staticmethod
+    def _current_links(ids: list[int]) -> dict[str, dict[int, list[int]]]:
+        """Each relationship's process areas and account managers (ids), one query per table."""
+        links: dict[str, dict[int, list[int]]] = {name: defaultdict(list) for name in MANY}
+        if not ids:
+            return links
+        for name in MANY:
+            field = Relationship._meta.get_field(name)
+            through, target = field.remote_field.through, field.m2m_reverse_field_name()
+            for owner, other in through.objects.filter(relationship_id__in=ids).values_list(
+                "relationship_id", target
+            ):
+                links[name][owner].append(other)
+        return links
+
+    def changes_of(self, item):
+        given = bulk.given_values(item)
+        changes = bulk.would_change(item.instance, {n: v for n, v in given.items() if n not in MANY})
+        for name in MANY:
+            if name in given:
+                before = sorted(self._links[name].get(item.instance.pk, []))
+                after = sorted(json_value(value) for value in given[name])
+                if before != after:
+                    changes[name] = {"before": before, "after": after}
+        return changes
+
+    def created_changes(self, item):
+        after = row_snapshot(item.obj)  # its links are the record's, not read back
+        for name in MANY:
+            after[name] = sorted(json_value(value) for value in item.values.get(name, []))
+        return diff({}, after)
+
+    def check_record(self, *, actor, item):
+        if item.instance is None:
+            probe = Relationship(**{n: v for n, v in item.values.items() if n not in MANY})
+        else:
+            changes = self.changes_of(item)
+            if not self._admin:
+                restricted = sorted(services._RELATIONSHIP_ADMIN_FIELDS & set(changes))
+                if restricted:
+                    raise ValidationError(dict.fromkeys(restricted, "Only an admin may change this."))
+            if not changes:
+                return  # unchanged: left alone, unvalidated, as record_update does
+            probe = copy.copy(item.instance)
+            for name, value in item.values.items():
+                if name not in MANY:
+                    setattr(probe, name, value)
+        try:
+            probe.clean()
+        except ValidationError as error:
+            for field, messages in bulk.error_messages(error).items():
+                item.fail(field, *messages)
+        if probe.client_id == probe.provider_id and not {"client", "provider"} & set(item.errors):
+            item.violations["relationship_client_not_provider"] = str(
+                bulk.constraint_named(
+                    Relationship, "relationship_client_not_provider"
+                ).get_violation_error_message()
+            )
+        if probe.contract_end is not None and probe.contract_end < probe.contract_start:
+            item.violations["relationship_contract_end_after_start"] = str(
+                bulk.constraint_named(
+                    Relationship, "relationship_contract_end_after_start"
+                ).get_violation_error_message()
+            )
+        if item.errors and item.violations:
+            item.fail(bulk.NON_FIELD, *item.violations.values())
+            item.violations.clear()
+
+    def check_constraints(self, *, spec, items):
+        def slot_of(item, before=False):
+            if before:
+                row = item.instance
+                return (row.client_id, row.provider_id, row.name)
+            values, row = item.values, item.instance
+            client, provider = (
+                values[name].pk if name in values else getattr(row, f"{name}_id", None)
+                for name in ("client", "provider")
+            )
+            return (client, provider, values.get("name", getattr(row, "name", None)))
+
+        slots = {slot_of(item) for item in items}
+        taken = {
+            (row[0], row[1], row[2]): row[3]
+            for row in Relationship.objects.filter(
+                deleted_at__isnull=True,
+                client_id__in={slot[0] for slot in slots},
+                provider_id__in={slot[1] for slot in slots},
+                name__in={slot[2] for slot in slots},
+            ).values_list("client_id", "provider_id", "name", "pk")
+        }
+        bulk.claim_slots(
+            items, slot_of, taken, bulk.constraint_named(Relationship, "relationship_name_unique_per_pair")
+        )
+
+    def new_row(self, item):
+        return Relationship(**{name: value for name, value in item.values.items() if name not in MANY})
+
+    def after_write(self, *, actor, created, updated):
+        self._write_links(created, updated)
+        for item in updated:
+            change = item.changes.get("contract_start")
+            if change is not None:  # rare: a contract start corrected (as relationship_update says it)
+                relationship_changed.send(
+                    sender=Relationship,
+                    relationship=item.obj,
+                    actor=actor,
+                    contract_start_before=dt.date.fromisoformat(change["before"]),
+                )
+
+    @staticmethod
+    def _write_links(created, updated) -> None:
+        """The link tables: one DELETE and one INSERT per table for the rows whose links changed."""
+        for name in MANY:
+            field = Relationship._meta.get_field(name)
+            through, target = field.remote_field.through, field.m2m_reverse_field_name()
+            rewritten = [item for item in updated if name in item.changes]
+            if rewritten:
+                through.objects.filter(relationship_id__in=[item.obj.pk for item in rewritten]).delete()
+            rows = [
+                (item.obj.pk, other.pk)
+                for item in created + rewritten
+                for other in {value.pk: value for value in item.values.get(name, [])}.values()
+            ]
+            insert_values(through, ["relationship", target], rows)

@@ -190,13 +190,18 @@ def audited_value(field: models.Field, value: Any) -> Any:
     return json_value(value)
 
 
+def row_snapshot(instance: models.Model) -> dict[str, Any]:
+    """The audited columns of a row (foreign keys as ids), without its many-to-many links."""
+    return {
+        field.name: audited_value(field, getattr(instance, field.attname))
+        for field in instance._meta.concrete_fields
+        if field.name not in {"change_stamp", "updated_at", "version"}
+    }
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The audited fields of a row: concrete fields (foreign keys as ids) and many-to-many ids."""
-    values = {}
-    for field in instance._meta.concrete_fields:
-        if field.name in {"change_stamp", "updated_at", "version"}:
-            continue
-        values[field.name] = audited_value(field, getattr(instance, field.attname))
+    values = row_snapshot(instance)
     if instance.pk:
         for name in _m2m_names(instance):
             values[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
