@@ -28,8 +28,10 @@ an empty date is refused as "" is by the API: a reader of spreadsheets passes an
 (or leaves the field out) and names parents by their id or external_id.
 
 The whole batch runs in one transaction; a dry run rolls it back (so it reports exactly what the
-write would do, ids of new records aside). A replay of the same batch changes nothing: each record
-is `unchanged`, with no new version, audit entry or event. Rights: records of a relationship the
+write would do, ids of new records aside). A set-based writer checks every rule and constraint
+before it writes, so its dry run stops there, writing nothing: a dry run costs the checks only.
+A replay of the same batch changes nothing: each record is `unchanged`, with no new version, audit
+entry or event. Rights: records of a relationship the
 actor may not write raise PermissionDenied for the whole batch, as a single write does. A race the
 checks cannot see (another transaction inserting the same new key at the same moment) raises
 IntegrityError from the INSERT and rolls the batch back (the API answers it 409).
@@ -469,7 +471,8 @@ class SetWriter:
     def check(self, *, actor, spec: "RecordSpec", items: list[Item]) -> None:
         raise NotImplementedError
 
-    def write(self, *, actor, spec: "RecordSpec", items: list[Item]) -> None:
+    def write(self, *, actor, spec: "RecordSpec", items: list[Item], dry_run: bool = False) -> None:
+        """Store the items (a dry run only sets each one's outcome: `check` found every problem)."""
         raise NotImplementedError
 
 
@@ -594,11 +597,11 @@ class ModelSetWriter(SetWriter):
             if item.key in taken:
                 item.violations[constraint.name] = str(constraint.get_violation_error_message())
 
-    def write(self, *, actor, spec, items):
+    def write(self, *, actor, spec, items, dry_run=False):
         if not items:
             return
         now = timezone.now()
-        stamp = current_change_stamp()
+        stamp = None if dry_run else current_change_stamp()
         many = {field.name for field in spec.model._meta.many_to_many}  # written by after_write
         created, updated = [], []
         for item in items:
@@ -618,6 +621,8 @@ class ModelSetWriter(SetWriter):
                 updated.append(item)
             else:
                 item.obj, item.status = item.instance, "unchanged"
+        if dry_run:  # every rule and constraint was checked set-based: the outcome is known
+            return
         model = spec.model
         insert_rows(model, [item.obj for item in created])
         if updated:
@@ -777,7 +782,7 @@ def upsert(
         if spec.writer is not None:
             if problems and not skip_invalid:
                 return Outcome(results=[], problems=dict(sorted(problems.items())), conflicts=conflicts)
-            spec.writer.write(actor=actor, spec=spec, items=valid)
+            spec.writer.write(actor=actor, spec=spec, items=valid, dry_run=dry_run)
         else:
             # Written even when the batch is refused, to report every record's problems at once (as
             # the services see them); the rollback below takes the writes back.
