@@ -327,6 +327,39 @@ def test_the_queries_of_an_import_batch_do_not_grow_with_its_rows(account_manage
     assert many == few, (few, many)
 
 
+def _queries_of_a_project_import(user, portfolio, rows: int) -> tuple[int, int]:
+    """A projects sheet without external_ids, half naming projects that exist without one: the
+    queries of its import, and of importing it again (everything unchanged)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(rows // 2):
+        ProjectFactory(relationship=portfolio["rel_a"], title=f"Existing {rows}-{n}")
+    lines = [f"A with provider,Existing {rows}-{n},strategic,proposed" for n in range(rows // 2)]
+    lines += [f"A with provider,New {rows}-{n},process,idea" for n in range(rows - rows // 2)]
+    content = csv_bytes("Relationship,Title,Level,Stage", *lines)
+    counts = []
+    for expected in ({"updated": rows // 2, "created": rows - rows // 2}, {"unchanged": rows}):
+        job = services.import_create(
+            actor=user, file_name="p.csv", content=content, record_type="projects", dry_run=False
+        )
+        with CaptureQueriesContext(connection) as queries:
+            services.import_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert {name: getattr(job, name) for name in expected} == expected, job.errors[:2] or job.message
+        counts.append(len(queries))
+    return tuple(counts)
+
+
+def test_the_queries_of_a_project_import_matched_by_natural_key_do_not_grow_with_its_rows(
+    account_manager, portfolio
+):
+    _queries_of_a_project_import(account_manager, portfolio, 2)
+    assert _queries_of_a_project_import(account_manager, portfolio, 6) == _queries_of_a_project_import(
+        account_manager, portfolio, 200
+    )
+
+
 def test_a_sheet_over_the_row_limit_is_refused_naming_it(account_manager, tracked, settings):
     assert settings.IMPORT_MAX_ROWS == 100_000  # the default, not a test's smaller one
     lines = [f"R-{n},PK-1,2026-01-01,{n % 90}" for n in range(100_001)]
