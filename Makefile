@@ -128,8 +128,9 @@ bench-bulk: install
 	DATABASE_URL=$(BULK_BENCH_DATABASE_URL) API_THROTTLE_BULK=100000/min $(MANAGE) bench_bulk $(BULK_BENCH_ARGS)
 
 # A spreadsheet import of a generated register: 500 projects, 1,000 project KPIs and 10,000
-# measurements as XLSX sheets; parse, dry run and import times and the peak RSS, the job's body run in
-# this process (no broker: REDIS_URL unset). See docs/imports.md.
+# measurements as XLSX sheets; parse, dry run and import times per sheet and for the whole register
+# (against the 30 s goal) and the peak RSS, the job's body run in this process (no broker: REDIS_URL
+# unset). See docs/BENCHMARKS.md.
 IMPORT_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_import_bench
 IMPORT_BENCH_ARGS ?=
 bench-import: install

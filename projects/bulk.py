@@ -46,10 +46,12 @@ How it is fast (the set-based record types, see `SetWriter`): parents are looked
 per parent type, existing records with one locking query, field validation runs in Python (no
 `full_clean()` round trips), uniqueness with one query per constraint, and the writes are one
 INSERT for new rows and one INSERT … ON CONFLICT (id) DO UPDATE for changed ones, one INSERT of
-audit entries, one of outbox events, one of stale-score marks. Projects are written set-based too
-(projects.bulk_writers: the stage machine, the dates a stage implies and the client's sign-off,
-with the services' words). Record types without a set-based writer go through their services one
-record at a time, in a savepoint each, after the same set-based parsing.
+audit entries, one of outbox events, one of stale-score marks. Every registered record type has a
+set-based writer: organisations, relationships (with their link tables) and projects in
+projects.bulk_writers (a project's stage machine, the dates a stage implies and the client's
+sign-off, in the services' words), the KPI catalogue, project KPIs and measurements in kpis.bulk.
+A record type registered without one would go through its services one record at a time, in a
+savepoint each, after the same set-based parsing.
 """
 
 import copy
