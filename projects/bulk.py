@@ -765,6 +765,8 @@ def upsert(
     by other means (an import's natural key, for a record that has no external_id); the record's
     external_id then only tells the batch's records apart, unless the Match sets it."""
     spec = spec_for(record_type)
+    # A writer keeps a batch's lookups between its check and its write: each call has its own copy.
+    spec = dataclasses.replace(spec, writer=copy.copy(spec.writer))
     keys, key_problems = check_keys(records)
     if key_problems and not skip_invalid:
         return Outcome(results=[], problems=key_problems, conflicts=set(), key_problems=True)

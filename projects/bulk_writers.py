@@ -320,7 +320,9 @@ MANY = ("process_areas", "account_managers")
 
 class RelationshipWriter(bulk.ModelSetWriter):
     def relationship_id(self, item):
-        return item.instance.pk if item.instance is not None else None
+        # A relationship's events name itself (a new one once it has its id).
+        row = item.obj if item.obj is not None else item.instance
+        return row.pk if row is not None else None
 
     def _check_rights(self, actor, items):
         # A new relationship is an admin's to create; an existing one its account managers may

@@ -168,6 +168,9 @@ def test_a_new_relationship_is_audited_with_its_links(admin_user, keyed, api_as,
     (action, changes, version), event = _written(Relationship, made.pk)
     (twin_action, twin_changes, _), twin_event = _written(Relationship, twin.pk)
     assert (action, version, event[0]) == (twin_action, 1, twin_event[0])
+    assert (
+        Event.objects.filter(record_type="relationship", record_id=made.pk).get().relationship_id == made.pk
+    )
     differing = {"id", "name", "external_id", "created_at"}
     assert {k: v for k, v in changes.items() if k not in differing} == {
         k: v for k, v in twin_changes.items() if k not in differing
