@@ -31,10 +31,10 @@ The whole batch runs in one transaction; a dry run rolls it back (so it reports 
 write would do, ids of new records aside). A set-based writer checks every rule and constraint
 before it writes, so its dry run stops there, writing nothing: a dry run costs the checks only.
 A replay of the same batch changes nothing: each record is `unchanged`, with no new version, audit
-entry or event. Rights: records of a relationship the
-actor may not write raise PermissionDenied for the whole batch, as a single write does. A race the
-checks cannot see (another transaction inserting the same new key at the same moment) raises
-IntegrityError from the INSERT and rolls the batch back (the API answers it 409).
+entry or event. Rights: records of a relationship the actor may not write raise PermissionDenied
+for the whole batch, as a single write does. A race the checks cannot see (another transaction
+inserting the same new key at the same moment) raises IntegrityError from the INSERT and rolls the
+batch back (the API answers it 409).
 
 Batches: a call holds its records, their rows and one statement per table in memory, so a caller
 with more (an import of a large sheet) calls it once per slice of at most BULK_LIMIT records,
