@@ -285,6 +285,22 @@ PROJECT_REGISTER = RecordSpec(
         _model_column(ProjectKPI, "baseline_value", example="60"),
         _model_column(ProjectKPI, "baseline_date", example="2026-01-31"),
         _model_column(ProjectKPI, "target_value", example="85"),
+        # One reading per KPI fits a register's row (the latest, as registers carry it); a
+        # series of readings belongs on the measurements sheet.
+        Column(
+            "value",
+            "latest value",
+            "decimal",
+            example="72.5",
+            note="a reading (optional; with its measured_on date), imported as a measurement",
+        ),
+        Column(
+            "measured_on",
+            "measured on",
+            "date",
+            example="2026-06-30",
+            note="the reading's date (with value)",
+        ),
     ),
 )
 

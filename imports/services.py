@@ -364,6 +364,8 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
 
 # The project KPI's fields a register's KPI group gives (besides the KPI, named by its code).
 KPI_GROUP_FIELDS = ("external_id", "baseline_value", "baseline_date", "target_value")
+# A KPI group's reading: both cells, or neither.
+READING_FIELDS = ("value", "measured_on")
 
 
 @dataclass
@@ -444,6 +446,10 @@ def _kpis_of_groups(groups: list, kpi_ids: dict[str, list[int]]) -> dict[str, li
     problems: dict[str, list[str]] = {}
     first_column_of: dict[int, str] = {}
     for group in groups:
+        given = [name for name in READING_FIELDS if name in group.values]
+        if len(given) == 1:
+            (absent,) = set(READING_FIELDS) - set(given)
+            problems[group.headers[absent]] = [f"required with {group.headers[given[0]]}"]
         code, column = group.values.get("code"), group.headers["code"]
         if code is None:
             continue  # an empty code is a cell problem already
@@ -503,11 +509,14 @@ def _write_register_rows(actor, rows: list[RegisterRow], *, dry_run: bool) -> tu
         )
         group_problems = dict(key_problems)
         kpi_status: dict[int, str] = {}
+        kpi_pk: dict[int, int] = {}
         if kpis is not None:
             for index, problems in kpis.problems.items():
                 group_problems[to_send[index][0]] = problems
             for item in kpis.results:
                 kpi_status[to_send[item["index"]][0]] = item["status"]
+                kpi_pk[to_send[item["index"]][0]] = item["id"]
+        reading_status = _write_readings(actor, kpi_rows, kpi_pk, group_problems)
         for index, problems in group_problems.items():
             row, group = kpi_rows[index]
             named = refused.setdefault(row.position, {})
@@ -517,24 +526,66 @@ def _write_register_rows(actor, rows: list[RegisterRow], *, dry_run: bool) -> tu
             transaction.set_rollback(True)
     if refused:
         return {}, refused
-    statuses_of: dict[int, list[tuple[str, str]]] = {}
+    statuses_of: dict[int, list[tuple[str, str, str | None]]] = {}
     for index, (row, group) in enumerate(kpi_rows):
-        statuses_of.setdefault(row.position, []).append((group.values["code"], kpi_status[index]))
+        statuses_of.setdefault(row.position, []).append(
+            (group.values["code"], kpi_status[index], reading_status.get(index))
+        )
     for row in rows:
         project = project_of[row.position]
         statuses = statuses_of.get(row.position, [])
         status = project["status"]
-        if status == "unchanged" and any(kpi in ("created", "updated") for _code, kpi in statuses):
+        changed = {"created", "updated"}
+        if status == "unchanged" and any(
+            kpi in changed or reading in changed for _c, kpi, reading in statuses
+        ):
             status = "updated"
         results[row.position] = {
             "status": status,
             "key": project["external_id"],
             "id": None if dry_run and project["status"] == "created" else project["id"],
             "messages": (
-                ["KPIs: " + ", ".join(f"{code} {kpi}" for code, kpi in statuses)] if statuses else []
+                ["KPIs: " + ", ".join(_kpi_outcome(*outcome) for outcome in statuses)] if statuses else []
             ),
         }
     return results, refused
+
+
+def _write_readings(actor, kpi_rows: list, kpi_pk: dict[int, int], group_problems: dict) -> dict[int, str]:
+    """The KPI groups' readings as measurements of their project KPIs (keyed by project KPI +
+    date, as on the measurements sheet): their statuses by KPI record; problems added to
+    group_problems."""
+    records = [
+        (index, {"project_kpi": kpi_pk[index], **{name: group.values[name] for name in READING_FIELDS}})
+        for index, (_row, group) in enumerate(kpi_rows)
+        if index in kpi_pk and all(name in group.values for name in READING_FIELDS)
+    ]
+    if not records:
+        return {}
+    unkeyed: dict[int, dict[str, list[str]]] = {}
+    _keys(rec.MEASUREMENTS, actor, records, unkeyed)
+    for index, problems in unkeyed.items():  # a reading on that date kept without an external_id
+        group_problems[index] = {"measured_on": problems["external_id"]}
+    to_send = [(index, record) for index, record in records if index not in group_problems]
+    if not to_send:
+        return {}
+    readings = bulk.upsert(
+        actor=actor,
+        record_type="measurement",
+        records=[_engine_shape(record) for _index, record in to_send],
+        dry_run=False,
+        skip_invalid=True,
+    )
+    for index, problems in readings.problems.items():
+        group_problems[to_send[index][0]] = {
+            ("measured_on" if name == "external_id" else name): messages
+            for name, messages in problems.items()
+        }
+    return {to_send[item["index"]][0]: item["status"] for item in readings.results}
+
+
+def _kpi_outcome(code: str, status: str, reading: str | None) -> str:
+    return f"{code} {status}" + (f" (reading {reading})" if reading else "")
 
 
 def _group_column(group, name: str) -> str:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from imports import services
 from imports.models import ImportJob
 from imports.templates import template_csv, template_notes
-from kpis.models import ProjectKPI
+from kpis.models import Measurement, ProjectKPI
 from projects.models import AuditEntry, InnovationProject
 from tests.factories import KPIFactory
 from tests.imports.conftest import confirm, csv_bytes, run_import, xlsx_bytes
@@ -210,10 +210,18 @@ def test_template_round_trip(account_manager, portfolio, catalogue):
     portfolio["rel_a"].name = "Acme with Provider"
     portfolio["rel_a"].save()
     header, hint, example = list(csv.reader(io.StringIO(template_csv("project_register"))))
-    assert header[-10:] == [
+    assert header[-14:] == [
         f"kpi_{n}_{name}"
         for n in (1, 2)
-        for name in ("code", "external_id", "baseline_value", "baseline_date", "target_value")
+        for name in (
+            "code",
+            "external_id",
+            "baseline_value",
+            "baseline_date",
+            "target_value",
+            "value",
+            "measured_on",
+        )
     ]
     assert hint[0].startswith("# ")
     assert "one of: operational | process | strategic" in hint[header.index("level")]
@@ -227,8 +235,38 @@ def test_template_round_trip(account_manager, portfolio, catalogue):
         "fill_rate",
         "first_time_right",
     ]
+    reading = Measurement.objects.get(project_kpi__project=project)  # the example's one reading
+    assert (reading.project_kpi.kpi.code, reading.value) == ("fill_rate", Decimal("72.5"))
     names = [note["name"] for note in template_notes("project_register")]
     assert "kpi_N_baseline_value" in names and "title" in names
+
+
+def test_a_latest_reading_per_kpi_becomes_a_measurement(account_manager, catalogue):
+    content = csv_bytes(
+        "external_id,relationship,title,kpi_1_code,kpi_1_baseline_value,kpi_1_baseline_date,"
+        "kpi_1_value,kpi_1_measured_on,kpi_2_code,kpi_2_baseline_value,kpi_2_baseline_date,"
+        "kpi_2_latest_value,kpi_2_measured_on",
+        'P-10,A with provider,Invoice matching,fill_rate,60,2026-01-31,"72,5",30/06/2026,'
+        "first_time_right,90,2026-01-31,,",
+        "P-11,A with provider,Cash forecasting,fill_rate,60,2026-01-31,70,,first_time_right,90,2026-01-31,,",
+    )
+    job = run_import(account_manager, content, "project_register", dry_run=False, mode="skip_invalid")
+    assert (job.created, job.rejected) == (1, 1), job.errors
+    assert job.errors == [{"row": 3, "column": "kpi_1_measured_on", "message": "required with kpi_1_value"}]
+    assert job.row_results[0]["messages"] == [
+        "KPIs: fill_rate created (reading created), first_time_right created"
+    ]
+    reading = Measurement.objects.get()
+    assert (reading.project_kpi.project.external_id, reading.value) == ("P-10", Decimal("72.5"))
+    before = (_state(), list(Measurement.objects.values_list("pk", "value", "version")))
+    again = run_import(account_manager, content, "project_register", dry_run=False, mode="skip_invalid")
+    assert (again.unchanged, again.created, again.updated) == (1, 0, 0), again.errors
+    assert (_state(), list(Measurement.objects.values_list("pk", "value", "version"))) == before
+
+    later = content.replace(b"72,5", b"75")
+    assert run_import(account_manager, later, "project_register", mode="skip_invalid").row_results[0][
+        "messages"
+    ] == ["KPIs: fill_rate unchanged (reading updated), first_time_right unchanged"]
 
 
 def test_offered_to_whoever_may_import_projects(account_manager, executive):
@@ -243,12 +281,13 @@ def _queries(user, record_type: str, rows: int, *, dry_run: bool) -> int:
     register = record_type == "project_register"
     lines = [
         f"{record_type}-{rows}-{n},A with provider,Project {record_type} {rows}-{n}"
-        + (",fill_rate,60,2026-01-31,85,first_time_right,70,2026-01-31," if register else "")
+        + (",fill_rate,60,2026-01-31,85,first_time_right,70,2026-01-31,,72.5,2026-06-30" if register else "")
         for n in range(rows)
     ]
     header = "external_id,relationship,title" + (
         ",kpi_1_code,kpi_1_baseline_value,kpi_1_baseline_date,kpi_1_target_value"
         ",kpi_2_code,kpi_2_baseline_value,kpi_2_baseline_date,kpi_2_target_value"
+        ",kpi_1_value,kpi_1_measured_on"
         if register
         else ""
     )
@@ -270,7 +309,8 @@ def _queries(user, record_type: str, rows: int, *, dry_run: bool) -> int:
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "import"])
 def test_the_kpi_columns_add_no_queries_per_row(account_manager, catalogue, dry_run):
     """An import batch of a register costs what the projects sheet's costs (which the engine's
-    project writer sets) plus a fixed number of queries: its KPI groups add none per row."""
+    project writer sets) plus a fixed number of queries: its KPI groups and their readings add
+    none per row."""
     cost = {}
     for record_type in ("projects", "project_register"):
         _queries(account_manager, record_type, 2, dry_run=dry_run)  # first-time state out of the way
