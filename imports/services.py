@@ -654,6 +654,18 @@ def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict
     """Existing records (in the importer's scope) named by these natural keys: one query."""
     if not keys:
         return {}
+    if not any(isinstance(value, str) for key in keys for value in key):
+        # Ids and dates only: one IN per field selects a superset, matched exactly by the caller's
+        # lookup of its own keys. An OR of a thousand pairs costs more to build and plan than
+        # the few extra rows it would spare.
+        values = zip(*keys, strict=True)
+        condition = Q(
+            **{
+                f"{name}__in": set(column)
+                for name, column in zip(spec.natural_key_fields, values, strict=True)
+            }
+        )
+        return _found_by_natural_key(spec, actor, condition)
     condition = Q()
     for key in keys:
         condition |= Q(
@@ -662,6 +674,10 @@ def _existing_by_natural_key(spec, actor, keys: list[tuple]) -> dict[tuple, dict
                 for name, value in zip(spec.natural_key_fields, key, strict=True)
             }
         )
+    return _found_by_natural_key(spec, actor, condition)
+
+
+def _found_by_natural_key(spec, actor, condition: Q) -> dict[tuple, dict]:
     found = {}
     for row in spec.existing(actor).filter(condition).values("pk", "external_id", *spec.natural_key_fields):
         key = tuple(
