@@ -9,6 +9,10 @@ key (a relationship's name, a KPI's code, a project's title when it is unique in
 scope). `resolve_batch` turns a batch of rows into engine records in a few set-based queries (one
 per parent type, one for the natural keys), scoped to the relationships the importer may write:
 a record outside them reads as absent, exactly as through the API.
+
+A register (`PROJECT_REGISTER`) is the projects sheet with numbered column groups beside it, one
+per KPI (`kpi_1_code`, `kpi_1_baseline_value`, …, `kpi_2_code`, …): `match_headers` finds the
+groups in the header, `group_values` reads a row's non-empty groups.
 """
 
 import dataclasses

@@ -10,6 +10,8 @@ reads the file, turns rows into the engine's records, and keeps the job's progre
 - All or nothing: a checking pass (a dry run, with progress) must come out clean; then every
   batch is written inside one transaction, so a row refused at write time (a concurrent change)
   still rolls back the whole import.
+- A register (projects with their KPI columns) sends each batch's projects, then their KPIs and
+  readings, in one savepoint; the row is the unit of both modes (`_register_batch`).
 """
 
 import csv
@@ -377,7 +379,9 @@ class RegisterRow:
     groups: list  # rec.GroupValues, each with the KPI's id under values["kpi"]
 
 
-def _register_batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all_or_nothing: bool):
+def _register_batch(
+    job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all_or_nothing: bool
+) -> None:
     """A batch of register rows, each a project and its KPIs. The row is the unit: a row with any
     bad cell, unknown reference or refused record is rejected whole, its project included. Cells
     and references are checked first for the whole batch; then projects and project KPIs go to
