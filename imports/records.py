@@ -9,8 +9,13 @@ key (a relationship's name, a KPI's code, a project's title when it is unique in
 scope). `resolve_batch` turns a batch of rows into engine records in a few set-based queries (one
 per parent type, one for the natural keys), scoped to the relationships the importer may write:
 a record outside them reads as absent, exactly as through the API.
+
+A register (`PROJECT_REGISTER`) is the projects sheet with numbered column groups beside it, one
+per KPI (`kpi_1_code`, `kpi_1_baseline_value`, …, `kpi_2_code`, …): `match_headers` finds the
+groups in the header, `group_values` reads a row's non-empty groups.
 """
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -59,6 +64,10 @@ class RecordSpec:
     either: tuple[tuple[str, ...], ...] = field(default=())
     # Organisations and the KPI catalogue are managed by admins only.
     admin_only: bool = False
+    # A repeated column group (kpi_1_code, kpi_1_baseline_value, kpi_2_code, …): its prefix and
+    # the columns of one group, numbered 1, 2, … in the header.
+    group_prefix: str = ""
+    group: tuple[Column, ...] = ()
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
@@ -253,8 +262,55 @@ RELATIONSHIPS = RecordSpec(
     ),
 )
 
+# A customer's register: one row per project, its KPIs in numbered column groups beside it.
+PROJECT_REGISTER = RecordSpec(
+    key="project_register",
+    label="Projects with KPI columns",
+    model=InnovationProject,
+    natural_key=PROJECTS.natural_key,
+    natural_key_fields=PROJECTS.natural_key_fields,
+    existing=PROJECTS.existing,
+    columns=PROJECTS.columns,
+    group_prefix="kpi",
+    group=(
+        Column(
+            "code",
+            "KPI",
+            "ref",
+            required=True,
+            example="fill_rate",
+            note="the KPI's code (or external_id, id); a group whose cells are all empty is skipped",
+        ),
+        Column(
+            "external_id",
+            "project KPI external id",
+            note="your key for the project's KPI; without one it is matched by project + KPI",
+        ),
+        _model_column(ProjectKPI, "baseline_value", example="60"),
+        _model_column(ProjectKPI, "baseline_date", example="2026-01-31"),
+        _model_column(ProjectKPI, "target_value", example="85"),
+        # One reading per KPI fits a register's row (the latest, as registers carry it); a
+        # series of readings belongs on the measurements sheet.
+        Column(
+            "value",
+            "latest value",
+            "decimal",
+            example="72.5",
+            note="a reading (optional; with its measured_on date), imported as a measurement",
+        ),
+        Column(
+            "measured_on",
+            "measured on",
+            "date",
+            example="2026-06-30",
+            note="the reading's date (with value)",
+        ),
+    ),
+)
+
 SPECS = {
-    spec.key: spec for spec in (PROJECTS, PROJECT_KPIS, MEASUREMENTS, ORGANIZATIONS, KPIS, RELATIONSHIPS)
+    spec.key: spec
+    for spec in (PROJECTS, PROJECT_KPIS, PROJECT_REGISTER, MEASUREMENTS, ORGANIZATIONS, KPIS, RELATIONSHIPS)
 }
 RECORD_TYPE_CHOICES = [(spec.key, spec.label) for spec in SPECS.values()]
 
@@ -273,15 +329,69 @@ ENGINE_RECORD_TYPES = {
 
 
 @dataclass
+class GroupColumn:
+    name: str  # the group's column (code, baseline_value, …)
+    position: int
+    header: str  # as the sheet writes it ("KPI 2 baseline value"), for messages
+
+
+@dataclass
 class HeaderMap:
     positions: dict[str, int]  # column name → position in the row
     unknown: list[str]  # headers that match no column, as written
     missing: list[str]  # required columns absent from the header
+    # Repeated groups by number (1, 2, …): their columns by name.
+    groups: dict[int, dict[str, GroupColumn]] = field(default_factory=dict)
+
+
+def group_header_name(spec: RecordSpec, number: int | str, name: str) -> str:
+    """A group column's canonical header: kpi_2_baseline_value."""
+    return f"{spec.group_prefix}_{number}_{name}"
+
+
+def _match_group_headers(spec: RecordSpec, header: list) -> tuple[list, dict, list[str]]:
+    """The group columns taken out of the header (their cells blanked for the other columns'
+    matching): (the rest of the header, groups by number, unknown or repeated group headers)."""
+    names = {}
+    for column in spec.group:
+        names[normalise(column.name)] = column.name
+        names[normalise(column.label)] = column.name
+    names[""] = spec.group[0].name  # a bare "kpi_1" is the group's first column (the KPI itself)
+    pattern = re.compile(rf"^{re.escape(normalise(spec.group_prefix))}_?(\d{{1,3}})(?:_(.*))?$")
+    rest = list(header)
+    groups: dict[int, dict[str, GroupColumn]] = {}
+    unknown: list[str] = []
+    for position, raw in enumerate(header):
+        text = "" if raw is None else str(raw).strip()
+        match = pattern.match(normalise(text)) if text else None
+        if match is None:
+            continue
+        rest[position] = None
+        number, name = int(match.group(1)), names.get(match.group(2) or "")
+        columns = groups.setdefault(number, {})
+        if name is None or number == 0 or name in columns:
+            unknown.append(text if name is None or number == 0 else f"{text} (a second “{name}” column)")
+            continue
+        columns[name] = GroupColumn(name=name, position=position, header=text)
+    groups = {number: columns for number, columns in sorted(groups.items()) if columns}
+    return rest, groups, unknown
 
 
 def match_headers(spec: RecordSpec, header: list) -> HeaderMap:
     """Each header cell matched to a column by its field name or label, ignoring case, accents
     and punctuation; a header matching nothing is listed, never silently dropped."""
+    if spec.group:
+        rest, groups, unknown = _match_group_headers(spec, header)
+        headers = match_headers(dataclasses.replace(spec, group=()), rest)
+        headers.groups = groups
+        headers.unknown += unknown
+        for number, columns in groups.items():
+            headers.missing += [
+                group_header_name(spec, number, column.name)
+                for column in spec.group
+                if column.required and column.name not in columns
+            ]
+        return headers
     names = {}
     for column in spec.columns:
         names[normalise(column.name)] = column.name
@@ -359,6 +469,45 @@ def row_values(spec: RecordSpec, headers: HeaderMap, row: list) -> tuple[dict, d
     return values, problems
 
 
+@dataclass
+class GroupValues:
+    """One non-empty column group of a row: its values by column, its problems by the header as
+    the sheet writes it."""
+
+    number: int
+    values: dict
+    problems: dict[str, list[str]]
+    headers: dict[str, str]  # column name → header as written (or the canonical one if absent)
+
+
+def group_values(spec: RecordSpec, headers: HeaderMap, row: list) -> list[GroupValues]:
+    """The row's column groups with a value in at least one cell (a group all empty is skipped),
+    converted as any row's cells are."""
+    one_group = dataclasses.replace(spec, columns=spec.group, group=(), either=())
+    found = []
+    for number, columns in headers.groups.items():
+        cells = [row[column.position] if column.position < len(row) else None for column in columns.values()]
+        if all(cell is None or str(cell).strip() == "" for cell in cells):
+            continue
+        positions = {name: column.position for name, column in columns.items()}
+        values, problems = row_values(one_group, HeaderMap(positions=positions, unknown=[], missing=[]), row)
+        written = {
+            column.name: columns[column.name].header
+            if column.name in columns
+            else group_header_name(spec, number, column.name)
+            for column in spec.group
+        }
+        found.append(
+            GroupValues(
+                number=number,
+                values=values,
+                problems={written[name]: messages for name, messages in problems.items()},
+                headers=written,
+            )
+        )
+    return found
+
+
 # --- References and natural keys ----------------------------------------------------------------
 
 
@@ -382,7 +531,7 @@ def _by_key(queryset, wanted: set[str], readable: str | None) -> dict[str, list[
     return {key: sorted(set(pks)) for key, pks in found.items()}
 
 
-def _catalogue_by_code(wanted: set[str]) -> dict[str, list[int]]:
+def catalogue_by_code(wanted: set[str]) -> dict[str, list[int]]:
     if not wanted:
         return {}
     found: dict[str, list[int]] = defaultdict(list)
@@ -420,7 +569,7 @@ def _lookups(spec: RecordSpec, user, rows: list[dict]) -> dict[str, dict[str, li
     return {
         "relationship": _by_key(relationships, wanted["relationship"], "name"),
         "project": _by_key(writable_projects(user), wanted["project"], "title"),
-        "kpi": _catalogue_by_code(wanted["kpi"]),
+        "kpi": catalogue_by_code(wanted["kpi"]),
         "project_kpi": _by_key(writable_project_kpis(user), wanted["project_kpi"], None),
         "client": _by_key(organizations, wanted["client"], "name"),
         "provider": _by_key(organizations, wanted["provider"], "name"),

@@ -10,6 +10,8 @@ reads the file, turns rows into the engine's records, and keeps the job's progre
 - All or nothing: a checking pass (a dry run, with progress) must come out clean; then every
   batch is written inside one transaction, so a row refused at write time (a concurrent change)
   still rolls back the whole import.
+- A register (projects with their KPI columns) sends each batch's projects, then their KPIs and
+  readings, in one savepoint; the row is the unit of both modes (`_register_batch`).
 """
 
 import csv
@@ -294,6 +296,11 @@ def _pass(job, spec, header, headers, *, dry_run: bool, all_or_nothing: bool = F
 
 
 def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all_or_nothing: bool) -> None:
+    if spec.group:
+        _register_batch(
+            job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing
+        )
+        return
     actor = job.created_by
     parsed = [rec.row_values(spec, headers, row) for _number, row in batch]
     resolved = rec.resolve_batch(spec, actor, [values for values, _ in parsed])
@@ -358,6 +365,265 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
     job.processed = min(job.total, job.processed + len(batch))
     if not all_or_nothing:  # inside the one transaction, progress would not be seen anyway
         ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+
+
+# --- The register: projects with their KPI columns ---------------------------------------------
+
+# The project KPI's fields a register's KPI group gives (besides the KPI, named by its code).
+KPI_GROUP_FIELDS = ("external_id", "baseline_value", "baseline_date", "target_value")
+# A KPI group's reading: both cells, or neither.
+READING_FIELDS = ("value", "measured_on")
+
+
+@dataclass
+class RegisterRow:
+    """One register row on its way to the engine: its project and its non-empty KPI groups."""
+
+    position: int  # in the batch
+    project: dict
+    groups: list  # rec.GroupValues, each with the KPI's id under values["kpi"]
+    match: bulk.Match | None = None  # the existing project its natural key names, if it has no key
+
+
+def _register_batch(
+    job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all_or_nothing: bool
+) -> None:
+    """A batch of register rows, each a project and its KPIs. The row is the unit: a row with any
+    bad cell, unknown reference or refused record is rejected whole, its project included. Cells
+    and references are checked first for the whole batch; then projects and project KPIs go to
+    the engine in one savepoint (projects first, so the KPIs can name new projects), and when the
+    engine refuses a row's project or one of its KPIs, the savepoint is rolled back and the batch
+    sent again without that row. A dry run rolls the savepoint back in any case."""
+    actor = job.created_by
+    parsed = [rec.row_values(spec, headers, row) for _number, row in batch]
+    groups_of = [rec.group_values(spec, headers, row) for _number, row in batch]
+    resolved = rec.resolve_batch(spec, actor, [values for values, _ in parsed])
+    kpi_ids = rec.catalogue_by_code(
+        {group.values["code"] for groups in groups_of for group in groups if "code" in group.values}
+    )
+    problems_of: dict[int, dict[str, list[str]]] = {}
+    candidates: list[tuple[int, dict]] = []
+    for position, ((_values, cell_problems), (record, ref_problems), groups) in enumerate(
+        zip(parsed, resolved, groups_of, strict=True)
+    ):
+        problems = {**cell_problems, **ref_problems}
+        for group in groups:
+            problems.update(group.problems)
+        problems.update(_kpis_of_groups(groups, kpi_ids))
+        if problems or record is None:
+            problems_of[position] = problems
+        else:
+            candidates.append((position, record))
+    keyed, matched = _keys(rec.PROJECTS, actor, candidates, problems_of)
+    for position, record in keyed:
+        key = rec.row_key(rec.PROJECTS, record)
+        if key in seen:
+            column = "external_id" if record.get("external_id") else rec.PROJECTS.natural_key[0]
+            problems_of[position] = {column: [f"the same record as row {seen[key]}"]}
+        else:
+            seen[key] = batch[position][0]
+    rows = [
+        RegisterRow(
+            position=position, project=record, groups=groups_of[position], match=matched.get(position)
+        )
+        for position, record in keyed
+        if position not in problems_of
+    ]
+    if all_or_nothing and problems_of:
+        _reject_all(outcome, spec, headers, batch, problems_of)
+    results: dict[int, dict] = {}
+    while rows:
+        results, refused = _write_register_rows(actor, rows, dry_run=dry_run)
+        if not refused:
+            break
+        problems_of.update(refused)
+        if all_or_nothing:
+            _reject_all(outcome, spec, headers, batch, refused)
+        rows = [row for row in rows if row.position not in refused]
+        results = {}
+    for position, (number, row) in enumerate(batch):
+        if position in problems_of:
+            _reject(outcome, spec, headers, (number, row), problems_of[position])
+            continue
+        item = results[position]
+        outcome.counts[item["status"]] += 1
+        _row_result(outcome, {"row": number, **item})
+    job.processed = min(job.total, job.processed + len(batch))
+    if not all_or_nothing:
+        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+
+
+def _kpis_of_groups(groups: list, kpi_ids: dict[str, list[int]]) -> dict[str, list[str]]:
+    """Name each group's KPI by its id (values["kpi"]); the problems by the code column as written."""
+    problems: dict[str, list[str]] = {}
+    first_column_of: dict[int, str] = {}
+    for group in groups:
+        given = [name for name in READING_FIELDS if name in group.values]
+        if len(given) == 1:
+            (absent,) = set(READING_FIELDS) - set(given)
+            problems[group.headers[absent]] = [f"required with {group.headers[given[0]]}"]
+        code, column = group.values.get("code"), group.headers["code"]
+        if code is None:
+            continue  # an empty code is a cell problem already
+        pks = kpi_ids.get(code, [])
+        if not pks:
+            problems[column] = [rec.NO_SUCH_RECORD.format(value=code)]
+        elif len(pks) > 1:
+            problems[column] = [f"{code!r} names {len(pks)} KPIs; use the code"]
+        elif pks[0] in first_column_of:
+            problems[column] = [f"the same KPI as {first_column_of[pks[0]]}"]
+        else:
+            first_column_of[pks[0]] = column
+            group.values["kpi"] = pks[0]
+    return problems
+
+
+def _write_register_rows(actor, rows: list[RegisterRow], *, dry_run: bool) -> tuple[dict, dict]:
+    """Projects, then their KPIs, through the engine in one savepoint: (results by position,
+    problems by position of the rows refused). Kept only when nothing was refused and this is
+    not a dry run."""
+    refused: dict[int, dict[str, list[str]]] = {}
+    results: dict[int, dict] = {}
+    with transaction.atomic():
+        projects = bulk.upsert(
+            actor=actor,
+            record_type="project",
+            records=[_engine_shape(row.project) for row in rows],
+            dry_run=False,
+            skip_invalid=True,
+            matches={index: row.match for index, row in enumerate(rows) if row.match is not None},
+        )
+        for index, problems in projects.problems.items():
+            refused[rows[index].position] = problems
+        project_of = {rows[item["index"]].position: item for item in projects.results}
+        kpi_rows: list[tuple[RegisterRow, object]] = []  # (row, group), one per project KPI record
+        kpi_records: list[tuple[int, dict]] = []
+        for row in rows:
+            if row.position in refused:
+                continue
+            for group in row.groups:
+                record = {"project": project_of[row.position]["id"], "kpi": group.values["kpi"]}
+                record |= {name: group.values[name] for name in KPI_GROUP_FIELDS if name in group.values}
+                kpi_records.append((len(kpi_rows), record))
+                kpi_rows.append((row, group))
+        key_problems: dict[int, dict[str, list[str]]] = {}
+        _, kpi_matches = _keys(rec.PROJECT_KPIS, actor, kpi_records, key_problems)
+        to_send = [(index, record) for index, record in kpi_records if index not in key_problems]
+        kpis = (
+            bulk.upsert(
+                actor=actor,
+                record_type="project_kpi",
+                records=[_engine_shape(record) for _index, record in to_send],
+                dry_run=False,
+                skip_invalid=True,
+                matches=_matches_of(to_send, kpi_matches),
+            )
+            if to_send
+            else None
+        )
+        group_problems = dict(key_problems)
+        kpi_status: dict[int, str] = {}
+        kpi_pk: dict[int, int] = {}
+        if kpis is not None:
+            for index, problems in kpis.problems.items():
+                group_problems[to_send[index][0]] = problems
+            for item in kpis.results:
+                kpi_status[to_send[item["index"]][0]] = item["status"]
+                kpi_pk[to_send[item["index"]][0]] = item["id"]
+        reading_status = _write_readings(actor, kpi_rows, kpi_pk, group_problems)
+        for index, problems in group_problems.items():
+            row, group = kpi_rows[index]
+            named = refused.setdefault(row.position, {})
+            for name, messages in problems.items():
+                named.setdefault(_group_column(group, name), []).extend(messages)
+        if refused or dry_run:
+            transaction.set_rollback(True)
+    if refused:
+        return {}, refused
+    statuses_of: dict[int, list[tuple[str, str, str | None]]] = {}
+    for index, (row, group) in enumerate(kpi_rows):
+        statuses_of.setdefault(row.position, []).append(
+            (group.values["code"], kpi_status[index], reading_status.get(index))
+        )
+    for row in rows:
+        project = project_of[row.position]
+        statuses = statuses_of.get(row.position, [])
+        status = project["status"]
+        changed = {"created", "updated"}
+        if status == "unchanged" and any(
+            kpi in changed or reading in changed for _c, kpi, reading in statuses
+        ):
+            status = "updated"
+        results[row.position] = {
+            "status": status,
+            "key": project["external_id"],
+            "id": None if dry_run and project["status"] == "created" else project["id"],
+            "messages": (
+                ["KPIs: " + ", ".join(_kpi_outcome(*outcome) for outcome in statuses)] if statuses else []
+            ),
+        }
+    return results, refused
+
+
+def _write_readings(actor, kpi_rows: list, kpi_pk: dict[int, int], group_problems: dict) -> dict[int, str]:
+    """The KPI groups' readings as measurements of their project KPIs (keyed by project KPI +
+    date, as on the measurements sheet): their statuses by KPI record; problems added to
+    group_problems."""
+    records = [
+        (index, {"project_kpi": kpi_pk[index], **{name: group.values[name] for name in READING_FIELDS}})
+        for index, (_row, group) in enumerate(kpi_rows)
+        if index in kpi_pk and all(name in group.values for name in READING_FIELDS)
+    ]
+    if not records:
+        return {}
+    unkeyed: dict[int, dict[str, list[str]]] = {}
+    _, reading_matches = _keys(rec.MEASUREMENTS, actor, records, unkeyed)
+    for index, problems in unkeyed.items():  # several readings kept on that date
+        group_problems[index] = {
+            "measured_on": [message for messages in problems.values() for message in messages]
+        }
+    to_send = [(index, record) for index, record in records if index not in group_problems]
+    if not to_send:
+        return {}
+    readings = bulk.upsert(
+        actor=actor,
+        record_type="measurement",
+        records=[_engine_shape(record) for _index, record in to_send],
+        dry_run=False,
+        skip_invalid=True,
+        matches=_matches_of(to_send, reading_matches),
+    )
+    for index, problems in readings.problems.items():
+        group_problems[to_send[index][0]] = {
+            ("measured_on" if name == "external_id" else name): messages
+            for name, messages in problems.items()
+        }
+    return {to_send[item["index"]][0]: item["status"] for item in readings.results}
+
+
+def _matches_of(to_send: list[tuple[int, dict]], matches: dict[int, bulk.Match]) -> dict[int, bulk.Match]:
+    """The natural-key matches of the records sent, by their index in what is sent."""
+    return {
+        index: matches[position] for index, (position, _record) in enumerate(to_send) if position in matches
+    }
+
+
+def _kpi_outcome(code: str, status: str, reading: str | None) -> str:
+    return f"{code} {status}" + (f" (reading {reading})" if reading else "")
+
+
+def _group_column(group, name: str) -> str:
+    """The column, as the sheet writes it, of an engine problem with a KPI group's record."""
+    if name in group.headers:
+        return group.headers[name]
+    return group.headers["code"]  # the KPI or project named, or the record as a whole
+
+
+def _reject_all(outcome: Pass, spec, headers, batch, problems_of: dict[int, dict[str, list[str]]]):
+    """All or nothing: report the refused rows, then roll the whole import back."""
+    for position, problems in problems_of.items():
+        _reject(outcome, spec, headers, batch[position], problems)
+    raise ImportRejected(outcome)
 
 
 def _row_result(outcome: Pass, result: dict) -> None:

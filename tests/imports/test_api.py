@@ -89,3 +89,39 @@ def test_only_importers_and_only_their_own_imports(
     assert client_for(other_account_manager).get(f"/api/v1/imports/{job_id}/").status_code == 404
     assert client_for(other_account_manager).post(f"/api/v1/imports/{job_id}/confirm/").status_code == 404
     assert APIClient().get(f"/api/v1/imports/{job_id}/").status_code == 401
+
+
+REGISTER = csv_bytes(
+    "external_id,relationship,title,kpi_1_code,kpi_1_baseline_value,kpi_1_baseline_date,"
+    "kpi_2_code,kpi_2_baseline_value,kpi_2_baseline_date",
+    "P-10,A with provider,Invoice matching,fill_rate,60,2026-01-31,,,",
+    "P-11,A with provider,Cash forecasting,fill_rate,60,2026-01-31,fill_rate,61,2026-01-31",
+)
+
+
+def test_a_register_of_projects_with_kpi_columns_through_the_api(
+    account_manager, tracked, django_capture_on_commit_callbacks
+):
+    from kpis.models import ProjectKPI
+    from projects.models import InnovationProject
+
+    client = client_for(account_manager)
+    schema = APIClient().get("/api/v1/schema/?format=json").json()
+    enums = [component.get("enum") or [] for component in schema["components"]["schemas"].values()]
+    assert any("project_register" in enum and "measurements" in enum for enum in enums)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, content=REGISTER, name="register.csv", record_type="project_register")
+    assert response.status_code == 202, response.json()
+    url = response.json()["url"]
+    body = client.get(url).json()
+    assert (body["status"], body["record_type"]) == ("dry_run_done", "project_register")
+    assert body["counts"] == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1}
+    assert body["errors"] == [{"row": 3, "column": "kpi_2_code", "message": "the same KPI as kpi_1_code"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"{url}confirm/").status_code == 202
+    body = client.get(url).json()
+    assert body["status"] == "failed"  # all or nothing
+    assert body["message"] == "1 of 2 rows are invalid; nothing was imported."
+    assert not InnovationProject.objects.filter(external_id__in=["P-10", "P-11"]).exists()
+    assert ProjectKPI.objects.count() == 1

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from imports.models import ImportJob
-from kpis.models import Measurement
+from kpis.models import Measurement, ProjectKPI
 from projects.access import Role
 from tests.api.schema_conformance import ResponseConformance
 from tests.factories import UserFactory, api_key_for
@@ -87,4 +87,33 @@ def test_import_over_http_runs_on_the_worker(private_redis, tmp_path, portfolio)
         assert done["counts"] == {"created": 25, "updated": 0, "unchanged": 0, "rejected": 0}
         assert Measurement.objects.count() == 25
         assert "imports.tasks.run_import" in worker_log.read_text()
-    assert ImportJob.objects.get().status == ImportJob.Status.DONE
+
+        # A register: each row a project with its KPIs in numbered column groups.
+        register = xlsx_bytes(
+            [
+                [
+                    "external_id",
+                    "relationship",
+                    "title",
+                    "kpi_1_code",
+                    "kpi_1_baseline_value",
+                    "KPI 1 baseline date",
+                ],
+                *[
+                    [f"P-{n}", portfolio["rel_a"].pk, f"Project {n}", "fill_rate", 50 + n, "2026-01-31"]
+                    for n in range(12)
+                ],
+            ]
+        )
+        response = api.post(
+            f"{base}/api/v1/imports/",
+            files={"file": ("register.xlsx", register)},
+            data={"record_type": "project_register", "dry_run": "false", "mode": "all_or_nothing"},
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        url = f"{base}/api/v1/imports/{response.json()['id']}/"
+        done = follow(api, url, until={"done", "failed"}, logs=[worker_log, web_log])
+        assert done["counts"] == {"created": 12, "updated": 0, "unchanged": 0, "rejected": 0}, done
+        assert ProjectKPI.objects.filter(project__external_id__startswith="P-").count() == 12
+    assert set(ImportJob.objects.values_list("status", flat=True)) == {ImportJob.Status.DONE}

@@ -174,3 +174,50 @@ def test_an_admin_is_offered_the_portfolio_records_too(client, admin_user):
     client.force_login(admin_user)
     page = client.get(reverse("import-list")).content.decode()
     assert 'value="organizations"' in page and "KPI catalogue" in page
+
+
+REGISTER = csv_bytes(
+    "external_id,relationship,title,kpi_1_code,kpi_1_baseline_value,kpi_1_baseline_date,"
+    "kpi_2_code,kpi_2_baseline_value,kpi_2_baseline_date",
+    "P-10,A with provider,Invoice matching,fill_rate,60,2026-01-31,,,",
+    'P-11,A with provider,Cash forecasting,fill_rate,60,2026-01-31,fill_rate,"12,5 %",2026-01-31',
+)
+
+
+def test_a_register_of_projects_with_kpi_columns_in_the_browser(
+    client, account_manager, tracked, django_capture_on_commit_callbacks
+):
+    from kpis.models import ProjectKPI
+    from projects.models import InnovationProject
+
+    client.force_login(account_manager)
+    page = client.get(reverse("import-list")).content.decode()
+    assert 'value="project_register"' in page and "Projects with KPI columns" in page
+    assert "<code>kpi_N_baseline_value</code>" in page
+    template = client.get(reverse("import-template", args=["project_register"]))
+    header = next(csv.reader(io.StringIO(template.content.decode())))
+    assert "kpi_1_code" in header and "kpi_2_target_value" in header
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("import-list"),
+            {
+                "file": SimpleUploadedFile("register.csv", REGISTER),
+                "record_type": "project_register",
+                "mode": "skip_invalid",
+            },
+        )
+    job = ImportJob.objects.get()
+    detail = client.get(response.url).content.decode()
+    assert "would be created" in detail and "KPIs: fill_rate created" in detail
+    assert "kpi_2_baseline_value: not a number: &#x27;12,5 %&#x27;" in detail
+    assert not InnovationProject.objects.filter(external_id="P-10").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("import-confirm", args=[job.pk]))
+    detail = client.get(reverse("import-detail", args=[job.pk])).content.decode()
+    assert "Imported." in detail and "1 created" in detail and "1 rejected" in detail
+    assert ProjectKPI.objects.filter(project__external_id="P-10").count() == 1
+    assert not InnovationProject.objects.filter(external_id="P-11").exists()
+    history = client.get(reverse("import-list")).content.decode()
+    assert "register.csv" in history and "Projects with KPI columns" in history
