@@ -1,3 +1,4 @@
+import os
 import statistics
 import time
 import tracemalloc
@@ -9,6 +10,9 @@ from django.utils import timezone
 from demo import benchmark
 from kpis.models import RelationshipScore
 from kpis.rollup import rollup_scores
+
+# Issue 17: the full roll-up within 1.5× of the hand-written statement (median of three runs).
+ROLLUP_RATIO_GOAL = 1.5
 
 
 class Command(BaseCommand):
@@ -158,8 +162,13 @@ class Command(BaseCommand):
             f"  peer benchmarks: {len(peer_floor):,} relationship-area pairs, {shown:,} with a benchmark, "
             "all equal to the floor's figures"
         )
-        verdict = "within" if ratio <= 2 else "ABOVE"
-        self.stdout.write(self.style.SUCCESS(f"Ratio {ratio:.2f} (median): {verdict} the goal of 2."))
+        verdict = "within" if ratio <= ROLLUP_RATIO_GOAL else "ABOVE"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Full roll-up / floor {ratio:.2f} (medians; load average {os.getloadavg()[0]:.1f}): "
+                f"{verdict} the goal of {ROLLUP_RATIO_GOAL}."
+            )
+        )
         verdict = "within" if peer_ratio <= 1.5 else "ABOVE"
         self.stdout.write(
             self.style.SUCCESS(
