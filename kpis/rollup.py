@@ -795,9 +795,9 @@ def stamp_changed_figures(
     Only marked relationships are searched for moved records: every write of a measurement, a project
     KPI or a project marks its relationship in its own transaction (kpis.tasks), and the roll-up that
     takes the mark re-stamps what the change moved, so the records of an unmarked relationship have
-    not moved since. Searching every relationship rolled up cost two scans of all measurements and
-    project KPIs per batch (measured: 450 of a full roll-up's 960 ms at 1,000 relationships) and found
-    nothing there.
+    not moved since. Searching every relationship rolled up meant two scans of all measurements and
+    project KPIs per batch (at 1,000 relationships and 1,000,000 measurements their plans took 375
+    and 75 ms, against 960 ms for the whole roll-up) that found nothing in a full roll-up.
 
     Stamps compare as transactions order (projects.records.current_change_stamp): a row stamped
     here is stamped above the rows it was computed from, so a later roll-up leaves it alone until
