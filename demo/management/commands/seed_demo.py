@@ -22,7 +22,7 @@ class Command(BaseCommand):
             # The rows arrived at once: refresh the planner's statistics now rather than waiting for
             # autovacuum (off on some servers), or the first pages are planned for empty tables
             # (measured: the portfolio dashboard's top-improvements query took 98 ms unanalysed,
-            # 3 ms analysed, at 25 relationships).
+            # 2.7 ms analysed, at 25 relationships).
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         self.stdout.write(f"Demo logins (password for each: {DEMO_PASSWORD}):")
