@@ -11,13 +11,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-qbr bench-fanout bench-bulk bench-import load clean help
+.PHONY: run serve test lint check-compose assets install install-dev migrate seed bench bench-dashboard bench-qbr bench-fanout bench-bulk bench-import load clean help
 
 help:
 	@echo "make run    - install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make serve  - production: migrate, collectstatic, gunicorn (DJANGO_ENV=production settings)"
 	@echo "make test   - install test tools, ruff, import layering, Django checks, migrations check, pytest"
 	@echo "make bench  - scoring roll-up and peer benchmark timings on PostgreSQL (BENCH_DATABASE_URL)"
+	@echo "make bench-dashboard - the portfolio dashboard at 25 and at 1,025 relationships, with its queries and plans"
 	@echo "make bench-qbr - QBR pack render time and the quarterly job on the benchmark portfolio"
 	@echo "make bench-fanout - the roll-up fanned out over 1, 2 and 4 Celery workers (REDIS_URL)"
 	@echo "make bench-bulk - bulk upsert of 1,000 measurements through the API against one raw INSERT"
@@ -110,6 +111,24 @@ bench: install
 	$(call create_bench_db,$(BENCH_DATABASE_URL))
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_scoring $(BENCH_ARGS)
+
+# The portfolio dashboard (the home page) at the demo's 25 relationships and with seed_large_portfolio's
+# 1,000 more, in two databases (created, migrated and seeded if missing), rendered alternately for
+# the demo executive; prints the ratio, each query's time and the plans of the slowest. See
+# docs/BENCHMARKS.md.
+DASHBOARD_SMALL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_dashboard_bench_small
+DASHBOARD_LARGE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bpo_dashboard_bench_large
+DASHBOARD_BENCH_ARGS ?=
+bench-dashboard: install
+	$(call create_bench_db,$(DASHBOARD_SMALL_DATABASE_URL))
+	$(call create_bench_db,$(DASHBOARD_LARGE_DATABASE_URL))
+	DATABASE_URL=$(DASHBOARD_SMALL_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(DASHBOARD_LARGE_DATABASE_URL) $(MANAGE) migrate --noinput -v 0
+	DATABASE_URL=$(DASHBOARD_SMALL_DATABASE_URL) $(MANAGE) seed_demo > /dev/null
+	DATABASE_URL=$(DASHBOARD_LARGE_DATABASE_URL) $(MANAGE) seed_demo > /dev/null
+	DATABASE_URL=$(DASHBOARD_LARGE_DATABASE_URL) $(MANAGE) seed_large_portfolio
+	$(MANAGE) bench_dashboard --small-database-url $(DASHBOARD_SMALL_DATABASE_URL) \
+	  --large-database-url $(DASHBOARD_LARGE_DATABASE_URL) $(DASHBOARD_BENCH_ARGS)
 
 # QBR pack benchmark on the portfolio `make bench` generated: one relationship with 40 delivered
 # projects over 12 months, and the quarterly job over a sample of the portfolio. See docs/BENCHMARKS.md.

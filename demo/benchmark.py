@@ -217,6 +217,30 @@ def generate_portfolio(size: PortfolioSize, *, today: dt.date, seed: float = 0.2
         cursor.execute("ANALYZE")
 
 
+# The tables a roll-up writes (score rows, re-stamped records, events): every run leaves its old row
+# versions behind in them.
+WRITTEN_TABLES = [
+    "kpis_relationshipscore",
+    "kpis_pendingscorerecompute",
+    "kpis_pendingscoreperiod",
+    "kpis_projectkpi",
+    "projects_innovationproject",
+    "projects_relationship",
+    "outbox_event",
+]
+
+
+def vacuum_written_tables() -> None:
+    """VACUUM what the previous runs wrote, as autovacuum would between nightly roll-ups.
+
+    Without it, on a server with autovacuum off, each full roll-up leaves 1,000 dead relationship
+    row versions (their change stamps) that the next floor and roll-up wade through: after 29 runs
+    the floor's scan of 1,000 relationships took 1.3 s, and both figures drifted run by run.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {', '.join(WRITTEN_TABLES)}")
+
+
 FLOOR_SQL = """
 WITH rel AS (
     SELECT id FROM projects_relationship WHERE deleted_at IS NULL

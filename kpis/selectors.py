@@ -44,10 +44,13 @@ def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
 
 # A project KPI's latest measurement, its "after" value (DESIGN.md §3): the live measurement with the
 # latest date, on or before a given day when there is one. Live measurements are unique per (project
-# KPI, date) (constraint measurement_one_per_date); the id only makes the order total. This is the
-# one definition: pages, API and dashboards read it through `with_latest_values`, the roll-up too
-# (its PostgreSQL statement is tested against it: tests/kpis/test_rollup.py).
-LATEST_FIRST = ("-measured_on", "-id")
+# KPI, date) (constraint measurement_one_per_date), so the date alone orders them totally, and the
+# probe walks that constraint's index backwards and stops at its first row; an `id` tie-break added
+# a sort per KPI to every probe (measured: 35 against 25 ms for 10,500 KPIs, a third of the
+# portfolio dashboard's largest query). This is the one definition: pages, API and dashboards read
+# it through `with_latest_values`, the roll-up too (its PostgreSQL statement is tested against it:
+# tests/kpis/test_rollup.py).
+LATEST_FIRST = ("-measured_on",)
 
 
 def live_measurements(*, as_of: dt.date | None = None) -> QuerySet[Measurement]:

@@ -506,6 +506,53 @@ def test_batches_cost_a_fixed_number_of_queries_each(settings):
     assert progress == [(3, 7), (6, 7), (7, 7)]
 
 
+def _stored_rows() -> dict:
+    return {
+        row["relationship_id"]: row
+        for row in RelationshipScore.objects.values(
+            "relationship_id", *rollup.SCORE_FIELDS, "inputs_fingerprint"
+        )
+    }
+
+
+def test_batch_read_computed_and_written_in_overlapping_slices_stores_the_same_rows(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("The slices overlap on PostgreSQL only; elsewhere a batch is one slice.")
+    _portfolio(5)
+    today = timezone.localdate()
+    assert rollup.rollup_scores(period=today) == 5
+    whole = _stored_rows()
+    RelationshipScore.objects.all().delete()
+    monkeypatch.setattr(rollup, "PIPELINE_SLICE", 2)
+    with CaptureQueriesContext(connection) as sliced:
+        assert rollup.rollup_scores(period=today) == 5
+    assert _stored_rows() == whole
+    # Three slices, each read and written by its own statements.
+    statements = [query["sql"] for query in sliced.captured_queries]
+    assert sum("jsonb_to_recordset" in sql for sql in statements) == 3
+
+
+def test_a_slice_that_fails_leaves_none_of_the_batch_written(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("The slices overlap on PostgreSQL only.")
+    _portfolio(5)
+    monkeypatch.setattr(rollup, "PIPELINE_SLICE", 2)
+    sent = []
+    execute = rollup._execute_upsert
+
+    def failing_second(statement):
+        sent.append(statement)
+        if len(sent) == 2:
+            raise RuntimeError("the database went away")
+        return execute(statement)
+
+    monkeypatch.setattr(rollup, "_execute_upsert", failing_second)
+    with pytest.raises(RuntimeError, match="went away"):
+        rollup.rollup_scores(period=timezone.localdate())
+    assert not RelationshipScore.objects.exists()
+    assert len(sent) == 2  # the third slice was never sent
+
+
 def test_selectors_read_the_current_score_without_a_query_per_row(django_assert_num_queries):
     _portfolio(4)
     rollup.rollup_scores(period=timezone.localdate())

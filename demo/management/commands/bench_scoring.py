@@ -1,3 +1,4 @@
+import os
 import statistics
 import time
 import tracemalloc
@@ -9,6 +10,9 @@ from django.utils import timezone
 from demo import benchmark
 from kpis.models import RelationshipScore
 from kpis.rollup import rollup_scores
+
+# Issue 17: the full roll-up within 1.5× of the hand-written statement (median of three runs).
+ROLLUP_RATIO_GOAL = 1.5
 
 
 class Command(BaseCommand):
@@ -57,9 +61,12 @@ class Command(BaseCommand):
         )
 
         def fresh_rollup():
+            # A full roll-up: the month's rows deleted, and `force`, so that every relationship is
+            # read, computed and written (none is skipped by its fingerprint).
             RelationshipScore.objects.filter(period=today.replace(day=1)).delete()
+            benchmark.vacuum_written_tables()
             started = time.perf_counter()
-            written = rollup_scores(period=today)
+            written = rollup_scores(period=today, force=True)
             return time.perf_counter() - started, written
 
         def floor():
@@ -76,6 +83,7 @@ class Command(BaseCommand):
         # Interleaved, so that each pair of runs sees the same load on the machine.
         floor_times, rollup_times = [], []
         for _ in range(repeat):
+            benchmark.vacuum_written_tables()
             floor_times.append(floor()[0])
             rollup_times.append(fresh_rollup()[0])
         # Over the stored rows, nothing changed: the fingerprints let the roll-up skip every
@@ -130,7 +138,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {repeat} runs each                              median      best")
         for label, times in (
             ("floor (one SQL statement)", floor_times),
-            ("roll-up, all rows written", rollup_times),
+            ("full roll-up (no skip), all rows written", rollup_times),
             ("full recompute, nothing changed (force)", forced_times),
             ("roll-up, nothing changed (fingerprints)", rerun_times),
             ("peer floor (percent_rank by hand)", peer_floor_times),
@@ -154,8 +162,13 @@ class Command(BaseCommand):
             f"  peer benchmarks: {len(peer_floor):,} relationship-area pairs, {shown:,} with a benchmark, "
             "all equal to the floor's figures"
         )
-        verdict = "within" if ratio <= 2 else "ABOVE"
-        self.stdout.write(self.style.SUCCESS(f"Ratio {ratio:.2f} (median): {verdict} the goal of 2."))
+        verdict = "within" if ratio <= ROLLUP_RATIO_GOAL else "ABOVE"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Full roll-up / floor {ratio:.2f} (medians; load average {os.getloadavg()[0]:.1f}): "
+                f"{verdict} the goal of {ROLLUP_RATIO_GOAL}."
+            )
+        )
         verdict = "within" if peer_ratio <= 1.5 else "ABOVE"
         self.stdout.write(
             self.style.SUCCESS(
