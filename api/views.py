@@ -195,6 +195,12 @@ class ProjectViewSet(PortfolioViewSet):
             with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
         )
 
+    def attach_to_rows(self, rows):
+        # impact_pct reads the project's live KPIs, which a row does not carry: one query per page.
+        improvements = kpi_selectors.live_kpi_improvements([row.id for row in rows])
+        for row in rows:
+            row["live_kpis"] = improvements.get(row.id, [])
+
     def history_entries(self, obj):
         # The page's history: the project's entries and its KPIs' and measurements', one order.
         return kpi_selectors.project_history(project=obj, limit=None)
