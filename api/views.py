@@ -191,9 +191,9 @@ class ProjectViewSet(PortfolioViewSet):
     ordering_expressions = {"stage": selectors.stage_order}  # pipeline order, as on the project list
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.with_kpi_stats(
-            with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
-        )
+        projects = with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
+        # Rows are given their KPIs' figures afterwards (attach_to_rows); records read them prefetched.
+        return projects if self.reading_rows else kpi_selectors.with_kpi_stats(projects)
 
     def attach_to_rows(self, rows):
         # impact_pct reads the project's live KPIs, which a row does not carry: one query per page.

@@ -93,6 +93,11 @@ class BulkUpsertResultSerializer(serializers.Serializer):
     results = BulkRecordResultSerializer(many=True)
 
 
+# Per viewset class: whether its serializer's row plan reads its queryset's columns (a field whose
+# source is a model property cannot be read as a value). Fixed by the code, so decided once.
+_READS_COLUMNS: dict[type, bool] = {}
+
+
 def if_match_version(request, instance) -> int | None:
     """The version a request's If-Match names (None without the header or with `*`); a version
     other than the record's raises VersionConflict (412)."""
@@ -185,11 +190,24 @@ class PortfolioReadViewSet(
             response["ETag"] = tag
         return response
 
+    # Set while a list or object is read as rows: base_queryset may leave out what only records
+    # read (a prefetch).
+    reading_rows = False
+
     # Lists and objects are read as rows and shown through the serializer's row plan (api.rows)
     # where the plan can be derived; the serializer stays the definition (and the schema).
     def row_plan(self):
         serializer_class = self.get_serializer_class()
-        return plan_for(serializer_class) if serializer_class is self.serializer_class else None
+        if serializer_class is not self.serializer_class or _READS_COLUMNS.get(type(self)) is False:
+            return None
+        return plan_for(serializer_class)
+
+    def plan_reads(self, plan, queryset) -> bool:
+        """Whether the plan reads this resource's queryset (known after the first read)."""
+        reads = _READS_COLUMNS.get(type(self))
+        if reads is None:
+            reads = _READS_COLUMNS[type(self)] = plan.reads_columns_of(queryset)
+        return reads
 
     def row_lookups(self) -> tuple[str, ...]:
         """What the serializer's method fields read besides its fields (`values()` lookups)."""
@@ -210,8 +228,12 @@ class PortfolioReadViewSet(
 
     def list(self, request, *args, **kwargs):
         plan = self.row_plan()
+        self.reading_rows = plan is not None
         queryset = self.filter_queryset(self.get_queryset())
-        if plan is None or not plan.reads_columns_of(queryset):
+        if plan is not None and not self.plan_reads(plan, queryset):
+            plan, self.reading_rows = None, False
+            queryset = self.filter_queryset(self.get_queryset())
+        if plan is None:
             page = self.paginate_queryset(queryset)
             if page is None:
                 return Response(self.get_serializer(queryset, many=True).data)
@@ -229,8 +251,10 @@ class PortfolioReadViewSet(
         value = str(self.kwargs.get(lookup_url_kwarg, ""))
         if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
             raise exceptions.NotFound()
+        self.reading_rows = True
         queryset = self.filter_queryset(self.get_queryset())
-        if not plan.reads_columns_of(queryset):
+        if not self.plan_reads(plan, queryset):
+            self.reading_rows = False
             return None
         rows = self.read_rows(plan, queryset)
         try:

@@ -172,8 +172,8 @@ def live_kpi_improvements(project_ids: Iterable[int]) -> dict[int, list[KPIImpro
     """The improvements of each project's live KPIs, by project id, in the order `with_kpi_stats`
     prefetches them: what a page of projects read as rows needs for `project_impact_pct`, in one
     query of values rather than two model instances per KPI."""
-    live_kpis = with_latest_values(
-        ProjectKPI.objects.filter(deleted_at__isnull=True, project_id__in=project_ids)
+    live_kpis = ProjectKPI.objects.filter(deleted_at__isnull=True, project_id__in=project_ids).annotate(
+        latest_value=Subquery(latest_measurement().values("value")[:1])  # as in with_latest_values
     )
     improvements: dict[int, list[KPIImprovement]] = {}
     higher = KPI.Direction.HIGHER_IS_BETTER
