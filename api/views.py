@@ -57,6 +57,7 @@ class OrganizationViewSet(PortfolioViewSet):
     services = project_services.ORGANIZATION
     create_roles = ADMIN_ONLY
     serializer_class = serializers.OrganizationSerializer
+    row_reads = True
     filterset_class = filters.OrganizationFilterSet
     ordering_fields = ["id", "name", "created_at", "updated_at"]
 
@@ -186,6 +187,7 @@ class ProjectViewSet(PortfolioViewSet):
     model = InnovationProject
     services = project_services.PROJECT
     serializer_class = serializers.ProjectSerializer
+    row_reads = True
     filterset_class = filters.ApiProjectFilterSet
     ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
     ordering_expressions = {"stage": selectors.stage_order}  # pipeline order, as on the project list
@@ -214,6 +216,7 @@ class KPIViewSet(PortfolioViewSet):
     create_roles = ADMIN_ONLY
     scoped = False
     serializer_class = serializers.KPISerializer
+    row_reads = True
     filterset_class = filters.KPIFilterSet
     ordering_fields = ["id", "code", "name", "created_at", "updated_at"]
 
@@ -240,6 +243,7 @@ class MeasurementViewSet(PortfolioViewSet):
     model = Measurement
     services = kpi_services.MEASUREMENT
     serializer_class = serializers.MeasurementSerializer
+    row_reads = True
     filterset_class = filters.MeasurementFilterSet
     ordering_fields = ["id", "measured_on", "created_at", "updated_at"]
 
@@ -280,6 +284,7 @@ class SignOffViewSet(PortfolioReadViewSet):
 
     model = SignOff
     serializer_class = serializers.SignOffSerializer
+    row_reads = True
     filterset_class = filters.SignOffFilterSet
     ordering_fields = ["id", "requested_at", "decided_at", "created_at", "updated_at"]
     permission_classes = [SignOffPermission]

@@ -190,6 +190,9 @@ class PortfolioReadViewSet(
             response["ETag"] = tag
         return response
 
+    # Lists and objects of this resource are read as rows (api.rows): set where a test compares
+    # both outputs (tests/api/test_row_reads.py), since method fields may read anything a record has.
+    row_reads = False
     # Set while a list or object is read as rows: base_queryset may leave out what only records
     # read (a prefetch).
     reading_rows = False
@@ -198,7 +201,11 @@ class PortfolioReadViewSet(
     # where the plan can be derived; the serializer stays the definition (and the schema).
     def row_plan(self):
         serializer_class = self.get_serializer_class()
-        if serializer_class is not self.serializer_class or _READS_COLUMNS.get(type(self)) is False:
+        if (
+            not self.row_reads
+            or serializer_class is not self.serializer_class
+            or _READS_COLUMNS.get(type(self)) is False
+        ):
             return None
         return plan_for(serializer_class)
 

@@ -50,12 +50,10 @@ def load_average() -> str:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], env: dict, log: Path, *, port: int, ready_path: str):
+def serving(command: list[str], env: dict, log: Path, *, port: int, ready_path: str, cwd: Path):
     """A gunicorn server, stopped on the way out (whatever happens in between)."""
     with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -138,8 +136,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", choices=["list", "detail"], default=None, help="Measure one endpoint only."
         )
+        parser.add_argument(
+            "--app-dir",
+            type=Path,
+            default=None,
+            help="Serve the app from another checkout of the code (an earlier commit, to compare); "
+            "the floor is served from this one.",
+        )
 
-    def handle(self, *args, relationships, page_size, concurrency, rounds, seconds, workers, only, **options):
+    def handle(
+        self, *args, relationships, page_size, concurrency, rounds, seconds, workers, only, app_dir, **options
+    ):
         if connection.vendor != "postgresql" or "bench" not in connection.settings_dict["NAME"]:
             raise CommandError("Use a PostgreSQL database whose name contains 'bench' (this writes rows).")
         token = self._prepare(relationships)
@@ -152,7 +159,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"API read benchmark: {Relationship.objects.filter(deleted_at=None).count()} relationships, "
             f"{count} live projects, {pages} pages of {page_size}; gunicorn {workers} sync workers each; "
-            f"load average {load_average()}"
+            f"load average {load_average()}" + (f"; the app served from {app_dir}" if app_dir else "")
         )
         workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
         env = self._server_env(workers, workdir)
@@ -170,6 +177,7 @@ class Command(BaseCommand):
                 workdir / "app.log",
                 port=app_port,
                 ready_path="/healthz",
+                cwd=app_dir or settings.BASE_DIR,
             ),
             serving(
                 [*gunicorn, "--bind", f"127.0.0.1:{floor_port}", "load.floor:projects_application"],
@@ -177,6 +185,7 @@ class Command(BaseCommand):
                 workdir / "floor.log",
                 port=floor_port,
                 ready_path=f"{LIST_PATH}?page_size=1",
+                cwd=settings.BASE_DIR,
             ),
         ):
             self._check_same_answers(app_port, floor_port, headers, list_paths, detail_paths[:100])
