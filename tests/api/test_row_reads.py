@@ -20,7 +20,7 @@ from api.rows import Row, plan_for
 from collab.models import Contest
 from demo.scale import ScalePortfolio
 from projects.access import Role
-from projects.models import InnovationProject
+from projects.models import InnovationProject, SignOff
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,22 @@ def generated(db):
         status=Contest.Status.OPEN,
     )
     now = timezone.now()
+    SignOff.objects.create(
+        project=delivered,
+        kind=SignOff.Kind.BENEFIT,
+        realised_annual_benefit=Decimal("98765.43"),
+        request_note="Please confirm the benefit.",
+        requested_by=owner,
+    )
+    SignOff.objects.create(
+        project=projects[4],
+        kind=SignOff.Kind.APPROVAL,
+        status=SignOff.Status.DECLINED,
+        requested_by=None,
+        decided_by=owner,
+        decided_at=now,
+        decision_note="Not this quarter.",
+    )
     InnovationProject.objects.filter(pk__in=[projects[2].pk, projects[-1].pk]).update(deleted_at=now)
     return {"projects": projects, "delivered": delivered}
 
@@ -123,8 +139,7 @@ def test_a_list_page_shows_what_the_serializer_shows(generated, admin, api_as, r
     assert response.status_code == 200, response.content
     expected = serialized(ROW_RESOURCES[resource], admin, include_deleted=False)
     assert response.json()["results"] == expected
-    if resource == "projects":
-        assert len(expected) >= 30
+    assert len(expected) >= {"projects": 30, "sign-offs": 2}.get(resource, 5)
 
 
 @pytest.mark.parametrize("resource", ROW_RESOURCES)
