@@ -304,6 +304,17 @@ class PortfolioFilterBackend(DjangoFilterBackend):
         kwargs["user"] = request.user
         return kwargs
 
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not any(
+            name in filterset_class.base_filters for name in request.query_params
+        ):
+            # Without one of its parameters a FilterSet changes nothing (parameters are checked
+            # by name, api.params), and building one — its choices are scoped querysets — cost
+            # more than the rest of an object read.
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
 
 class StableOrderingFilter(OrderingFilter):
     """`?ordering=` over the view's `ordering_fields`, always ending with the id as a tie-breaker.

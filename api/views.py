@@ -57,6 +57,7 @@ class OrganizationViewSet(PortfolioViewSet):
     services = project_services.ORGANIZATION
     create_roles = ADMIN_ONLY
     serializer_class = serializers.OrganizationSerializer
+    row_reads = True
     filterset_class = filters.OrganizationFilterSet
     ordering_fields = ["id", "name", "created_at", "updated_at"]
 
@@ -186,14 +187,21 @@ class ProjectViewSet(PortfolioViewSet):
     model = InnovationProject
     services = project_services.PROJECT
     serializer_class = serializers.ProjectSerializer
+    row_reads = True
     filterset_class = filters.ApiProjectFilterSet
     ordering_fields = ["id", "title", "stage", "proposed_on", "delivered_on", "created_at", "updated_at"]
     ordering_expressions = {"stage": selectors.stage_order}  # pipeline order, as on the project list
 
     def base_queryset(self, *, user, include_deleted):
-        return kpi_selectors.with_kpi_stats(
-            with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
-        )
+        projects = with_contest_flags(selectors.project_list(user=user, include_deleted=include_deleted))
+        # Rows are given their KPIs' figures afterwards (attach_to_rows); records read them prefetched.
+        return projects if self.reading_rows else kpi_selectors.with_kpi_stats(projects)
+
+    def attach_to_rows(self, rows):
+        # impact_pct reads the project's live KPIs, which a row does not carry: one query per page.
+        improvements = kpi_selectors.live_kpi_improvements([row.id for row in rows])
+        for row in rows:
+            row["live_kpis"] = improvements.get(row.id, [])
 
     def history_entries(self, obj):
         # The page's history: the project's entries and its KPIs' and measurements', one order.
@@ -208,6 +216,7 @@ class KPIViewSet(PortfolioViewSet):
     create_roles = ADMIN_ONLY
     scoped = False
     serializer_class = serializers.KPISerializer
+    row_reads = True
     filterset_class = filters.KPIFilterSet
     ordering_fields = ["id", "code", "name", "created_at", "updated_at"]
 
@@ -234,6 +243,7 @@ class MeasurementViewSet(PortfolioViewSet):
     model = Measurement
     services = kpi_services.MEASUREMENT
     serializer_class = serializers.MeasurementSerializer
+    row_reads = True
     filterset_class = filters.MeasurementFilterSet
     ordering_fields = ["id", "measured_on", "created_at", "updated_at"]
 
@@ -274,6 +284,7 @@ class SignOffViewSet(PortfolioReadViewSet):
 
     model = SignOff
     serializer_class = serializers.SignOffSerializer
+    row_reads = True
     filterset_class = filters.SignOffFilterSet
     ordering_fields = ["id", "requested_at", "decided_at", "created_at", "updated_at"]
     permission_classes = [SignOffPermission]

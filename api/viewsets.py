@@ -2,6 +2,7 @@
 history, bulk upsert, sync cursors. Concrete viewsets are configuration (see api.views)."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +15,8 @@ from api.filters import PortfolioFilterBackend, StableOrderingFilter
 from api.pagination import SYNC_PARAM, StrictPageSizeMixin, SyncPagination
 from api.params import CheckedQueryParamsMixin
 from api.policies import LimitedJSONParser, PortfolioPermission, PortfolioThrottle
+from api.renderers import PortfolioJSONRenderer
+from api.rows import plan_for
 from projects import bulk, sync
 from projects.models import AuditEntry
 from projects.records import VersionConflict
@@ -90,6 +93,11 @@ class BulkUpsertResultSerializer(serializers.Serializer):
     results = BulkRecordResultSerializer(many=True)
 
 
+# Per viewset class: whether its serializer's row plan reads its queryset's columns (a field whose
+# source is a model property cannot be read as a value). Fixed by the code, so decided once.
+_READS_COLUMNS: dict[type, bool] = {}
+
+
 def if_match_version(request, instance) -> int | None:
     """The version a request's If-Match names (None without the header or with `*`); a version
     other than the record's raises VersionConflict (412)."""
@@ -125,6 +133,7 @@ class PortfolioReadViewSet(
     permission_classes = [PortfolioPermission]
     throttle_classes = [PortfolioThrottle]
     parser_classes = [LimitedJSONParser]
+    renderer_classes = [PortfolioJSONRenderer]
     pagination_class = SyncPagination
     filter_backends = [PortfolioFilterBackend, StableOrderingFilter]
     ordering_fields = ["id", "created_at", "updated_at"]
@@ -181,11 +190,97 @@ class PortfolioReadViewSet(
             response["ETag"] = tag
         return response
 
+    # Lists and objects of this resource are read as rows (api.rows): set where a test compares
+    # both outputs (tests/api/test_row_reads.py), since method fields may read anything a record has.
+    row_reads = False
+    # Set while a list or object is read as rows: base_queryset may leave out what only records
+    # read (a prefetch).
+    reading_rows = False
+
+    # Lists and objects are read as rows and shown through the serializer's row plan (api.rows)
+    # where the plan can be derived; the serializer stays the definition (and the schema).
+    def row_plan(self):
+        serializer_class = self.get_serializer_class()
+        if (
+            not self.row_reads
+            or serializer_class is not self.serializer_class
+            or _READS_COLUMNS.get(type(self)) is False
+        ):
+            return None
+        return plan_for(serializer_class)
+
+    def plan_reads(self, plan, queryset) -> bool:
+        """Whether the plan reads this resource's queryset (known after the first read)."""
+        reads = _READS_COLUMNS.get(type(self))
+        if reads is None:
+            reads = _READS_COLUMNS[type(self)] = plan.reads_columns_of(queryset)
+        return reads
+
+    def row_lookups(self) -> tuple[str, ...]:
+        """What the serializer's method fields read besides its fields (`values()` lookups)."""
+        return ()
+
+    def attach_to_rows(self, rows: list) -> None:
+        """Add to each row what the method fields read that no lookup gives (the projects' KPIs)."""
+
+    def represent_rows(self, plan, rows: list) -> list[dict]:
+        self.attach_to_rows(rows)
+        return plan.represent(rows, context=self.get_serializer_context())
+
+    def read_rows(self, plan, queryset):
+        lookups = self.row_lookups()
+        if self.is_sync_request():
+            lookups = (*lookups, self.sync_source().field)  # the cursor reads the row's stamp
+        return plan.rows(queryset, *lookups)
+
+    def list(self, request, *args, **kwargs):
+        plan = self.row_plan()
+        self.reading_rows = plan is not None
+        queryset = self.filter_queryset(self.get_queryset())
+        if plan is not None and not self.plan_reads(plan, queryset):
+            plan, self.reading_rows = None, False
+            queryset = self.filter_queryset(self.get_queryset())
+        if plan is None:
+            page = self.paginate_queryset(queryset)
+            if page is None:
+                return Response(self.get_serializer(queryset, many=True).data)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        rows = self.read_rows(plan, queryset)
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(self.represent_rows(plan, list(rows)))
+        return self.get_paginated_response(self.represent_rows(plan, list(page)))
+
+    def get_row(self, plan):
+        """`get_object` as a row: the same lookup checks, scope, filters and object permissions
+        (None where the plan cannot read this queryset's columns)."""
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        value = str(self.kwargs.get(lookup_url_kwarg, ""))
+        if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
+            raise exceptions.NotFound()
+        self.reading_rows = True
+        queryset = self.filter_queryset(self.get_queryset())
+        if not self.plan_reads(plan, queryset):
+            self.reading_rows = False
+            return None
+        rows = self.read_rows(plan, queryset)
+        try:
+            row = rows.get(**{self.lookup_field: int(value)})
+        except rows.model.DoesNotExist:
+            raise Http404 from None
+        self.check_object_permissions(self.request, row)
+        return row
+
     def retrieve(self, request, *args, **kwargs):
-        obj = self.get_object()
+        plan = self.row_plan()
+        obj = self.get_row(plan) if plan is not None else None
+        if obj is None:
+            plan, obj = None, self.get_object()
         if if_none_match_hits(request, etag(obj)):
             return not_modified(etag(obj))
-        return self.object_response(obj)
+        if plan is None:
+            return self.object_response(obj)
+        return Response(self.represent_rows(plan, [obj])[0], headers={"ETag": etag(obj)})
 
     def object_response(self, obj, *, status_code=status.HTTP_200_OK, headers=None):
         data = self.get_serializer(obj).data

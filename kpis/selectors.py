@@ -8,6 +8,7 @@ annotated values, so a page of any length costs a fixed number of queries.
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import (
@@ -162,6 +163,31 @@ def with_kpi_stats(projects: QuerySet[InnovationProject]) -> QuerySet[Innovation
 def project_impact_pct(project: InnovationProject) -> Decimal | None:
     """The project's impact from KPIs prefetched by `with_kpi_stats`."""
     return scoring.project_impact_pct(project_kpi.improvement_pct for project_kpi in project.live_kpis)
+
+
+class KPIImprovement(NamedTuple):
+    """What `project_impact_pct` reads of a project KPI."""
+
+    improvement_pct: Decimal | None
+
+
+def live_kpi_improvements(project_ids: Iterable[int]) -> dict[int, list[KPIImprovement]]:
+    """The improvements of each project's live KPIs, by project id, in the order `with_kpi_stats`
+    prefetches them: what a page of projects read as rows needs for `project_impact_pct`, in one
+    query of values rather than two model instances per KPI."""
+    live_kpis = ProjectKPI.objects.filter(deleted_at__isnull=True, project_id__in=project_ids).annotate(
+        latest_value=Subquery(latest_measurement().values("value")[:1])  # as in with_latest_values
+    )
+    improvements: dict[int, list[KPIImprovement]] = {}
+    higher = KPI.Direction.HIGHER_IS_BETTER
+    for project_id, baseline, latest, direction in live_kpis.values_list(
+        "project_id", "baseline_value", "latest_value", "kpi__direction"
+    ):
+        figure = scoring.improvement_pct(
+            baseline=baseline, latest=latest, higher_is_better=direction == higher
+        )
+        improvements.setdefault(project_id, []).append(KPIImprovement(figure))
+    return improvements
 
 
 def scored_month(today: dt.date | None = None) -> dt.date:
