@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -239,8 +239,9 @@ def _run(job: ImportJob) -> None:
                 "nothing was imported.",
             )
             return
-        # One transaction: its progress could not be seen from outside, so the page says so.
-        _say(job, f"Every row checked; writing all {total:,} rows in one transaction.")
+        # One transaction; its progress is reported from outside it (_save_progress), from 0 again.
+        job.processed = 0
+        _say(job, f"Every row checked; writing all {total:,} rows in one transaction.", processed=0)
         try:
             with transaction.atomic():
                 outcome = _pass(job, spec, header, headers, dry_run=False, all_or_nothing=True)
@@ -255,10 +256,36 @@ def _run(job: ImportJob) -> None:
         _finish(job, Status.DONE, outcome=outcome)
 
 
-def _say(job: ImportJob, message: str) -> None:
+def _say(job: ImportJob, message: str, **fields) -> None:
     """What a running job is doing, for the progress display."""
     job.message = message
-    ImportJob.objects.filter(pk=job.pk).update(message=message)
+    ImportJob.objects.filter(pk=job.pk).update(message=message, **fields)
+
+
+def _save_progress(job: ImportJob, *, all_or_nothing: bool) -> None:
+    """Make the rows processed so far visible to the progress display.
+
+    An all-or-nothing import writes in one transaction, and what it writes is seen by others only at
+    its end: its progress goes through a connection of its own, committed at once. Nothing in that
+    transaction touches the job's row, so the two never wait for each other (and a lock timeout
+    makes sure of it). SQLite takes one writer at a time; there the embedded default runs the job in
+    the request that started it, where no one polls, so it keeps its progress to the end."""
+    if not all_or_nothing:
+        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+        return
+    if connection.vendor != "postgresql":
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with side.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+            cursor.execute(
+                f"UPDATE {ImportJob._meta.db_table} SET processed = %s WHERE id = %s", [job.processed, job.pk]
+            )
+    except DatabaseError:  # the display lags; the import itself goes on
+        logger.warning("Import %s: progress not saved", job.pk, exc_info=True)
+    finally:
+        side.close()
 
 
 def _header(job: ImportJob, spec: rec.RecordSpec):
@@ -363,8 +390,7 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
             {"row": number, "status": item["status"], "key": item["external_id"] or "", "id": item["id"]},
         )
     job.processed = min(job.total, job.processed + len(batch))
-    if not all_or_nothing:  # inside the one transaction, progress would not be seen anyway
-        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+    _save_progress(job, all_or_nothing=all_or_nothing)
 
 
 # --- The register: projects with their KPI columns ---------------------------------------------
@@ -449,8 +475,7 @@ def _register_batch(
         outcome.counts[item["status"]] += 1
         _row_result(outcome, {"row": number, **item})
     job.processed = min(job.total, job.processed + len(batch))
-    if not all_or_nothing:
-        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
+    _save_progress(job, all_or_nothing=all_or_nothing)
 
 
 def _kpis_of_groups(groups: list, kpi_ids: dict[str, list[int]]) -> dict[str, list[str]]:

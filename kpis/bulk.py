@@ -67,8 +67,12 @@ class MeasurementWriter(bulk.ModelSetWriter):
     def relationship_id(self, item):
         return self.project_kpi(item).project.relationship_id
 
+    def check(self, *, actor, spec, items):
+        self.today = timezone.localdate()  # one "today" for the whole batch (each writer is a copy)
+        super().check(actor=actor, spec=spec, items=items)
+
     def check_record(self, *, actor, item):
-        services.check_measured_on(self.project_kpi(item), item.values.get("measured_on"))
+        services.check_measured_on(self.project_kpi(item), item.values.get("measured_on"), today=self.today)
 
     def check_constraints(self, *, spec, items):
         for item in items:
@@ -96,7 +100,7 @@ class MeasurementWriter(bulk.ModelSetWriter):
         )
 
     def new_row(self, item):
-        return Measurement(**item.values, unit=item.values["project_kpi"].unit)
+        return bulk.new_instance(Measurement, {**item.values, "unit": item.values["project_kpi"].unit})
 
     def after_write(self, *, actor, created, updated):
         def since(item):
@@ -175,7 +179,7 @@ class ProjectKPIWriter(bulk.ModelSetWriter):
         )
 
     def new_row(self, item):
-        return ProjectKPI(**item.values, unit=item.values["kpi"].unit)
+        return bulk.new_instance(ProjectKPI, {**item.values, "unit": item.values["kpi"].unit})
 
     def after_write(self, *, actor, created, updated):
         _request_recomputes(

@@ -177,11 +177,12 @@ def _check_project_kpi_writable(actor, project_kpi: ProjectKPI) -> None:
     _check_project_writable(actor, project_kpi.project)
 
 
-def check_measured_on(project_kpi: ProjectKPI | None, measured_on) -> None:
+def check_measured_on(project_kpi: ProjectKPI | None, measured_on, *, today: dt.date | None = None) -> None:
     """A measurement is a fact: it happened, and after the baseline it is compared with.
 
-    Forms call it too, to report it beside their other field errors before calling a service."""
-    if measured_on is not None and measured_on > timezone.localdate():
+    Forms call it too, to report it beside their other field errors before calling a service. A
+    caller checking many measurements gives `today` once."""
+    if measured_on is not None and measured_on > (today or timezone.localdate()):
         raise ValidationError({"measured_on": "A measurement cannot be dated in the future."})
     if project_kpi is not None and measured_on is not None and measured_on < project_kpi.baseline_date:
         baseline = f"{project_kpi.baseline_date:%Y-%m-%d}"

@@ -23,8 +23,9 @@ class Event(models.Model):
     )
     # The relationship the record belongs to, for scoping (an id, not a key: the outbox sits below
     # the apps whose records it describes, and outlives them). Null for records outside every
-    # relationship (organisations, the KPI catalogue, imports).
-    relationship_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # relationship (organisations, the KPI catalogue, imports). Indexed by outbox_event_scope_seq,
+    # which begins with it (a second index would cost every write and serve no query).
+    relationship_id = models.BigIntegerField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -8,12 +8,81 @@ here are already what the columns store (Decimals at the column's scale, aware d
 foreign keys), as tuples or as model instances, and on PostgreSQL they travel as one array per
 column. Other databases (SQLite, the embedded default) take the ORM's `bulk_create`, which gives
 the same rows.
+
+Each array travels as ONE text parameter in PostgreSQL's array syntax (`'{"a","b"}'::text[]`), not
+as a Python list: psycopg2 writes a list as `ARRAY['a', 'b', …]`, quoting every element on the
+client and, for dates and times, casting every element (`'…'::timestamptz`), which the server then
+parses as that many SQL expressions. For 1,000 measurements that was 7–9 ms of quoting and about
+10 ms of parsing per statement, three statements a bulk request; one string per column costs a
+fraction of a millisecond to quote and is read by the array type's own input function.
 """
 
+import datetime as dt
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 
+import orjson
 from django.db import connection, models
+
+# orjson writes what json.dumps writes for the types JSON has; everything else (dates, dataclasses,
+# subclasses of str or int) is passed through to json.dumps, so that a value json.dumps refuses is
+# refused here too rather than written in orjson's own format.
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def json_text(value, encoder=None) -> str:
+    """A JSON column's value as the text json.dumps would give (up to whitespace, which jsonb drops)."""
+    if encoder is None:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+        except TypeError:  # a type orjson passes through, or an integer wider than 64 bits
+            pass
+    return json.dumps(value, cls=encoder)
+
+
+class _NotLiteral(Exception):
+    """A value this module does not write as array text: the column goes as a Python list."""
+
+
+def _element(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + _quoted(value) + '"'
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return '"' + str(value) + '"'
+    if isinstance(value, (dt.datetime, dt.date)):  # ISO 8601, as psycopg2 would send it
+        return '"' + value.isoformat() + '"'
+    raise _NotLiteral(type(value).__name__)
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def array_literal(values: Sequence) -> str | list:
+    """`values` as one PostgreSQL array literal, or as the list itself for a type not handled above."""
+    kinds = set(map(type, values))
+    # The usual columns hold one type throughout: written without a call per element.
+    if kinds <= {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds <= {str}:
+        return '{"' + '","'.join(map(_quoted, values)) + '"}'
+    if kinds <= {Decimal}:  # digits, sign, point, exponent, NaN, Infinity: nothing to quote
+        return "{" + ",".join(map(str, values)) + "}"
+    if len(kinds) == 1 and kinds <= {dt.datetime, dt.date}:
+        return '{"' + '","'.join(value.isoformat() for value in values) + '"}'
+    try:
+        return "{" + ",".join(map(_element, values)) + "}"
+    except _NotLiteral:
+        return list(values)
 
 
 def insert_values(
@@ -47,19 +116,34 @@ def insert_values(
             )
         return [obj.pk for obj in objs] if returning_ids else None
     quote = connection.ops.quote_name
-    arrays = []
+    # A column with one value in every row (the time of the write, its actor, the event type…) is
+    # sent once, not once per row; the others as one array each. At least one array gives the rows.
+    column_values = []
     for index, field in enumerate(columns):
         values = [row[index] for row in rows]
         if isinstance(field, models.JSONField):
-            values = [None if value is None else json.dumps(value, cls=field.encoder) for value in values]
-        arrays.append(values)
-    casts = ", ".join(
-        f"%s::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
-        for field in columns
-    )
+            values = [None if value is None else json_text(value, field.encoder) for value in values]
+        column_values.append(values)
+    constant = [
+        len(values) > 1 and all(type(value) is type(values[0]) and value == values[0] for value in values)
+        for values in column_values
+    ]
+    if all(constant):
+        constant[0] = False
+    selected, scalars, unnested, arrays = [], [], [], []
+    for index, (field, values) in enumerate(zip(columns, column_values, strict=True)):
+        db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+        if constant[index]:
+            selected.append(f"%s::{db_type}")
+            scalars.append(values[0])
+        else:
+            selected.append(f"u.c{index}")
+            unnested.append((f"c{index}", f"%s::{db_type}[]"))
+            arrays.append(array_literal(values))
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in columns)}) "
-        f"SELECT * FROM unnest({casts})"
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(cast for _, cast in unnested)}) "
+        f"AS u({', '.join(name for name, _ in unnested)})"
     )
     if update_fields is not None:
         assignments = ", ".join(
@@ -70,7 +154,7 @@ def insert_values(
     if returning_ids:
         sql += f" RETURNING {quote(meta.pk.column)}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
+        cursor.execute(sql, [*scalars, *arrays])
         return [row[0] for row in cursor.fetchall()] if returning_ids else None
 
 

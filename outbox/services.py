@@ -59,10 +59,12 @@ def append_events(events: Iterable[NewEvent], *, actor=None, occurred_at: dt.dat
     """
     occurred_at = occurred_at or timezone.now()
     actor_id = _actor_id(actor)
-    rows = []
+    rows, known = [], set()
     for event in events:
-        if not is_known(event.type):
-            raise ValueError(f"Unknown event type {event.type!r}; add it to outbox.catalogue.")
+        if event.type not in known:  # each type checked once per call, not once per event
+            if not is_known(event.type):
+                raise ValueError(f"Unknown event type {event.type!r}; add it to outbox.catalogue.")
+            known.add(event.type)
         rows.append(
             (
                 event.type,

@@ -58,6 +58,7 @@ import copy
 import dataclasses
 import datetime as dt
 import decimal
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
@@ -457,6 +458,37 @@ def constraint_named(model: type[models.Model], name: str):
     return next(c for c in model._meta.constraints if c.name == name)
 
 
+@functools.cache
+def _column_names(model: type[models.Model]) -> frozenset[str]:
+    return frozenset(name for field in model._meta.concrete_fields for name in (field.name, field.attname))
+
+
+def new_instance(model: type[models.Model], values: Mapping[str, Any]) -> models.Model:
+    """A new, unsaved row of `model` from field values by name (related records as instances),
+    the rest at their defaults: what `model(**values)` gives, built through Model.__init__'s
+    positional path (a third of the time, which counts for a thousand rows a request). The related
+    records stay cached on the row, as with keyword arguments."""
+    unknown = values.keys() - _column_names(model)
+    if unknown:  # as model(**values) would refuse them
+        raise TypeError(f"{model.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    args, related = [], []
+    for field in model._meta.concrete_fields:
+        if field.name in values:
+            value = values[field.name]
+            if field.is_relation and isinstance(value, models.Model):
+                related.append((field.name, value))
+                value = value.pk
+        elif field.attname in values:
+            value = values[field.attname]
+        else:
+            value = field.get_default()
+        args.append(value)
+    row = model(*args)
+    for name, value in related:
+        setattr(row, name, value)
+    return row
+
+
 def given_values(item: Item) -> dict[str, Any]:
     """The values an update writes: all but the key, unless the update gives the record its key."""
     current = item.instance.external_id if item.instance is not None else None
@@ -648,10 +680,12 @@ class ModelSetWriter(SetWriter):
         actions = [(AuditEntry.Action.CREATE, item) for item in created] + [
             (self.update_action(item), item) for item in updated
         ]
+        types = {action: event_type(model, action) for action in {action for action, _ in actions}}
+        kind = record_type(model)
         events = [
             NewEvent(
-                type=event_type(model, action),
-                record_type=record_type(model),
+                type=types[action],
+                record_type=kind,
                 record_id=item.obj.pk,
                 external_id=item.obj.external_id,
                 version=item.obj.version,

@@ -10,6 +10,7 @@ these with their own rules (stage machine, parent checks, follow-up work).
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Self, TypeVar
@@ -162,8 +163,13 @@ def current_change_stamp() -> int:
         return row[0]
 
 
+_JSON_NATIVE = frozenset({str, int, bool, type(None)})
+
+
 def json_value(value: Any) -> Any:
     """A value as it is stored in an audit entry: JSON-safe and exact (Decimals as text)."""
+    if type(value) in _JSON_NATIVE:  # most values: checked once, not against every case below
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
@@ -190,13 +196,32 @@ def audited_value(field: models.Field, value: Any) -> Any:
     return json_value(value)
 
 
-def row_snapshot(instance: models.Model) -> dict[str, Any]:
-    """The audited columns of a row (foreign keys as ids), without its many-to-many links."""
-    return {
-        field.name: audited_value(field, getattr(instance, field.attname))
-        for field in instance._meta.concrete_fields
+@functools.cache
+def _audited_columns(model: type[models.Model]) -> tuple[tuple[str, str, Decimal | None], ...]:
+    """(name, attname, the quantum of a decimal column) of each audited column of a model: worked
+    out once per model, since a bulk write snapshots a thousand rows of the same one."""
+    return tuple(
+        (
+            field.name,
+            field.attname,
+            Decimal(1).scaleb(-field.decimal_places) if isinstance(field, models.DecimalField) else None,
+        )
+        for field in model._meta.concrete_fields
         if field.name not in {"change_stamp", "updated_at", "version"}
-    }
+    )
+
+
+def row_snapshot(instance: models.Model) -> dict[str, Any]:
+    """The audited columns of a row (foreign keys as ids), without its many-to-many links; each value
+    as `audited_value` gives it."""
+    values = {}
+    for name, attname, quantum in _audited_columns(type(instance)):
+        value = getattr(instance, attname)
+        if quantum is not None and isinstance(value, Decimal) and value.is_finite():
+            with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
+                value = value.quantize(quantum)
+        values[name] = json_value(value)
+    return values
 
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
@@ -209,6 +234,8 @@ def snapshot(instance: models.Model) -> dict[str, Any]:
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if not before:  # a new record (a bulk create's thousand of them): every value it has
+        return {key: {"before": None, "after": value} for key, value in after.items() if value is not None}
     return {
         key: {"before": before.get(key), "after": after.get(key)}
         for key in after.keys() | before.keys()

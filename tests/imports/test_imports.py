@@ -4,9 +4,11 @@ progress — all through the bulk engine, against PostgreSQL."""
 import csv
 import datetime as dt
 import io
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from imports import services
 from imports.models import ImportJob
@@ -268,6 +270,50 @@ def test_progress_is_saved_after_each_batch(account_manager, tracked, settings, 
     )
     assert seen == [(0, 5), (2, 5), (4, 5)]
     assert (job.processed, job.total, job.created) == (5, 5, 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_all_or_nothing_write_shows_its_progress_from_outside_its_transaction(
+    account_manager, tracked, settings, monkeypatch
+):
+    """The write pass is one transaction; another connection (the progress page's) still sees its
+    rows processed grow batch by batch, and no measurement before the end."""
+    if settings.DATABASE_VENDOR != "postgresql":
+        pytest.fail("needs PostgreSQL: the embedded default (SQLite) keeps one writer at a time")
+    settings.IMPORT_BATCH_ROWS = 2
+    seen_outside = []
+    real = bulk.upsert
+
+    def from_another_connection():
+        def read():
+            try:
+                seen_outside.append(
+                    (ImportJob.objects.values_list("processed", "total").get(), Measurement.objects.count())
+                )
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=30)
+
+    def watching(**kwargs):
+        if not kwargs.get("dry_run"):
+            from_another_connection()
+        return real(**kwargs)
+
+    monkeypatch.setattr(bulk, "upsert", watching)
+    lines = [f"M-{n},PK-1,2026-01-{n:02d},{n}" for n in range(1, 6)]
+    job = run_import(
+        account_manager,
+        csv_bytes("external_id,project_kpi,measured_on,value", *lines),
+        "measurements",
+        dry_run=False,
+    )
+    from_another_connection()
+    assert (job.status, job.processed, job.total, job.created) == (ImportJob.Status.DONE, 5, 5, 5)
+    # Before each batch of the write: 0, 2, 4 rows processed, nothing visible yet; then all of it.
+    assert seen_outside == [((0, 5), 0), ((2, 5), 0), ((4, 5), 0), ((5, 5), 5)]
 
 
 def test_template_round_trip(account_manager, tracked):
