@@ -91,8 +91,8 @@ class MeasurementWriter(bulk.ModelSetWriter):
             (row[0], row[1]): row[2]
             for row in Measurement.objects.filter(
                 deleted_at__isnull=True,
-                project_kpi_id__in={slot[0] for slot in slots},
-                measured_on__in={slot[1] for slot in slots},
+                project_kpi_id__any={slot[0] for slot in slots},
+                measured_on__any={slot[1] for slot in slots},
             ).values_list("project_kpi_id", "measured_on", "pk")
         }
         bulk.claim_slots(

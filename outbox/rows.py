@@ -19,6 +19,7 @@ fraction of a millisecond to quote and is read by the array type's own input fun
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -83,6 +84,39 @@ def array_literal(values: Sequence) -> str | list:
         return "{" + ",".join(map(_element, values)) + "}"
     except _NotLiteral:
         return list(values)
+
+
+class AnyOf(models.Lookup):
+    """`field__any=values`: the rows whose field is one of `values`, like `__in`, with the values
+    sent as ONE array parameter on PostgreSQL (`field = ANY('{…}'::type[])`). `__in` sends one
+    parameter per value, each quoted (and, for dates, cast) by psycopg2 and parsed by the server: for
+    the thousand keys or dates of a bulk request's checks, most of those queries' time."""
+
+    lookup_name = "any"
+
+    def get_prep_lookup(self):
+        field = self.lhs.output_field
+        return [
+            field.get_prep_value(value.pk if isinstance(value, models.Model) else value)
+            for value in self.rhs
+            if value is not None
+        ]
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor != "postgresql":
+            return compiler.compile(models.lookups.In(self.lhs, self.rhs))
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(value, connection, prepared=True) for value in self.rhs]
+        # The type without its modifiers: a cast to varchar(100) or numeric(12, 4) would cut or round
+        # a value into one that matches a row it does not name.
+        db_type = re.sub(r"\(.*\)", "", field.db_type(connection))
+        return f"{lhs} = ANY(%s::{db_type}[])", [*lhs_params, array_literal(values)]
+
+
+# Every column, foreign keys included (they keep lookups of their own).
+models.Field.register_lookup(AnyOf)
+models.ForeignObject.register_lookup(AnyOf)
 
 
 def insert_values(

@@ -620,7 +620,7 @@ class ModelSetWriter(SetWriter):
         if not keys:
             return
         taken = set(
-            spec.model._default_manager.filter(deleted_at__isnull=True, external_id__in=keys).values_list(
+            spec.model._default_manager.filter(deleted_at__isnull=True, external_id__any=keys).values_list(
                 "external_id", flat=True
             )
         )
@@ -861,7 +861,7 @@ def _attach_existing(actor, spec: RecordSpec, items: list[Item], matches: Mappin
     keys = [item.key for item in items if item.index not in matches]
     ids = [matches[item.index].id for item in items if item.index in matches]
     rows = list(
-        spec.existing(actor).filter(Q(external_id__in=keys) | Q(pk__in=ids)).select_for_update(of=("self",))
+        spec.existing(actor).filter(Q(external_id__any=keys) | Q(pk__any=ids)).select_for_update(of=("self",))
     )
     by_key = {obj.external_id: obj for obj in rows if obj.external_id}
     by_id = {obj.pk: obj for obj in rows}
