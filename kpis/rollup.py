@@ -623,15 +623,6 @@ def _pipelined_rollup(
             window=window, relationship_ids=ids, contract_starts={pk: contract_starts[pk] for pk in ids}
         )
 
-    def write(statement: _UpsertStatement, ids: list[int]) -> int:
-        # Each slice's score.changed events follow its rows on the helper, so that only the last
-        # slice's are left to append after the computing is done (all of them after the last
-        # slice cost 30-40 ms of waiting, measured).
-        written = _execute_upsert(statement)
-        if written:
-            append_score_events(relationship_ids=ids, period=window.period, computed_at=computed_at)
-        return written
-
     written = 0
     with _connection_helper() as helper:
         reading = helper.submit(read, slices[0])
@@ -648,7 +639,7 @@ def _pipelined_rollup(
             )
             if writing is not None:
                 written += writing.result()
-            writing = helper.submit(write, statement, slices[index])
+            writing = helper.submit(_execute_upsert, statement)
         written += writing.result()
     return written
 
@@ -766,7 +757,6 @@ def _rollup_batch(
             contract_starts = {pk: contract_starts[pk] for pk in relationship_ids}
             with _without_cyclic_gc():
                 if connection.vendor == "postgresql" and len(relationship_ids) > PIPELINE_SLICE:
-                    # Appends the events of each slice's rows as it writes them.
                     written = _pipelined_rollup(
                         window, relationship_ids, contract_starts, computed_at=computed_at, reasons=reasons
                     )
@@ -783,11 +773,11 @@ def _rollup_batch(
                         reasons=reasons,
                         fingerprints=fingerprints,
                     )
-                    if written:
-                        # The rows this roll-up wrote carry its computed_at; the others are left out.
-                        append_score_events(
-                            relationship_ids=relationship_ids, period=window.period, computed_at=computed_at
-                        )
+                if written:
+                    # The rows this roll-up wrote carry its computed_at; the others are left out.
+                    append_score_events(
+                        relationship_ids=relationship_ids, period=window.period, computed_at=computed_at
+                    )
         if clear_stale and (marked or relationship_ids):  # the current month: the figures records show now
             stamp_changed_figures(
                 marked,

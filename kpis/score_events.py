@@ -2,7 +2,7 @@
 
 A roll-up leaves a row whose figures did not move alone (its `computed_at` stays), so the rows
 stamped with this roll-up's `computed_at` are exactly the changed ones: one SELECT and one INSERT
-per batch (per slice of a batch read and written in slices, kpis.rollup), whatever its size.
+per batch, whatever its size.
 """
 
 import datetime as dt
