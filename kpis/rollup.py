@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
@@ -143,16 +143,14 @@ def _window_projects(window: scoring.Window, relationship_ids: list[int], prefix
 # project_id index as well (the LATERAL subquery; OFFSET 0 keeps the planner from flattening it back
 # into a hash join): the planner otherwise scanned all 100,000 project KPIs for the 4,000 of a
 # 250-relationship slice (measured: 47–53 ms against 91–115 ms for the statement).
-_WINDOW_INPUTS_SQL = """
-SELECT p.id, p.relationship_id, p.title, p.level, p.delivered_on, p.expected_annual_benefit,
-       p.realised_annual_benefit, p.version,
-       pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
+_PROJECT_KPIS_WITH_LATEST_SQL = """
+SELECT pk.id, pk.project_id, k.name, k.unit, k.direction, pk.baseline_value, pk.target_value,
        latest.value, latest.measured_on, pk.version, k.id, k.version, latest.id, latest.version
 FROM projects_innovationproject p
-LEFT JOIN LATERAL (
+CROSS JOIN LATERAL (
     SELECT * FROM kpis_projectkpi pk WHERE pk.project_id = p.id AND pk.deleted_at IS NULL OFFSET 0
-) AS pk ON true
-LEFT JOIN kpis_kpi k ON k.id = pk.kpi_id
+) AS pk
+JOIN kpis_kpi k ON k.id = pk.kpi_id
 LEFT JOIN LATERAL (
     SELECT m.value, m.measured_on, m.id, m.version FROM kpis_measurement m
     WHERE m.project_kpi_id = pk.id AND m.deleted_at IS NULL AND m.measured_on <= %(end)s
@@ -162,65 +160,25 @@ LEFT JOIN LATERAL (
 WHERE p.relationship_id = ANY(%(relationship_ids)s) AND p.stage = %(delivered)s
   AND p.deleted_at IS NULL AND p.delivered_on BETWEEN %(start)s AND %(end)s
 """
-# The columns of a project in _WINDOW_INPUTS_SQL's rows (ProjectInput's); the rest are its KPI's.
-_PROJECT_COLUMNS = 8
-
-
-def _read_window(window: scoring.Window, relationship_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
-    """The rows of ProjectInput (projects delivered in the window, not deleted) and of KPIInput
-    (their live KPIs with the latest measurement of each) for these relationships.
-
-    On PostgreSQL one statement reads both: each project with each of its KPIs (a project without a
-    live KPI once, with NULLs). It already walked the window's projects to reach their KPIs, so
-    reading the projects by a second query (as before) scanned them twice and cost a round trip
-    and an ORM query per slice (measured: see docs/BENCHMARKS.md, 2026-12-07). Projects are
-    returned in (relationship, delivery date, id) order."""
-    if connection.vendor != "postgresql":
-        projects = list(
-            InnovationProject.objects.filter(**_window_projects(window, relationship_ids))
-            .order_by("relationship_id", "delivered_on", "id")
-            .values_list(
-                "id",
-                "relationship_id",
-                "title",
-                "level",
-                "delivered_on",
-                "expected_annual_benefit",
-                "realised_annual_benefit",
-                "version",
-            )
-        )
-        return projects, _other_project_kpis_with_latest(window, relationship_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _WINDOW_INPUTS_SQL,
-            {
-                "start": window.start,
-                "end": window.end,
-                "relationship_ids": relationship_ids,
-                "delivered": InnovationProject.Stage.DELIVERED.value,
-            },
-        )
-        rows = cursor.fetchall()
-    projects: dict[int, tuple] = {}
-    kpis = []
-    for row in rows:
-        if row[0] not in projects:
-            projects[row[0]] = row[:_PROJECT_COLUMNS]
-        if row[_PROJECT_COLUMNS] is not None:
-            kpis.append(row[_PROJECT_COLUMNS:])
-    return sorted(projects.values(), key=itemgetter(1, 4, 0)), kpis
 
 
 def _project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int]) -> list[tuple]:
     """(id, project id, KPI name, unit, direction, baseline, target, latest value, its date, and
-    the versions the fingerprint rests on) of the live KPIs of the projects delivered in the window:
-    the KPI rows of `_read_window`."""
-    return _read_window(window, relationship_ids)[1]
-
-
-def _other_project_kpis_with_latest(window: scoring.Window, relationship_ids: list[int]) -> list[tuple]:
-    """`_project_kpis_with_latest` where PostgreSQL's statement is not available (SQLite)."""
+    the versions the fingerprint rests on) of the live KPIs of the projects delivered in the window,
+    in one query."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PROJECT_KPIS_WITH_LATEST_SQL,
+                {
+                    "start": window.start,
+                    "end": window.end,
+                    "relationship_ids": relationship_ids,
+                    "delivered": InnovationProject.Stage.DELIVERED.value,
+                },
+            )
+            return cursor.fetchall()
+    # Elsewhere (SQLite): the project KPIs, and their latest measurements (kpis.selectors).
     project_kpis = ProjectKPI.objects.filter(
         deleted_at__isnull=True, **_window_projects(window, relationship_ids, prefix="project__")
     )
@@ -254,17 +212,35 @@ def _other_project_kpis_with_latest(window: scoring.Window, relationship_ids: li
 def gather_inputs(
     *, window: scoring.Window, relationship_ids: list[int], contract_starts: dict[int, dt.date] | None = None
 ) -> ScoreInputs:
-    """Everything a month's scores rest on, for these relationships, in one query (three on
+    """Everything a month's scores rest on, for these relationships, in two queries (three on
     SQLite). `contract_starts` (relationship id → contract start) is read by the caller along with
     the ids; without it, one more query reads it."""
     if contract_starts is None:
         contract_starts = dict(
             Relationship.objects.filter(pk__in=relationship_ids).values_list("pk", "contract_start")
         )
-    project_rows, kpi_rows = _read_window(window, relationship_ids)
-    projects = list(map(ProjectInput._make, project_rows))
+    projects = list(
+        map(
+            ProjectInput._make,
+            InnovationProject.objects.filter(**_window_projects(window, relationship_ids))
+            .order_by("relationship_id", "delivered_on", "id")
+            .values_list(
+                "id",
+                "relationship_id",
+                "title",
+                "level",
+                "delivered_on",
+                "expected_annual_benefit",
+                "realised_annual_benefit",
+                "version",
+            ),
+        )
+    )
     # Sorted here rather than by the database: the same order (project, KPI name, id), cheaper.
-    kpis = sorted(map(KPIInput._make, kpi_rows), key=attrgetter("project_id", "kpi", "project_kpi_id"))
+    kpis = sorted(
+        map(KPIInput._make, _project_kpis_with_latest(window, relationship_ids)),
+        key=attrgetter("project_id", "kpi", "project_kpi_id"),
+    )
     return ScoreInputs(
         window=window,
         relationship_ids=relationship_ids,

@@ -486,13 +486,13 @@ def test_query_count_does_not_grow_with_relationships():
         assert rollup.rollup_scores(period=timezone.localdate()) == 8
     assert len(large.captured_queries) == len(small.captured_queries)
     # ids, stale marks and month requests of deleted relationships, [lock], stale marks, the
-    # month's requests (with their reasons), [the fingerprint check], the projects with their KPIs
-    # and the latest measurements (one statement on PostgreSQL; projects, KPIs and measurements on
-    # SQLite), upsert, the rows written and their score.changed events; then the change stamp and
-    # one update each of the project KPIs, projects and relationships whose figures moved (so that
+    # month's requests (with their reasons), [the fingerprint check], projects, project KPIs with
+    # their latest measurements (two statements on SQLite), upsert, the rows written and their
+    # score.changed events; then the change stamp and one
+    # update each of the project KPIs, projects and relationships whose figures moved (so that
     # sync re-sends them); savepoints aside.
     statements = [q["sql"] for q in large.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == (15 if connection.vendor == "postgresql" else 16), statements
+    assert len(statements) == 16, statements
 
 
 def test_batches_cost_a_fixed_number_of_queries_each(settings):
