@@ -50,6 +50,11 @@ def test_bench_command_refuses_a_database_not_named_for_benchmarks():
         call_command("bench_scoring", "--relationships", "1")
 
 
+def test_cpu_bench_command_refuses_a_database_not_named_for_benchmarks():
+    with pytest.raises(CommandError, match=r"bench"):
+        call_command("bench_scoring_cpu", "--repeat", "1")
+
+
 def test_generated_measurements_may_lie_after_the_month_and_are_ignored(postgresql):
     today = timezone.localdate()
     benchmark.generate_portfolio(benchmark.PortfolioSize(10, 200, 4_000), today=today)
