@@ -339,18 +339,29 @@ class Deliveries:
     realised_earlier: dict[str, Decimal]
 
 
+def _first_funnel_month(as_of: AsOf) -> dt.date:
+    return scoring.add_months(as_of.period, -(FUNNEL_QUARTERS * 3 - 1))
+
+
 def deliveries(*, projects: QuerySet[InnovationProject], as_of: AsOf) -> Deliveries:
     """One aggregate query: delivered projects and realised benefit per month and currency."""
-    first_month = scoring.add_months(as_of.period, -(FUNNEL_QUARTERS * 3 - 1))
     rows = (
         projects.filter(
-            stage=Stage.DELIVERED, delivered_on__gte=first_month, delivered_on__lte=as_of.window.end
+            stage=Stage.DELIVERED,
+            delivered_on__gte=_first_funnel_month(as_of),
+            delivered_on__lte=as_of.window.end,
         )
         .annotate(month=TruncMonth("delivered_on"))
         .values("month", "relationship__currency")
         .annotate(delivered=Count("id"), realised=Sum("realised_annual_benefit"))
         .order_by()
     )
+    return _deliveries_of(rows, as_of)
+
+
+def _deliveries_of(rows: Iterable[dict], as_of: AsOf) -> Deliveries:
+    """Deliveries from rows of (month, relationship__currency, delivered, realised)."""
+    first_month = _first_funnel_month(as_of)
     by_month: dict[dt.date, int] = defaultdict(int)
     realised_by_month: dict[tuple[dt.date, str], Decimal] = defaultdict(Decimal)
     for row in rows:
@@ -394,10 +405,15 @@ class Funnel:
 
 def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
     """One aggregate query: live projects by stage and level."""
-    counts = {
-        (row["stage"], row["level"]): row["n"]
-        for row in projects.values("stage", "level").annotate(n=Count("id")).order_by()
-    }
+    return _funnel_of(
+        {
+            (row["stage"], row["level"]): row["n"]
+            for row in projects.values("stage", "level").annotate(n=Count("id")).order_by()
+        }
+    )
+
+
+def _funnel_of(counts: dict[tuple[str, str], int]) -> Funnel:
     stages = [
         {
             "stage": stage.value,
@@ -415,6 +431,33 @@ def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
         for level in Level
     ]
     return Funnel(stages=stages, levels=levels, by_stage_level=counts)
+
+
+def deliveries_and_funnel(*, projects: QuerySet[InnovationProject], as_of: AsOf) -> tuple[Deliveries, Funnel]:
+    """`deliveries` and `funnel` in one aggregate query, the same figures: live projects counted by
+    stage and level, those delivered in the funnel's quarters also by month and currency.
+
+    Both aggregates read every live project of the portfolio, so their time grows with it; one scan
+    instead of two (measured at 1,025 relationships, 7,999 projects: 5.4–6.9 ms against 7–9.5 ms
+    for the two, psql, three runs each)."""
+    delivered_in_range = Q(
+        stage=Stage.DELIVERED,
+        delivered_on__gte=_first_funnel_month(as_of),
+        delivered_on__lte=as_of.window.end,
+    )
+    rows = (
+        projects.annotate(month=Case(When(delivered_in_range, then=TruncMonth("delivered_on")), default=None))
+        .values("stage", "level", "month", "relationship__currency")
+        .annotate(n=Count("id"), realised=Sum("realised_annual_benefit"))
+        .order_by()
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    delivered = []
+    for row in rows:
+        counts[(row["stage"], row["level"])] += row["n"]
+        if row["month"] is not None:
+            delivered.append({**row, "delivered": row["n"]})
+    return _deliveries_of(delivered, as_of), _funnel_of(dict(counts))
 
 
 def top_improvements(

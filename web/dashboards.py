@@ -142,7 +142,7 @@ def portfolio_dashboard(
     # spent about 15 ms of each render preparing it as 1,025 parameters for every query using it.
     covered = relationships.values("pk") if narrows(filterset) else None
     projects = reads.portfolio_projects(user=user, relationship_ids=covered)
-    delivered = reads.deliveries(projects=projects, as_of=as_of)
+    delivered, funnel = reads.deliveries_and_funnel(projects=projects, as_of=as_of)
     figures = [
         Figure("active", "Active relationships", stats.active_now, stats.active_earlier),
         Figure(
@@ -177,7 +177,7 @@ def portfolio_dashboard(
         figures=figures,
         realised=realised,
         deliveries=delivered,
-        funnel=reads.funnel(projects=projects),
+        funnel=funnel,
         covered=covered,
         improvements=reads.top_improvements(user=user, relationship_ids=covered, window=as_of.window),
     )

@@ -49,6 +49,19 @@ def test_funnel_counts_stages_levels_and_quarters(book, executive):
     assert deliveries.quarters[-1]["end"] == month(1, 1) - dt.timedelta(days=1)
 
 
+@pytest.mark.parametrize("role", ["executive", "account_manager"])
+def test_deliveries_and_funnel_in_one_query_equal_each_read_alone(
+    book, request, role, django_assert_num_queries
+):
+    user = request.getfixturevalue(role)
+    as_of, _stats, projects = portfolio_reads(user)
+    alone = (reads.deliveries(projects=projects, as_of=as_of), reads.funnel(projects=projects))
+    assert alone[1].by_stage_level  # something to compare
+    with django_assert_num_queries(1):
+        together = reads.deliveries_and_funnel(projects=projects, as_of=as_of)
+    assert together == alone
+
+
 def test_largest_improvements_are_ranked_and_exact(book, executive):
     as_of, stats, _projects = portfolio_reads(executive)
     improvements = reads.top_improvements(
@@ -70,8 +83,11 @@ def project_figures(user, covered):
     """The project figures of the portfolio dashboard over the relationships `covered`."""
     as_of = reads.AsOf.of()
     projects = reads.portfolio_projects(user=user, relationship_ids=covered)
-    funnel = reads.funnel(projects=projects)
-    deliveries = reads.deliveries(projects=projects, as_of=as_of)
+    deliveries, funnel = reads.deliveries_and_funnel(projects=projects, as_of=as_of)
+    assert (deliveries, funnel) == (
+        reads.deliveries(projects=projects, as_of=as_of),
+        reads.funnel(projects=projects),
+    )
     improvements = reads.top_improvements(user=user, relationship_ids=covered, window=as_of.window)
     return (
         funnel.by_stage_level,
