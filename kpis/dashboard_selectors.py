@@ -243,8 +243,9 @@ class PortfolioStats:
     unscored: int = 0  # no score row yet
     new: int = 0  # new — not scored yet (neither in a tier nor in the distribution)
     bins: list[dict] = field(default_factory=list)
-    # The relationships covered, so that project figures filter by a list rather than re-running
-    # the relationships' score subqueries inside every project query.
+    # The ids of the relationships covered. The portfolio dashboard's own project reads do not take
+    # this list (1,025 parameters a query at 1,025 relationships) but the scope or a subquery of the
+    # same selection (web.dashboards.portfolio_dashboard).
     relationship_ids: list[int] = field(default_factory=list)
 
 
