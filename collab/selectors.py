@@ -511,7 +511,7 @@ class Recognition:
 def recognition(
     *,
     user,
-    relationship_ids: list[int] | None = None,
+    relationship_ids: list[int] | QuerySet | None = None,  # ids, or a subquery of relationship pks
     person=None,
     today: dt.date | None = None,
     limit: int | None = None,

@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DecimalField,
     ExpressionWrapper,
@@ -37,7 +38,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Cast, Concat, TruncMonth
 from django.utils import timezone
 
 from kpis import scoring
@@ -225,6 +226,9 @@ def median(values: Iterable[Decimal]) -> Decimal | None:
     return statistics.median(values) if values else None
 
 
+NEW = "new"  # portfolio_stats: the current score row of a relationship new — not scored yet
+
+
 @dataclass
 class PortfolioStats:
     """Figures over every relationship the dashboard covers (not only the scoreboard's page)."""
@@ -239,31 +243,46 @@ class PortfolioStats:
     unscored: int = 0  # no score row yet
     new: int = 0  # new — not scored yet (neither in a tier nor in the distribution)
     bins: list[dict] = field(default_factory=list)
-    # The relationships covered, so that project figures filter by a list rather than re-running
-    # the relationships' score subqueries inside every project query.
+    # The ids of the relationships covered. The portfolio dashboard's own project reads do not take
+    # this list (1,025 parameters a query at 1,025 relationships) but the scope or a subquery of the
+    # same selection (web.dashboards.portfolio_dashboard).
     relationship_ids: list[int] = field(default_factory=list)
 
 
 def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> PortfolioStats:
-    """One query: each relationship's current and earlier score, tier and whether it is active."""
-    rows = relationships.annotate(
-        is_active_now=Case(When(active_on(as_of.today, today=as_of.today), then=Value(1)), default=Value(0)),
-        was_active=Case(
-            When(active_on(as_of.earlier_day, today=as_of.today), then=Value(1)), default=Value(0)
-        ),
-    ).values_list(
-        "pk",
-        "current_score",
-        "current_tier",
-        "current_is_new",
-        "earlier_score",
-        "is_active_now",
-        "was_active",
+    """One query: each relationship's current and earlier score, tier and whether it is active.
+
+    The current score row is read by one lookup per relationship, as one text: "new" while the
+    relationship is new (no verdict, as in `_current`), else its score (exact, as written by the
+    database) and tier; rather than by a lookup per column as `with_scores` does. At 1,025
+    relationships that is 3,075 index probes fewer. (A JSON object instead cost more in decoding
+    1,025 values than it saved.)
+    """
+    verdict = Case(
+        When(is_new=True, then=Value(NEW)),
+        default=Concat(Cast("score", CharField()), Value(" "), "tier"),
+        output_field=CharField(),
+    )
+    current_row = scores_up_to(as_of.period).filter(relationship=OuterRef("pk")).values(row=verdict)[:1]
+    rows = (
+        relationships.annotate(
+            current_row=Subquery(current_row, output_field=CharField()),
+            is_active_now=Case(
+                When(active_on(as_of.today, today=as_of.today), then=Value(1)), default=Value(0)
+            ),
+            was_active=Case(
+                When(active_on(as_of.earlier_day, today=as_of.today), then=Value(1)), default=Value(0)
+            ),
+        )
+        .values_list("pk", "current_row", "earlier_score", "is_active_now", "was_active")
+        .order_by()  # counted, not listed: no sort
     )
     stats = PortfolioStats(tier_counts=dict.fromkeys(TIER_ORDER, 0))
     scores_now, scores_earlier = [], []
     bin_counts = defaultdict(int)
-    for pk, score, tier, is_new, earlier, is_active_now, was_active in rows:
+    for pk, current, earlier, is_active_now, was_active in rows:
+        is_new = current == NEW
+        score, tier = current.split(" ", 1) if current is not None and not is_new else (None, None)
         stats.relationships += 1
         stats.relationship_ids.append(pk)
         stats.active_now += is_active_now
@@ -297,9 +316,17 @@ def portfolio_stats(relationships: QuerySet[Relationship], as_of: AsOf) -> Portf
 # --- Projects: delivered per month, the funnel, the largest KPI improvements ------------------
 
 
-def portfolio_projects(*, user, relationship_ids: list[int]) -> QuerySet[InnovationProject]:
-    """The visible live projects of the given relationships."""
-    return project_selectors.project_list(user=user).filter(relationship_id__in=relationship_ids)
+# The relationships a portfolio figure covers: ids, or a subquery of relationship pks (`values("pk")`
+# of a scoped selection); None for every relationship the user sees (the scope alone).
+Covered = Iterable[int] | QuerySet | None
+
+
+def portfolio_projects(*, user, relationship_ids: Covered = None) -> QuerySet[InnovationProject]:
+    """The visible live projects (of the given relationships)."""
+    projects = project_selectors.project_list(user=user)
+    if relationship_ids is None:
+        return projects
+    return projects.filter(relationship_id__in=relationship_ids)
 
 
 @dataclass
@@ -313,18 +340,29 @@ class Deliveries:
     realised_earlier: dict[str, Decimal]
 
 
+def _first_funnel_month(as_of: AsOf) -> dt.date:
+    return scoring.add_months(as_of.period, -(FUNNEL_QUARTERS * 3 - 1))
+
+
 def deliveries(*, projects: QuerySet[InnovationProject], as_of: AsOf) -> Deliveries:
     """One aggregate query: delivered projects and realised benefit per month and currency."""
-    first_month = scoring.add_months(as_of.period, -(FUNNEL_QUARTERS * 3 - 1))
     rows = (
         projects.filter(
-            stage=Stage.DELIVERED, delivered_on__gte=first_month, delivered_on__lte=as_of.window.end
+            stage=Stage.DELIVERED,
+            delivered_on__gte=_first_funnel_month(as_of),
+            delivered_on__lte=as_of.window.end,
         )
         .annotate(month=TruncMonth("delivered_on"))
         .values("month", "relationship__currency")
         .annotate(delivered=Count("id"), realised=Sum("realised_annual_benefit"))
         .order_by()
     )
+    return _deliveries_of(rows, as_of)
+
+
+def _deliveries_of(rows: Iterable[dict], as_of: AsOf) -> Deliveries:
+    """Deliveries from rows of (month, relationship__currency, delivered, realised)."""
+    first_month = _first_funnel_month(as_of)
     by_month: dict[dt.date, int] = defaultdict(int)
     realised_by_month: dict[tuple[dt.date, str], Decimal] = defaultdict(Decimal)
     for row in rows:
@@ -368,10 +406,15 @@ class Funnel:
 
 def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
     """One aggregate query: live projects by stage and level."""
-    counts = {
-        (row["stage"], row["level"]): row["n"]
-        for row in projects.values("stage", "level").annotate(n=Count("id")).order_by()
-    }
+    return _funnel_of(
+        {
+            (row["stage"], row["level"]): row["n"]
+            for row in projects.values("stage", "level").annotate(n=Count("id")).order_by()
+        }
+    )
+
+
+def _funnel_of(counts: dict[tuple[str, str], int]) -> Funnel:
     stages = [
         {
             "stage": stage.value,
@@ -391,8 +434,35 @@ def funnel(*, projects: QuerySet[InnovationProject]) -> Funnel:
     return Funnel(stages=stages, levels=levels, by_stage_level=counts)
 
 
+def deliveries_and_funnel(*, projects: QuerySet[InnovationProject], as_of: AsOf) -> tuple[Deliveries, Funnel]:
+    """`deliveries` and `funnel` in one aggregate query, the same figures: live projects counted by
+    stage and level, those delivered in the funnel's quarters also by month and currency.
+
+    Both aggregates read every live project of the portfolio, so their time grows with it; one scan
+    instead of two (measured at 1,025 relationships, 7,999 projects: 5.4–6.9 ms against 7–9.5 ms
+    for the two, psql, three runs each)."""
+    delivered_in_range = Q(
+        stage=Stage.DELIVERED,
+        delivered_on__gte=_first_funnel_month(as_of),
+        delivered_on__lte=as_of.window.end,
+    )
+    rows = (
+        projects.annotate(month=Case(When(delivered_in_range, then=TruncMonth("delivered_on")), default=None))
+        .values("stage", "level", "month", "relationship__currency")
+        .annotate(n=Count("id"), realised=Sum("realised_annual_benefit"))
+        .order_by()
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    delivered = []
+    for row in rows:
+        counts[(row["stage"], row["level"])] += row["n"]
+        if row["month"] is not None:
+            delivered.append({**row, "delivered": row["n"]})
+    return _deliveries_of(delivered, as_of), _funnel_of(dict(counts))
+
+
 def top_improvements(
-    *, user, relationship_ids: list[int], window: scoring.Window, limit: int = TOP_IMPROVEMENTS
+    *, user, relationship_ids: Covered = None, window: scoring.Window, limit: int = TOP_IMPROVEMENTS
 ) -> list[ProjectKPI]:
     """The largest KPI improvements of projects delivered in the window, largest first (one query).
 
@@ -406,9 +476,10 @@ def top_improvements(
         project__stage=Stage.DELIVERED,
         project__delivered_on__gte=window.start,
         project__delivered_on__lte=window.end,
-        project__relationship_id__in=relationship_ids,
         project__relationship__deleted_at__isnull=True,
     )
+    if relationship_ids is not None:
+        in_window = in_window.filter(project__relationship_id__in=relationship_ids)
     # The order, in one statement: an inner query ranks every KPI in the window on narrow rows and
     # keeps the first `limit` ids; only those are read with their project, relationship and parties.
     # KPIs without a measurement have no improvement: they sort last rather than being filtered out,

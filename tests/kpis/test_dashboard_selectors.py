@@ -8,10 +8,10 @@ import pytest
 
 from kpis import dashboard_selectors as reads
 from kpis import selectors
-from projects.access import role_of, user_organization_id
+from projects.access import Role, role_of, user_organization_id
 from projects.models import Relationship
 from tests.dashboard_data import month, score_row
-from tests.factories import RelationshipFactory
+from tests.factories import RelationshipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +49,19 @@ def test_funnel_counts_stages_levels_and_quarters(book, executive):
     assert deliveries.quarters[-1]["end"] == month(1, 1) - dt.timedelta(days=1)
 
 
+@pytest.mark.parametrize("role", ["executive", "account_manager"])
+def test_deliveries_and_funnel_in_one_query_equal_each_read_alone(
+    book, request, role, django_assert_num_queries
+):
+    user = request.getfixturevalue(role)
+    as_of, _stats, projects = portfolio_reads(user)
+    alone = (reads.deliveries(projects=projects, as_of=as_of), reads.funnel(projects=projects))
+    assert alone[1].by_stage_level  # something to compare
+    with django_assert_num_queries(1):
+        together = reads.deliveries_and_funnel(projects=projects, as_of=as_of)
+    assert together == alone
+
+
 def test_largest_improvements_are_ranked_and_exact(book, executive):
     as_of, stats, _projects = portfolio_reads(executive)
     improvements = reads.top_improvements(
@@ -64,6 +77,49 @@ def test_largest_improvements_are_ranked_and_exact(book, executive):
         Decimal(4) / 21 * 100,  # 21 h → 17 h, lower is better
         Decimal(-10) / 80 * 100,  # 80 → 70
     ]
+
+
+def project_figures(user, covered):
+    """The project figures of the portfolio dashboard over the relationships `covered`."""
+    as_of = reads.AsOf.of()
+    projects = reads.portfolio_projects(user=user, relationship_ids=covered)
+    deliveries, funnel = reads.deliveries_and_funnel(projects=projects, as_of=as_of)
+    assert (deliveries, funnel) == (
+        reads.deliveries(projects=projects, as_of=as_of),
+        reads.funnel(projects=projects),
+    )
+    improvements = reads.top_improvements(user=user, relationship_ids=covered, window=as_of.window)
+    return (
+        funnel.by_stage_level,
+        deliveries,
+        [(pk.pk, pk.improvement_pct) for pk in improvements],
+        sorted(projects.values_list("pk", flat=True)),
+    )
+
+
+@pytest.mark.parametrize("role", ["executive", "account_manager", "viewer"])
+def test_the_scope_alone_or_a_subquery_covers_what_the_list_of_ids_does(book, request, role):
+    """Unfiltered, the dashboard passes no relationships (None: the scope alone); filtered, a
+    subquery of the filtered selection. Both read the same figures as the list of the ids, for
+    every kind of scope, and leave out the deleted R6 and what the user may not see."""
+    user = (
+        UserFactory(role=Role.CLIENT_VIEWER, organization=book["r2"].client)
+        if role == "viewer"
+        else request.getfixturevalue(role)
+    )
+    as_of = reads.AsOf.of()
+    relationships = reads.portfolio_relationships(user=user, as_of=as_of)
+    ids = reads.portfolio_stats(relationships, as_of).relationship_ids
+    assert book["r6"].pk not in ids and ids
+    by_ids = project_figures(user, ids)
+    assert project_figures(user, None) == by_ids
+    assert project_figures(user, relationships.values("pk")) == by_ids
+    # A narrower selection as a subquery: only its relationships' projects.
+    first = relationships.filter(pk=min(ids))
+    assert project_figures(user, first.values("pk")) == project_figures(user, [min(ids)])
+    assert {
+        p.relationship_id for p in reads.portfolio_projects(user=user, relationship_ids=first.values("pk"))
+    } <= {min(ids)}
 
 
 def test_portfolio_reads_cost_a_fixed_number_of_queries(book, executive, django_assert_num_queries):

@@ -182,7 +182,7 @@ def portfolio(request):
         "tier_labels": dict(Tier.choices),
         # Recognition: the people behind the innovations delivered in the relationships shown.
         "recognition_rows": collab_selectors.recognition(
-            user=request.user, relationship_ids=stats.relationship_ids, limit=RECOGNITION_ROWS
+            user=request.user, relationship_ids=dashboard.covered, limit=RECOGNITION_ROWS
         ),
         "recognition_since": collab_selectors.recognition_since(),
     }

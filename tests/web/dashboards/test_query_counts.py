@@ -15,12 +15,12 @@ from tests.web.dashboards.conftest import month
 pytestmark = pytest.mark.django_db
 
 SIZES = [10, 1000]
-# Scoreboard count and page, sparklines, portfolio figures, deliveries, funnel, largest improvements.
-PORTFOLIO_SELECTOR_QUERIES = 7
+# Scoreboard count and page, sparklines, portfolio figures, deliveries and funnel, largest improvements.
+PORTFOLIO_SELECTOR_QUERIES = 6
 # The selector's, plus session, user, role and organisation (whether an executive is one of an
 # organisation's), the filter's client, provider and area choices, which scores of the page rest on
 # contested figures, and the people recognised (their contributions; names only when any).
-PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 16, Role.ACCOUNT_MANAGER: 16}
+PORTFOLIO_PAGE_QUERIES = {Role.EXECUTIVE: 15, Role.ACCOUNT_MANAGER: 15}
 # Session, user, role, organisation; the relationship with its areas, managers and leadership
 # pairs; the score history; projects and their KPIs with latest values; the peer benchmarks of its
 # areas (one query for every cohort, whatever the portfolio's size); the month's discussion and the
