@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from kpis.models import Measurement
 from outbox.models import Event
 from outbox.rows import array_literal, insert_values
+from outbox.services import EVENT_COLUMNS
 from projects.models import AuditEntry
 from tests.factories import MeasurementFactory, ProjectKPIFactory, UserFactory
 
@@ -66,20 +67,9 @@ def test_insert_values_stores_every_value_as_written():
 def test_a_column_with_one_value_and_a_batch_of_identical_rows():
     occurred_at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     same = ("measurement.created", occurred_at, "measurement", 7, "K-1", 1, None, None, 3, {})
-    columns = [
-        "type",
-        "occurred_at",
-        "record_type",
-        "record_id",
-        "external_id",
-        "version",
-        "relationship_id",
-        "actor",
-        "sync_stamp",
-        "data",
-    ]
-    insert_values(Event, columns, [same, same, same])
-    events = list(Event.objects.values_list(*[c if c != "actor" else "actor_id" for c in columns]))
+    insert_values(Event, EVENT_COLUMNS, [same, same, same])
+    stored = ["actor_id" if name == "actor" else name for name in EVENT_COLUMNS]
+    events = list(Event.objects.values_list(*stored))
     assert events == [same] * 3
 
 
