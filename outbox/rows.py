@@ -86,6 +86,13 @@ def array_literal(values: Sequence) -> str | list:
         return list(values)
 
 
+def unmodified_type(field: models.Field, connection) -> str:
+    """The column's type without its modifiers (`varchar`, not `varchar(100)`; `numeric`, not
+    `numeric(20, 4)`): what a value is cast to on its way in, so that the cast never cuts or rounds it."""
+    db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+    return re.sub(r"\(.*\)", "", db_type)
+
+
 class AnyOf(models.Lookup):
     """`field__any=values`: the rows whose field is one of `values`, like `__in`, with the values
     sent as ONE array parameter on PostgreSQL (`field = ANY('{…}'::type[])`). `__in` sends one
@@ -110,7 +117,7 @@ class AnyOf(models.Lookup):
         values = [field.get_db_prep_value(value, connection, prepared=True) for value in self.rhs]
         # The type without its modifiers: a cast to varchar(100) or numeric(12, 4) would cut or round
         # a value into one that matches a row it does not name.
-        db_type = re.sub(r"\(.*\)", "", field.db_type(connection))
+        db_type = unmodified_type(field, connection)
         return f"{lhs} = ANY(%s::{db_type}[])", [*lhs_params, array_literal(values)]
 
 
@@ -166,7 +173,9 @@ def insert_values(
         constant[0] = False
     selected, scalars, unnested, arrays = [], [], [], []
     for index, (field, values) in enumerate(zip(columns, column_values, strict=True)):
-        db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+        # Cast to the bare type: an explicit cast to varchar(100) would cut a longer value without
+        # a word, where the column's own assignment refuses it.
+        db_type = unmodified_type(field, connection)
         if constant[index]:
             selected.append(f"%s::{db_type}")
             scalars.append(values[0])

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from kpis.models import Measurement
@@ -143,3 +143,13 @@ def test_any_never_cuts_or_rounds_a_value_into_a_match():
     assert not Measurement.objects.filter(external_id__any=["k" * 101]).exists()
     assert not Measurement.objects.filter(value__any=[Decimal("1.00005")]).exists()
     assert Measurement.objects.filter(value__any=[Decimal("1.0001")]).exists()
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut():
+    content_type = ContentType.objects.get_for_model(Measurement)
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    row = (at, None, content_type.pk, 1, "r" * 301, "update", {}, 1)  # object_repr is varchar(300)
+    fields = ["at", "actor", "content_type", "object_id", "object_repr", "action", "changes", "version"]
+    with pytest.raises(DataError), transaction.atomic():
+        insert_values(AuditEntry, fields, [row, row])
+    assert not AuditEntry.objects.exists()
