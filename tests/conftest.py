@@ -69,7 +69,9 @@ def pytest_sessionstart(session):
 @pytest.fixture(autouse=True)
 def reference_data(request):
     """Roles and process areas; transactional tests flush the rows the migration created."""
-    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if transactional or "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
         from projects.reference_data import ensure_reference_data
 
         request.getfixturevalue("transactional_db")
