@@ -14,6 +14,7 @@ reads the file, turns rows into the engine's records, and keeps the job's progre
   readings, in one savepoint; the row is the unit of both modes (`_register_batch`).
 """
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -239,12 +240,14 @@ def _run(job: ImportJob) -> None:
                 "nothing was imported.",
             )
             return
-        # One transaction; its progress is reported from outside it (_save_progress), from 0 again.
+        # One transaction; its progress is saved from outside it, counting from 0 again.
         job.processed = 0
         _say(job, f"Every row checked; writing all {total:,} rows in one transaction.", processed=0)
         try:
-            with transaction.atomic():
-                outcome = _pass(job, spec, header, headers, dry_run=False, all_or_nothing=True)
+            with transaction.atomic(), _progress_outside_the_transaction(job) as save:
+                outcome = _pass(
+                    job, spec, header, headers, dry_run=False, all_or_nothing=True, save_progress=save
+                )
         except ImportRejected as rejected:
             _finish(
                 job,
@@ -262,28 +265,40 @@ def _say(job: ImportJob, message: str, **fields) -> None:
     ImportJob.objects.filter(pk=job.pk).update(message=message, **fields)
 
 
-def _save_progress(job: ImportJob, *, all_or_nothing: bool) -> None:
-    """Make the rows processed so far visible to the progress display.
+def _save_progress(job: ImportJob) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
 
-    An all-or-nothing import writes in one transaction, and what it writes is seen by others only at
-    its end: its progress goes through a connection of its own, committed at once. Nothing in that
-    transaction touches the job's row, so the two never wait for each other (and a lock timeout
-    makes sure of it). SQLite takes one writer at a time; there the embedded default runs the job in
-    the request that started it, where no one polls, so it keeps its progress to the end."""
-    if not all_or_nothing:
-        ImportJob.objects.filter(pk=job.pk).update(processed=job.processed)
-        return
+
+@contextlib.contextmanager
+def _progress_outside_the_transaction(job: ImportJob):
+    """A `save_progress` for a pass inside one transaction, whose writes others see only at its end:
+    the rows processed go through a connection of its own (opened once for the pass), committed at
+    once. Nothing in that transaction touches the job's row, so the two never wait for each other
+    (and a lock timeout makes sure of it); should the side connection fail, the display lags and the
+    import goes on. SQLite takes one writer at a time; there the embedded default runs the job in the
+    request that started it, where no one polls, so it keeps its progress to the end."""
     if connection.vendor != "postgresql":
+        yield lambda job: None
         return
     side = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def save(job: ImportJob) -> None:
+        try:
+            with side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {ImportJob._meta.db_table} SET processed = %s WHERE id = %s",
+                    [job.processed, job.pk],
+                )
+        except DatabaseError:
+            logger.warning("Import %s: progress not saved", job.pk, exc_info=True)
+
     try:
-        with side.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '2s'")
-            cursor.execute(
-                f"UPDATE {ImportJob._meta.db_table} SET processed = %s WHERE id = %s", [job.processed, job.pk]
-            )
-    except DatabaseError:  # the display lags; the import itself goes on
-        logger.warning("Import %s: progress not saved", job.pk, exc_info=True)
+        try:
+            with side.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '2s'")
+        except DatabaseError:
+            logger.warning("Import %s: no connection for its progress", job.pk, exc_info=True)
+        yield save
     finally:
         side.close()
 
@@ -307,17 +322,28 @@ def _data_rows(job: ImportJob) -> Iterator[tuple[int, list]]:
         yield number, row
 
 
-def _pass(job, spec, header, headers, *, dry_run: bool, all_or_nothing: bool = False) -> Pass:
+def _pass(
+    job, spec, header, headers, *, dry_run: bool, all_or_nothing: bool = False, save_progress=None
+) -> Pass:
+    """One pass over the file in batches; after each, the rows processed so far are saved with
+    `save_progress` (by default an UPDATE of the job in the caller's transaction)."""
+    save_progress = save_progress or _save_progress
     outcome = Pass()
     seen: dict[tuple, int] = {}
     batch: list[tuple[int, list]] = []
+
+    def run(batch):
+        _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
+        job.processed = min(job.total, job.processed + len(batch))
+        save_progress(job)
+
     for number, row in _data_rows(job):
         batch.append((number, row))
         if len(batch) >= batch_rows():
-            _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
+            run(batch)
             batch = []
     if batch:
-        _batch(job, spec, headers, batch, seen, outcome, dry_run=dry_run, all_or_nothing=all_or_nothing)
+        run(batch)
     outcome.header = header
     return outcome
 
@@ -389,8 +415,6 @@ def _batch(job, spec, headers, batch, seen, outcome: Pass, *, dry_run: bool, all
             outcome,
             {"row": number, "status": item["status"], "key": item["external_id"] or "", "id": item["id"]},
         )
-    job.processed = min(job.total, job.processed + len(batch))
-    _save_progress(job, all_or_nothing=all_or_nothing)
 
 
 # --- The register: projects with their KPI columns ---------------------------------------------
@@ -474,8 +498,6 @@ def _register_batch(
         item = results[position]
         outcome.counts[item["status"]] += 1
         _row_result(outcome, {"row": number, **item})
-    job.processed = min(job.total, job.processed + len(batch))
-    _save_progress(job, all_or_nothing=all_or_nothing)
 
 
 def _kpis_of_groups(groups: list, kpi_ids: dict[str, list[int]]) -> dict[str, list[str]]:

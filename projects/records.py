@@ -185,43 +185,43 @@ def _m2m_names(instance: models.Model) -> list[str]:
     return [f.name for f in instance._meta.many_to_many]
 
 
+def _scale_of(field: models.Field) -> Decimal | None:
+    """The quantum a decimal column stores its values at (None for other columns)."""
+    return Decimal(1).scaleb(-field.decimal_places) if isinstance(field, models.DecimalField) else None
+
+
+def _audited(value: Any, quantum: Decimal | None) -> Any:
+    if quantum is not None and isinstance(value, Decimal) and value.is_finite():
+        # Compare and record at the column's scale: 250 and 250.00 are the same stored value.
+        with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
+            value = value.quantize(quantum)
+    return json_value(value)
+
+
 def audited_value(field: models.Field, value: Any) -> Any:
     """A column's value as the audit records and compares it."""
     if isinstance(value, models.Model):
         value = value.pk
-    if isinstance(field, models.DecimalField) and isinstance(value, Decimal) and value.is_finite():
-        # Compare and record at the column's scale: 250 and 250.00 are the same stored value.
-        with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
-            value = value.quantize(Decimal(1).scaleb(-field.decimal_places))
-    return json_value(value)
+    return _audited(value, _scale_of(field))
 
 
 @functools.cache
 def _audited_columns(model: type[models.Model]) -> tuple[tuple[str, str, Decimal | None], ...]:
-    """(name, attname, the quantum of a decimal column) of each audited column of a model: worked
-    out once per model, since a bulk write snapshots a thousand rows of the same one."""
+    """(name, attname, scale) of each audited column of a model: worked out once per model, since a
+    bulk write snapshots a thousand rows of the same one."""
     return tuple(
-        (
-            field.name,
-            field.attname,
-            Decimal(1).scaleb(-field.decimal_places) if isinstance(field, models.DecimalField) else None,
-        )
+        (field.name, field.attname, _scale_of(field))
         for field in model._meta.concrete_fields
         if field.name not in {"change_stamp", "updated_at", "version"}
     )
 
 
 def row_snapshot(instance: models.Model) -> dict[str, Any]:
-    """The audited columns of a row (foreign keys as ids), without its many-to-many links; each value
-    as `audited_value` gives it."""
-    values = {}
-    for name, attname, quantum in _audited_columns(type(instance)):
-        value = getattr(instance, attname)
-        if quantum is not None and isinstance(value, Decimal) and value.is_finite():
-            with contextlib.suppress(InvalidOperation):  # too many digits: full_clean() reports it
-                value = value.quantize(quantum)
-        values[name] = json_value(value)
-    return values
+    """The audited columns of a row (foreign keys as ids), without its many-to-many links."""
+    return {
+        name: _audited(getattr(instance, attname), quantum)
+        for name, attname, quantum in _audited_columns(type(instance))
+    }
 
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
