@@ -183,6 +183,42 @@ class Measurement(SyncedModel):
         return f"{self.project_kpi}: {self.value} on {self.measured_on}"
 
 
+class LatestMeasurement(models.Model):
+    """Each project KPI's latest live measurement today (kpis.selectors.LATEST_FIRST, no date
+    limit): its date and value, one row per project KPI that has one.
+
+    Kept by the database, not by Python: triggers on the measurement table rewrite the row of
+    every project KPI whose measurements a statement inserted, changed or deleted
+    (kpis/migrations/0008_latest_measurement.py), so every write path — services, bulk, imports,
+    the admin, raw SQL — keeps it true, and nothing in the app writes it. Pages, the API and the
+    dashboards read a KPI's current value from here with one join instead of one index probe per
+    KPI (`with_latest_values` without a date); a value as of a past date is still chosen from the
+    measurements themselves. tests/kpis/test_latest_measurement.py compares it with the definition
+    after every kind of write, and under concurrent writers."""
+
+    # The database deletes a project KPI's row with the KPI (a foreign key ON DELETE CASCADE on
+    # PostgreSQL, a trigger on SQLite): Django's own cascade would collect the row before the
+    # measurements' triggers could write it again in the same delete.
+    project_kpi = models.OneToOneField(
+        ProjectKPI,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        primary_key=True,
+        related_name="stored_latest",
+    )
+    # Empty when the KPI has no live measurement (any more): the row stays, as the lock its
+    # writers take turns on.
+    measured_on = models.DateField(null=True)
+    value = models.DecimalField(**VALUE, null=True)
+
+    class Meta:
+        # The triggers write this table; Django's serializers and dumpdata may read it.
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.project_kpi_id}: {self.value} on {self.measured_on}"
+
+
 class Tier(models.TextChoices):
     HIGH_PERFORMING = "high_performing", "High-performing"
     STEADY = "steady", "Steady"

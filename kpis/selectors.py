@@ -50,7 +50,9 @@ def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
 # a sort per KPI to every probe (measured: 35 against 25 ms for 10,500 KPIs, a third of the
 # portfolio dashboard's largest query). This is the one definition: pages, API and dashboards read
 # it through `with_latest_values`, the roll-up too (its PostgreSQL statement is tested against it:
-# tests/kpis/test_rollup.py).
+# tests/kpis/test_rollup.py). Today's latest (no date) is also kept stored per KPI by the database's
+# triggers (kpis.models.LatestMeasurement), held to this definition by
+# tests/kpis/test_latest_measurement.py.
 LATEST_FIRST = ("-measured_on",)
 
 
@@ -90,9 +92,16 @@ def with_latest_values(
     project_kpis: QuerySet[ProjectKPI], *, as_of: dt.date | None = None
 ) -> QuerySet[ProjectKPI]:
     """Annotate `latest_value` and `latest_measured_on` of the latest measurement (as of a date, or now)."""
-    latest = latest_measurement(as_of=as_of)
     # improvement_pct reads the KPI's direction: joined here, so a list costs no query per row.
-    return project_kpis.select_related("kpi").annotate(
+    project_kpis = project_kpis.select_related("kpi")
+    if as_of is None:
+        # Today's latest is stored per KPI (kpis.models.LatestMeasurement): one join, no probe per KPI.
+        return project_kpis.annotate(
+            latest_value=F("stored_latest__value"),
+            latest_measured_on=F("stored_latest__measured_on"),
+        )
+    latest = latest_measurement(as_of=as_of)
+    return project_kpis.annotate(
         latest_value=Subquery(latest.values("value")[:1]),
         latest_measured_on=Subquery(latest.values("measured_on")[:1]),
     )
@@ -129,7 +138,7 @@ def project_impact_expression() -> Subquery:
     measured = (
         ProjectKPI.objects.filter(project=OuterRef("pk"), deleted_at__isnull=True)
         .exclude(baseline_value=0)
-        .annotate(latest_value=Subquery(latest_measurement().values("value")[:1]))
+        .annotate(latest_value=F("stored_latest__value"))  # as in with_latest_values
         .filter(latest_value__isnull=False)
         .annotate(capped=Greatest(Least(improvement_expression(), Value(cap)), Value(-cap)))
         .order_by()
@@ -176,7 +185,7 @@ def live_kpi_improvements(project_ids: Iterable[int]) -> dict[int, list[KPIImpro
     prefetches them: what a page of projects read as rows needs for `project_impact_pct`, in one
     query of values rather than two model instances per KPI."""
     live_kpis = ProjectKPI.objects.filter(deleted_at__isnull=True, project_id__in=project_ids).annotate(
-        latest_value=Subquery(latest_measurement().values("value")[:1])  # as in with_latest_values
+        latest_value=F("stored_latest__value")  # as in with_latest_values
     )
     improvements: dict[int, list[KPIImprovement]] = {}
     higher = KPI.Direction.HIGHER_IS_BETTER
