@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kpis import scoring
@@ -210,10 +210,24 @@ class LatestMeasurement(models.Model):
     # writers take turns on.
     measured_on = models.DateField(null=True)
     value = models.DecimalField(**VALUE, null=True)
+    # kpis.selectors.improvement_expression of the value, as a double: what the largest
+    # improvements are ordered by, through the index below (empty without a value or with a zero
+    # baseline). The triggers rewrite it when the KPI's baseline or its catalogue entry's direction
+    # changes too. For ordering only: the figures shown come from kpis.scoring.
+    improvement_order = models.FloatField(null=True)
 
     class Meta:
-        # The triggers write this table; Django's serializers and dumpdata may read it.
+        # Only the triggers write this table.
         default_permissions = ("view",)
+        indexes = [
+            # The largest improvements walk this index and stop after the first few rows in their
+            # window and scope, whatever the portfolio's size.
+            models.Index(
+                F("improvement_order").desc(),
+                F("project_kpi"),
+                name="latest_improvement_order",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.project_kpi_id}: {self.value} on {self.measured_on}"

@@ -1,5 +1,6 @@
-"""The stored latest measurement (kpis.models.LatestMeasurement) is the definition's, after every
-kind of write: services, bulk, soft and hard deletes, raw updates, a KPI's delete, and two
+"""The stored latest measurement (kpis.models.LatestMeasurement) is the definition's, and its
+improvement is improvement_expression's, after every kind of write: services, bulk, soft and hard
+deletes, raw updates, a KPI's delete, a new baseline, a catalogue entry's direction, and two
 writers committing out of order."""
 
 import datetime as dt
@@ -11,11 +12,11 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Case, FloatField, Q, Subquery, Value, When
 
 from kpis import services
-from kpis.models import LatestMeasurement, Measurement, ProjectKPI
-from kpis.selectors import latest_measurement, with_latest_values
+from kpis.models import KPI, LatestMeasurement, Measurement, ProjectKPI
+from kpis.selectors import improvement_expression, latest_measurement, with_latest_values
 from projects import bulk
 from tests.factories import KPIFactory, ProjectFactory, ProjectKPIFactory
 
@@ -25,29 +26,54 @@ BASELINE_DATE = dt.date(2024, 1, 1)
 
 
 def by_definition() -> dict[int, tuple]:
-    """Every project KPI's latest live measurement (date, value), chosen by the query the stored
-    table replaces: one probe per KPI ordered by kpis.selectors.LATEST_FIRST."""
+    """Every project KPI's latest live measurement (date, value) and its improvement, from the
+    queries the stored table replaces: one probe per KPI ordered by kpis.selectors.LATEST_FIRST,
+    and kpis.selectors.improvement_expression (none without a value or with a zero baseline)."""
     latest = latest_measurement()
-    rows = ProjectKPI.objects.annotate(
-        on=Subquery(latest.values("measured_on")[:1]), value=Subquery(latest.values("value")[:1])
-    ).values_list("pk", "on", "value")
-    return {pk: (on, value) for pk, on, value in rows}
+    rows = (
+        ProjectKPI.objects.annotate(
+            on=Subquery(latest.values("measured_on")[:1]), latest_value=Subquery(latest.values("value")[:1])
+        )
+        .annotate(
+            improvement=Case(
+                When(Q(baseline_value=0) | Q(latest_value__isnull=True), then=Value(None)),
+                default=improvement_expression(),
+                output_field=FloatField(),
+            )
+        )
+        .values_list("pk", "on", "latest_value", "improvement")
+    )
+    return {pk: (on, value, improvement) for pk, on, value, improvement in rows}
 
 
 def stored() -> dict[int, tuple]:
-    """The same, read the way pages and the API read it (`with_latest_values` without a date)."""
+    """The same, read the way pages, the API and the dashboards read it (`with_latest_values`
+    without a date; the largest improvements order by the stored improvement)."""
     rows = with_latest_values(ProjectKPI.objects.all()).values_list(
-        "pk", "latest_measured_on", "latest_value"
+        "pk", "latest_measured_on", "latest_value", "stored_latest__improvement_order"
     )
-    return {pk: (on, value) for pk, on, value in rows}
+    return {pk: (on, value, improvement) for pk, on, value, improvement in rows}
+
+
+def latest_of(project_kpi) -> tuple:
+    """(date, value) stored for one KPI."""
+    return stored()[project_kpi.pk][:2]
 
 
 def assert_stored_is_the_definition():
     expected = by_definition()
-    assert stored() == expected
+    actual = stored()
+    assert actual.keys() == expected.keys()
+    for pk, (on, value, improvement) in expected.items():
+        # The improvement as the database computes it both ways; a double either way.
+        assert actual[pk] == (
+            on,
+            value,
+            pytest.approx(improvement, rel=1e-12) if improvement else improvement,
+        )
     # The stored rows themselves: no row claims a value the definition does not give.
     for row in LatestMeasurement.objects.all():
-        assert expected[row.project_kpi_id] == (row.measured_on, row.value)
+        assert expected[row.project_kpi_id][:2] == (row.measured_on, row.value)
 
 
 @pytest.fixture
@@ -78,37 +104,37 @@ def record(project_kpi, day: int, value: str) -> Measurement:
 def test_the_services_writes_keep_it(kpis_of):
     first, second, _ = kpis_of
     assert_stored_is_the_definition()  # nothing measured yet: no latest value anywhere
-    assert stored()[first.pk] == (None, None)
+    assert latest_of(first) == (None, None)
 
     older = record(first, 10, "18.5")
     newest = record(first, 20, "17")
     record(second, 5, "3")
-    assert stored()[first.pk] == (BASELINE_DATE + dt.timedelta(days=20), Decimal("17.0000"))
+    assert latest_of(first) == (BASELINE_DATE + dt.timedelta(days=20), Decimal("17.0000"))
     assert_stored_is_the_definition()
 
     # A new value of the latest, then an older measurement moved past it.
     newest = services.measurement_update(
         actor=None, measurement=newest, changes=services.MeasurementFields(value=Decimal("16.25"))
     )
-    assert stored()[first.pk] == (BASELINE_DATE + dt.timedelta(days=20), Decimal("16.2500"))
+    assert latest_of(first) == (BASELINE_DATE + dt.timedelta(days=20), Decimal("16.2500"))
     older = services.measurement_update(
         actor=None,
         measurement=older,
         changes=services.MeasurementFields(measured_on=BASELINE_DATE + dt.timedelta(days=30)),
     )
-    assert stored()[first.pk] == (BASELINE_DATE + dt.timedelta(days=30), Decimal("18.5000"))
+    assert latest_of(first) == (BASELINE_DATE + dt.timedelta(days=30), Decimal("18.5000"))
     assert_stored_is_the_definition()
 
     # Deleted: the one before it is the latest again; the last one gone, none.
     services.measurement_delete(actor=None, measurement=older)
-    assert stored()[first.pk] == (BASELINE_DATE + dt.timedelta(days=20), Decimal("16.2500"))
+    assert latest_of(first) == (BASELINE_DATE + dt.timedelta(days=20), Decimal("16.2500"))
     services.measurement_delete(actor=None, measurement=Measurement.objects.get(pk=newest.pk))
-    assert stored()[first.pk] == (None, None)
+    assert latest_of(first) == (None, None)
     assert_stored_is_the_definition()
 
     # A KPI deleted takes its measurements with it (a soft delete cascades).
     services.project_kpi_delete(actor=None, project_kpi=ProjectKPI.objects.get(pk=second.pk))
-    assert stored()[second.pk] == (None, None)
+    assert latest_of(second) == (None, None)
     assert_stored_is_the_definition()
 
 
@@ -124,7 +150,7 @@ def test_bulk_writes_keep_it(admin_user, kpis_of):
     ]
     outcome = bulk.upsert(actor=admin_user, record_type="measurement", records=records)
     assert not outcome.problems
-    assert stored()[kpis_of[1].pk] == (BASELINE_DATE + dt.timedelta(days=39), Decimal("39.0000"))
+    assert latest_of(kpis_of[1]) == (BASELINE_DATE + dt.timedelta(days=39), Decimal("39.0000"))
     # Updated in bulk: the latest's value changes; an older one moves past it.
     changed = [
         {**records[-1], "value": "7"},
@@ -132,7 +158,7 @@ def test_bulk_writes_keep_it(admin_user, kpis_of):
     ]
     outcome = bulk.upsert(actor=admin_user, record_type="measurement", records=changed)
     assert not outcome.problems and outcome.counts["updated"] == 2
-    assert stored()[kpis_of[1].pk] == (BASELINE_DATE + dt.timedelta(days=50), Decimal("1.0000"))
+    assert latest_of(kpis_of[1]) == (BASELINE_DATE + dt.timedelta(days=50), Decimal("1.0000"))
     assert_stored_is_the_definition()
 
 
@@ -146,19 +172,38 @@ def test_raw_writes_hard_deletes_and_moves_keep_it(kpis_of):
     cutoff = BASELINE_DATE + dt.timedelta(days=5)
     Measurement.objects.filter(project_kpi=first, measured_on__gt=cutoff).update(project_kpi=third)
     assert_stored_is_the_definition()
-    assert stored()[third.pk] == (BASELINE_DATE + dt.timedelta(days=27), Decimal("27.0000"))
-    assert stored()[first.pk] == (BASELINE_DATE + dt.timedelta(days=3), Decimal("3.0000"))
+    assert latest_of(third) == (BASELINE_DATE + dt.timedelta(days=27), Decimal("27.0000"))
+    assert latest_of(first) == (BASELINE_DATE + dt.timedelta(days=3), Decimal("3.0000"))
     Measurement.objects.filter(project_kpi=third).update(deleted_at=dt.datetime(2024, 6, 1, tzinfo=dt.UTC))
-    assert stored()[third.pk] == (None, None)
+    assert latest_of(third) == (None, None)
     Measurement.objects.filter(project_kpi=third, measured_on=BASELINE_DATE + dt.timedelta(days=9)).update(
         deleted_at=None
     )
-    assert stored()[third.pk] == (BASELINE_DATE + dt.timedelta(days=9), Decimal("9.0000"))
+    assert latest_of(third) == (BASELINE_DATE + dt.timedelta(days=9), Decimal("9.0000"))
     Measurement.objects.filter(project_kpi=second).delete()
-    assert stored()[second.pk] == (None, None)
+    assert latest_of(second) == (None, None)
     assert_stored_is_the_definition()
     # Version and stamp changes alone leave the value as it is.
     Measurement.objects.filter(project_kpi=first).update(version=7)
+    assert_stored_is_the_definition()
+
+
+def test_the_improvement_follows_the_baseline_and_the_direction(admin_user, kpis_of):
+    turnaround = kpis_of[0]  # lower is better, baseline 20
+    record(turnaround, 10, "15")
+    assert stored()[turnaround.pk][2] == pytest.approx(25.0)  # 5 hours less: 25 % better
+    services.project_kpi_update(
+        actor=None,
+        project_kpi=ProjectKPI.objects.get(pk=turnaround.pk),
+        changes=services.ProjectKPIFields(baseline_value=Decimal("12")),
+    )
+    assert stored()[turnaround.pk][2] == pytest.approx(-25.0)  # 3 hours more than 12: 25 % worse
+    # A catalogue entry's direction (refused by the services while the KPI is tracked; a raw
+    # write reaches the triggers all the same).
+    KPI.objects.filter(pk=turnaround.kpi_id).update(direction="higher_is_better")
+    assert stored()[turnaround.pk][2] == pytest.approx(25.0)
+    ProjectKPI.objects.filter(pk=turnaround.pk).update(baseline_value=0)
+    assert stored()[turnaround.pk][2] is None  # a zero baseline has no improvement
     assert_stored_is_the_definition()
 
 
@@ -171,18 +216,40 @@ def test_a_hard_deleted_kpi_takes_its_row_with_it(kpis_of):
 
 
 def test_any_sequence_of_writes_keeps_it(kpis_of):
-    """Random inserts, value and date changes, moves, soft deletes, restores and hard deletes over
-    three KPIs (a fixed seed, so a failure repeats), checked after every statement."""
+    """Random inserts, value and date changes, moves, soft deletes, restores, hard deletes, new
+    baselines and flipped directions over three KPIs (a fixed seed, so a failure repeats), checked
+    after every statement."""
     chance = random.Random(20261207)
-    for step in range(150):
+    for step in range(200):
         live = list(Measurement.objects.order_by("pk"))
-        action = chance.choice(["insert", "insert", "value", "date", "move", "delete", "restore", "erase"])
+        action = chance.choice(
+            [
+                "insert",
+                "insert",
+                "value",
+                "date",
+                "move",
+                "delete",
+                "restore",
+                "erase",
+                "baseline",
+                "direction",
+            ]
+        )
         day = chance.randrange(1, 60)
         project_kpi = chance.choice(kpis_of)
         on = BASELINE_DATE + dt.timedelta(days=day)
         live_on_day = Measurement.objects.filter(measured_on=on, deleted_at__isnull=True)
         taken = live_on_day.filter(project_kpi=project_kpi).exists()
-        if action == "insert" or not live:
+        if action == "baseline":
+            # A zero baseline now and then: no improvement then.
+            baseline = Decimal(chance.choice([0, chance.randrange(1, 5_000)])) / 100
+            ProjectKPI.objects.filter(pk=project_kpi.pk).update(baseline_value=baseline)
+        elif action == "direction":
+            flipped = {"higher_is_better": "lower_is_better", "lower_is_better": "higher_is_better"}
+            kpi = KPI.objects.get(pk=project_kpi.kpi_id)
+            KPI.objects.filter(pk=kpi.pk).update(direction=flipped[kpi.direction])
+        elif action == "insert" or not live:
             if not taken:
                 Measurement.objects.create(
                     project_kpi=project_kpi,
@@ -218,7 +285,10 @@ def test_any_sequence_of_writes_keeps_it(kpis_of):
                     target.update(deleted_at=None)
             elif action == "erase":
                 target.delete()
-        assert stored() == by_definition(), f"after step {step} ({action})"
+        try:
+            assert_stored_is_the_definition()
+        except AssertionError as error:
+            raise AssertionError(f"after step {step} ({action})") from error
 
 
 ON_POSTGRESQL = settings.DATABASE_VENDOR == "postgresql"
@@ -266,7 +336,7 @@ def test_two_writers_committing_out_of_order_leave_the_latest_of_both(transactio
     adder = threading.Thread(target=add_an_older_one)
     adder.start()
     assert added.wait(10)
-    assert stored()[project_kpi.pk] == (BASELINE_DATE + dt.timedelta(days=30), Decimal("12.0000"))
+    assert latest_of(project_kpi) == (BASELINE_DATE + dt.timedelta(days=30), Decimal("12.0000"))
     deleter = threading.Thread(target=delete_the_latest)
     deleter.start()
     # The delete's refresh queues behind the uncommitted insert (without the turn-taking it would
@@ -276,7 +346,7 @@ def test_two_writers_committing_out_of_order_leave_the_latest_of_both(transactio
     for thread in (adder, deleter):
         thread.join(30)
     assert not errors
-    assert stored()[project_kpi.pk] == (BASELINE_DATE + dt.timedelta(days=20), Decimal("15.0000"))
+    assert latest_of(project_kpi) == (BASELINE_DATE + dt.timedelta(days=20), Decimal("15.0000"))
     assert_stored_is_the_definition()
     assert queued
 
