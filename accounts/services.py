@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ApiToken
@@ -68,10 +70,20 @@ def issue_token(user, *, name: str, expires_in_days: int | None = None) -> tuple
     return token, key
 
 
-def token_for_key(key: str) -> ApiToken | None:
+def token_for_key(key: str, *, user_lookups: Mapping[str, str] | None = None) -> ApiToken | None:
     """The live token a request's key names, its user loaded; None for an unknown, expired or
-    inactive user's key. Matched on the digest, so the comparison never walks the secret."""
-    token = ApiToken.objects.select_related("user").filter(digest=digest_of(key)).first()
+    inactive user's key. Matched on the digest, so the comparison never walks the secret.
+
+    `user_lookups` ({name: a lookup from the user, e.g. "groups__name"}) are read in the same query,
+    so a caller's other need about the user costs no round trip of its own: the token comes with
+    `user_values`, {name: the set of values the lookup finds} (a lookup through a many-valued
+    relation gives a row each; the token is matched on a unique digest, so they are all its)."""
+    lookups = {f"_user_{name}": F(f"user__{lookup}") for name, lookup in (user_lookups or {}).items()}
+    tokens = ApiToken.objects.select_related("user").filter(digest=digest_of(key)).order_by()
+    rows = list(tokens.annotate(**lookups))
+    token = rows[0] if rows else None
+    if token is not None and user_lookups:
+        token.user_values = {name: {getattr(row, f"_user_{name}") for row in rows} for name in user_lookups}
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

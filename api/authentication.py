@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.services import token_for_key
+from projects import access
 
 
 class TokenOrBearerAuthentication(BaseAuthentication):
@@ -27,9 +28,11 @@ class TokenOrBearerAuthentication(BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError as error:
             raise exceptions.AuthenticationFailed("Invalid token header: the key is not text.") from error
-        token = token_for_key(key)
+        # The user's role and organisation come with the token, in its query.
+        token = token_for_key(key, user_lookups=access.PRINCIPAL_LOOKUPS)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        access.prime_principal(token.user, token.user_values)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -56,6 +56,19 @@ def role_of(user) -> Role | None:
     return user._portfolio_role
 
 
+# What `role_of` and `user_organization_id` read, as lookups from a user: another query that loads a
+# user (an API token's, say) can read them in its own round trip, then `prime_principal`.
+PRINCIPAL_LOOKUPS = {"group_names": "groups__name", "organization_ids": "profile__organization_id"}
+
+
+def prime_principal(user, values: dict[str, set]) -> None:
+    """Cache on `user` what `role_of` and `user_organization_id` would read, from the values of
+    `PRINCIPAL_LOOKUPS` (each the set of what its lookup finds, as a query joining them gives it:
+    all the user's group names; their organisation, or None without one)."""
+    user._portfolio_role = _role_from_groups(user, values["group_names"]) if user.is_active else None
+    (user._portfolio_organization_id,) = values["organization_ids"]
+
+
 def user_organization_id(user) -> int | None:
     """The organisation a user belongs to, cached on the user object like the role."""
     if not hasattr(user, "_portfolio_organization_id"):

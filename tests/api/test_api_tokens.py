@@ -5,12 +5,17 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import LAST_USED_PRECISION, issue_token, token_for_key
+from projects import access
+from projects.access import Role, role_of, user_organization_id
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +193,39 @@ def test_the_migration_hashes_existing_plain_tokens_and_keeps_them_working(accou
     assert token.digest == hashlib.sha256(plain.key.encode()).hexdigest()
     assert token.expires_at is not None
     assert bearer(plain.key).get("/api/v1/projects/").status_code == 200
+
+
+def test_a_token_brings_its_users_role_and_organisation_as_access_reads_them(
+    table, django_assert_num_queries
+):
+    # Everyone of the table, a superuser in no group, and someone in two groups (the broader wins).
+    people = {
+        **table["people"],
+        "superuser": UserFactory(username="super", is_superuser=True),
+        "two_groups": UserFactory(username="both", role=Role.CONTRIBUTOR, organization=table["client_a"]),
+    }
+    people["two_groups"].groups.add(Group.objects.get(name=Role.EXECUTIVE))
+    for name, person in people.items():
+        fresh = get_user_model().objects.get(pk=person.pk)
+        expected = (role_of(fresh), user_organization_id(fresh))
+        token = token_for_key(issue_token(person, name="reads")[1], user_lookups=access.PRINCIPAL_LOOKUPS)
+        access.prime_principal(token.user, token.user_values)
+        with django_assert_num_queries(0):
+            assert (role_of(token.user), user_organization_id(token.user)) == expected, name
+    assert role_of(people["two_groups"]) == Role.EXECUTIVE
+
+
+def test_a_token_request_reads_the_user_and_role_in_the_tokens_query(
+    world, account_manager, api_as, django_assert_num_queries
+):
+    # The token (with the user, the role and the organisation) is one query more than the same
+    # request of a user already signed in whose role is known.
+    _, key = issue_token(account_manager, name="sync")
+    token_for_key(key)  # its last use is written once a minute: not in the counted request
+    url = f"/api/v1/projects/{world['project_a'].pk}/"
+    signed_in = api_as(account_manager)
+    role_of(account_manager)
+    with CaptureQueriesContext(connection) as session_queries:
+        assert signed_in.get(url).status_code == 200
+    with django_assert_num_queries(len(session_queries) + 1):
+        assert bearer(key).get(url).status_code == 200

@@ -41,8 +41,9 @@ def many(portfolio, account_manager):
 
 # Queries of a list request, for an account manager signed in by session/force_authenticate:
 # count, page, the sync bound, the scope fingerprint (visible relationships), plus the resource's
-# prefetches. Token authentication adds one (the token with its user), a fresh user object one
-# more (their organisation, cached on the user). A sync pass needs no count.
+# prefetches. Token authentication adds one (the token with its user, their role and organisation;
+# tests/api/test_api_tokens.py); a fresh user signed in by session one more for the role, and one for
+# the organisation where the scope reads it (both cached on the user). A sync pass needs no count.
 EXPECTED = {
     "organizations": 4,
     "relationships": 7,  # + account managers, process areas, current score
