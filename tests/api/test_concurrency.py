@@ -1,7 +1,6 @@
 """Optimistic concurrency: ETags, If-Match, and two writers racing with the same version."""
 
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -9,6 +8,7 @@ from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from projects.models import AuditEntry, InnovationProject
+from tests.db_locks import lock_waiters_appear
 
 
 @pytest.mark.django_db
@@ -89,7 +89,7 @@ def test_two_writers_with_the_same_if_match_exactly_one_wins(transactional_db, a
     writers = [threading.Thread(target=write, args=(name,)) for name in ("writer-1", "writer-2")]
     for thread in writers:
         thread.start()
-    _wait_for_lock_waiters(2)
+    assert lock_waiters_appear(2), "2 writers never queued on the row lock"
     release.set()
     for thread in [holder, *writers]:
         thread.join(30)
@@ -101,18 +101,3 @@ def test_two_writers_with_the_same_if_match_exactly_one_wins(transactional_db, a
         object_id=project.pk, content_type__model="innovationproject", action="update"
     )
     assert updates.count() == 1
-
-
-def _wait_for_lock_waiters(count: int, timeout: float = 10.0) -> None:
-    """Until `count` sessions of this database wait on a row lock (both writers are in the race)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-        time.sleep(0.02)
-    raise AssertionError(f"{count} writers never queued on the row lock")

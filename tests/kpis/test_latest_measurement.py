@@ -6,7 +6,6 @@ writers committing out of order."""
 import datetime as dt
 import random
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -18,6 +17,7 @@ from kpis import services
 from kpis.models import KPI, LatestMeasurement, Measurement, ProjectKPI
 from kpis.selectors import improvement_expression, latest_measurement, with_latest_values
 from projects import bulk
+from tests.db_locks import lock_waiters_appear
 from tests.factories import KPIFactory, ProjectFactory, ProjectKPIFactory
 
 pytestmark = pytest.mark.django_db
@@ -341,7 +341,7 @@ def test_two_writers_committing_out_of_order_leave_the_latest_of_both(transactio
     deleter.start()
     # The delete's refresh queues behind the uncommitted insert (without the turn-taking it would
     # not, and would finish with the measurement before the latest: the assertion below).
-    queued = _lock_waiter_appears()
+    queued = lock_waiters_appear(timeout=5.0)
     release.set()
     for thread in (adder, deleter):
         thread.join(30)
@@ -358,20 +358,6 @@ def insert(project_kpi, day: int, value: str) -> None:
             "measured_on, value, unit) VALUES (1, now(), now(), 0, %s, %s, %s, %s)",
             [project_kpi.pk, BASELINE_DATE + dt.timedelta(days=day), Decimal(value), project_kpi.unit],
         )
-
-
-def _lock_waiter_appears(timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= 1:
-                return True
-        time.sleep(0.02)
-    return False
 
 
 def test_pages_read_it_by_one_join_not_a_probe_per_kpi(kpis_of):
