@@ -185,10 +185,11 @@ class Measurement(SyncedModel):
 
 class LatestMeasurement(models.Model):
     """Each project KPI's latest live measurement today (kpis.selectors.LATEST_FIRST, no date
-    limit): its date and value, one row per project KPI that has one.
+    limit): its date, value and improvement, one row per project KPI that has had a measurement
+    (empty while none is live).
 
-    Kept by the database, not by Python: triggers on the measurement table rewrite the row of
-    every project KPI whose measurements a statement inserted, changed or deleted
+    Kept by the database, not by Python: triggers on measurements, project KPIs (the baseline) and
+    the catalogue (the direction) rewrite the row of every project KPI a statement touched
     (kpis/migrations/0008_latest_measurement.py), so every write path — services, bulk, imports,
     the admin, raw SQL — keeps it true, and nothing in the app writes it. Pages, the API and the
     dashboards read a KPI's current value from here with one join instead of one index probe per

@@ -55,6 +55,9 @@ def kpi_catalogue(*, include_deleted: bool = False) -> QuerySet[KPI]:
 # tests/kpis/test_latest_measurement.py.
 LATEST_FIRST = ("-measured_on",)
 
+# Today's latest value of the outer project KPI, as stored (kpis.models.LatestMeasurement): one join.
+STORED_LATEST_VALUE = F("stored_latest__value")
+
 
 def live_measurements(*, as_of: dt.date | None = None) -> QuerySet[Measurement]:
     """Live measurements, dated on or before `as_of` when given: those a latest measurement is
@@ -97,7 +100,7 @@ def with_latest_values(
     if as_of is None:
         # Today's latest is stored per KPI (kpis.models.LatestMeasurement): one join, no probe per KPI.
         return project_kpis.annotate(
-            latest_value=F("stored_latest__value"),
+            latest_value=STORED_LATEST_VALUE,
             latest_measured_on=F("stored_latest__measured_on"),
         )
     latest = latest_measurement(as_of=as_of)
@@ -138,7 +141,7 @@ def project_impact_expression() -> Subquery:
     measured = (
         ProjectKPI.objects.filter(project=OuterRef("pk"), deleted_at__isnull=True)
         .exclude(baseline_value=0)
-        .annotate(latest_value=F("stored_latest__value"))  # as in with_latest_values
+        .annotate(latest_value=STORED_LATEST_VALUE)
         .filter(latest_value__isnull=False)
         .annotate(capped=Greatest(Least(improvement_expression(), Value(cap)), Value(-cap)))
         .order_by()
@@ -185,7 +188,7 @@ def live_kpi_improvements(project_ids: Iterable[int]) -> dict[int, list[KPIImpro
     prefetches them: what a page of projects read as rows needs for `project_impact_pct`, in one
     query of values rather than two model instances per KPI."""
     live_kpis = ProjectKPI.objects.filter(deleted_at__isnull=True, project_id__in=project_ids).annotate(
-        latest_value=F("stored_latest__value")  # as in with_latest_values
+        latest_value=STORED_LATEST_VALUE
     )
     improvements: dict[int, list[KPIImprovement]] = {}
     higher = KPI.Direction.HIGHER_IS_BETTER
