@@ -281,7 +281,9 @@ class ScoreFilterSet(django_filters.FilterSet):
     relationship = IdFilter(field_name="relationship_id")
     client = IdFilter(field_name="relationship__client_id")
     provider = IdFilter(field_name="relationship__provider_id")
-    tier = django_filters.MultipleChoiceFilter(choices=Tier.choices)
+    # One column of the score itself: no join, so no duplicate rows to remove — and no DISTINCT,
+    # which the `json` explanation column cannot take (kpis.fields).
+    tier = django_filters.MultipleChoiceFilter(choices=Tier.choices, distinct=False)
     period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte")
     period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte")
     updated_since = ISODateTimeFilter(

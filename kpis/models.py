@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from kpis import scoring
+from kpis.fields import JSONObjectTextField
 from projects.models import (
     PLAUSIBLE_DATE,
     InnovationProject,
@@ -254,8 +255,9 @@ class RelationshipScore(models.Model):
     continuity = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
     # The components the score rests on, e.g. ["impact", "continuity"].
     basis = models.JSONField(default=list)
-    # The inputs behind each component (means, sums, quarters), for "why this score".
-    components = models.JSONField(default=dict)
+    # The inputs behind each component (means, sums, quarters), for "why this score" (kpis.explanation):
+    # stored as json text, not parsed into jsonb, since it is only ever written and read whole.
+    components = JSONObjectTextField(default=dict)
     projects_delivered = models.PositiveIntegerField(default=0)
     kpis_measured = models.PositiveIntegerField(default=0)
     # "New — not scored yet" (kpis.scoring.is_new_relationship): the contract began under three

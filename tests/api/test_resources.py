@@ -206,6 +206,10 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
     assert row["basis"] == ["impact", "continuity"] and row["inputs"] == {"impact": {"mean_pct": "30.36"}}
     assert row["computed_at"] and row["reason"] == "measurement 812 recorded"
     assert row["is_new"] is False
+    # Several tiers (a filter that may not DISTINCT: the explanation is json text on PostgreSQL).
+    scores = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}&tier=steady&tier=at_risk")
+    assert scores.status_code == 200
+    assert [row["period"] for row in scores.json()["results"]] == ["2024-11-01", "2024-12-01"]
 
 
 def test_new_relationship_score_says_so_in_the_api(admin_user, world, api_as):

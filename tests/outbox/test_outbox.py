@@ -14,7 +14,7 @@ from outbox import stream
 from outbox.catalogue import EVENT_TYPES
 from outbox.models import ConsumerPosition, Event
 from outbox.services import NewEvent, append_events
-from outbox.tasks import relay_events
+from outbox.tasks import enqueue_relay, relay_events, relays_held
 from projects import services
 from projects.events import record_events
 from projects.models import InnovationProject
@@ -185,6 +185,32 @@ def test_relay_numbers_events_in_append_order_and_strictly_increasing():
     ProjectFactory()
     relay_events()
     assert Event.objects.order_by("-id").first().sequence > sequences[-1]
+
+
+def test_relays_held_run_one_relay_when_the_block_ends(django_capture_on_commit_callbacks, monkeypatch):
+    """Commits inside `relays_held` relay nothing; the block's end relays them all, once. (Tests run
+    Celery tasks in-process, as the embedded default does.)"""
+    relays = []
+    assign_sequences = stream.assign_sequences
+    monkeypatch.setattr(stream, "assign_sequences", lambda: relays.append(1) or assign_sequences())
+    with relays_held():
+        with relays_held():  # nested: only the outermost block's end relays
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                ProjectFactory()  # the commit's callback asks for a relay
+            assert callbacks
+            ProjectFactory()
+            enqueue_relay()  # what a second commit's callback does
+        assert relays == []
+        assert Event.objects.filter(sequence__isnull=True).count() >= 2
+    assert relays == [1]
+    assert not Event.objects.filter(sequence__isnull=True).exists()
+    with relays_held():
+        pass  # nothing asked for a relay: none runs
+    assert relays == [1]
+    ProjectFactory()
+    enqueue_relay()  # outside a block, a commit relays at once again
+    assert relays == [1, 1]
+    assert not Event.objects.filter(sequence__isnull=True).exists()
 
 
 @pytest.mark.django_db(transaction=True)
