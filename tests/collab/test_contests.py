@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from collab import notifications, selectors
@@ -23,7 +24,7 @@ from kpis.models import Measurement, ProjectKPI, RelationshipScore
 from kpis.rollup import rollup_scores
 from projects.access import Role
 from projects.models import AuditEntry, InnovationProject
-from tests.factories import UserFactory
+from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -256,6 +257,71 @@ def test_markers_flag_exactly_the_contested_figures(table, delivered):
     markers = selectors.project_contest_markers(project=project)
     assert markers.measurement(measurement.pk) and markers.realised_benefit(project.pk)
     assert not markers.baseline(project_kpi.pk) and not markers.delivery_date(project.pk)
+
+
+def test_contest_flags_are_the_exists_they_stand_for(table, delivered):
+    """The flags (collab.selectors.UnresolvedContestOn, SQL written once) answer what
+    `Exists(unresolved_contests().filter(kind=…, record=OuterRef("pk")))` answers, for every kind of
+    record and every state of its contest — open, answered, resolved, deleted — and records without."""
+    measurement, project_kpi, project = (
+        delivered["measurement"],
+        delivered["project_kpi"],
+        delivered["project"],
+    )
+    uncontested = ProjectFactory(relationship=table["relationship"])
+    other = UserFactory(role=Role.CONTRIBUTOR, organization=table["client_a"])
+    contest(table["client_contributor"], "measurement", measurement=measurement)
+    contest(table["client_contributor"], "baseline", project_kpi=project_kpi)
+    contest(table["client_contributor"], "delivery_date", project=project)
+    contest(other, "realised_benefit", project=project)
+    open_, kind = selectors.unresolved_contests(), Contest.Kind
+    flags = [
+        (Measurement, "contested", Exists(open_.filter(kind=kind.MEASUREMENT, measurement=OuterRef("pk")))),
+        (
+            ProjectKPI,
+            "baseline_contested",
+            Exists(open_.filter(kind=kind.BASELINE, project_kpi=OuterRef("pk"))),
+        ),
+        (
+            InnovationProject,
+            "delivery_date_contested",
+            Exists(open_.filter(kind=kind.DELIVERY_DATE, project=OuterRef("pk"))),
+        ),
+        (
+            InnovationProject,
+            "realised_benefit_contested",
+            Exists(open_.filter(kind=kind.REALISED_BENEFIT, project=OuterRef("pk"))),
+        ),
+    ]
+
+    def compared():
+        seen = set()
+        for model, flag, definition in flags:
+            rows = selectors.with_contest_flags(model.objects.all()).annotate(defined=definition)
+            pairs = list(rows.order_by("pk").values_list("pk", flag, "defined"))
+            assert len(pairs) >= 2 and all(got == defined for _, got, defined in pairs), (flag, pairs)
+            seen |= {flag for _, got, _ in pairs if got}
+        return seen
+
+    every_flag = {flag for _, flag, _ in flags}
+    assert compared() == every_flag and uncontested.pk
+    # Each state as the workflow leaves it (the table's constraints want an answer, an outcome).
+    states = {
+        Contest.Status.OPEN: {"answer": "", "outcome": ""},
+        Contest.Status.ANSWERED: {"answer": "Checked", "outcome": ""},
+        Contest.Status.RESOLVED: {"answer": "Checked", "outcome": "withdrawn"},
+    }
+    for status, fields in states.items():
+        for deleted_at in (None, timezone.now()):
+            Contest.objects.update(status=status, deleted_at=deleted_at, **fields)
+            unresolved = status in Contest.UNRESOLVED and deleted_at is None
+            assert compared() == (every_flag if unresolved else set())
+    # One contest resolved: only its own flag goes.
+    Contest.objects.update(status=Contest.Status.OPEN, deleted_at=None, **states[Contest.Status.OPEN])
+    Contest.objects.filter(kind=kind.DELIVERY_DATE).update(
+        status=Contest.Status.RESOLVED, **states[Contest.Status.RESOLVED]
+    )
+    assert compared() == every_flag - {"delivery_date_contested"}
 
 
 OFFSETS = range(-14, 14)  # the months around today's
