@@ -235,7 +235,6 @@ def with_contest_flags(queryset: QuerySet) -> QuerySet:
     `rests_on_contested` (`feeds_score`)."""
     from kpis.models import Measurement, ProjectKPI, RelationshipScore
 
-    open_ = unresolved_contests()
     kind = Contest.Kind
     model = queryset.model
     if model is Measurement:
@@ -248,6 +247,7 @@ def with_contest_flags(queryset: QuerySet) -> QuerySet:
             realised_benefit_contested=UnresolvedContestOn(kind.REALISED_BENEFIT, record="project"),
         )
     if model is RelationshipScore:
+        open_ = unresolved_contests()
         return queryset.annotate(
             contested=Exists(
                 open_.filter(

@@ -34,4 +34,4 @@ class JSONObjectTextField(models.JSONField):
         # string back already decoded, which JSONField would then decode a second time).
         super().validate(value, model_instance)
         if not isinstance(value, dict | list):
-            raise ValidationError("Enter a JSON object.", code="invalid")
+            raise ValidationError("Enter a JSON object or array.", code="invalid")

@@ -210,6 +210,8 @@ def test_relationship_shows_its_current_score_and_scores_list(admin_user, world,
     scores = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}&tier=steady&tier=at_risk")
     assert scores.status_code == 200
     assert [row["period"] for row in scores.json()["results"]] == ["2024-11-01", "2024-12-01"]
+    unknown = client.get(f"/api/v1/scores/?relationship={world['rel_a'].pk}&tier=steady&tier=stellar")
+    assert unknown.status_code == 400 and "tier" in unknown.json()["errors"]
 
 
 def test_new_relationship_score_says_so_in_the_api(admin_user, world, api_as):
