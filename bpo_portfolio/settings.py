@@ -155,9 +155,10 @@ else:
     # Behind PgBouncer in transaction mode each transaction may run on a different server
     # connection, so nothing may outlive one: no server-side cursors (Django's `.iterator()` keeps
     # a WITH HOLD cursor open across them; with this set it reads in client-side chunks instead).
-    # The rest of the app keeps no session state: its settings and locks are transaction-scoped
-    # (`set_config(…, true)`, `pg_advisory_xact_lock`), no prepared statements, LISTEN or temporary
-    # tables. Tested through a real PgBouncer in tests/ops/test_pgbouncer.py.
+    # The rest of the app keeps no session state: its settings, locks and the roll-up's staging
+    # table are transaction-scoped (`set_config(…, true)`, `pg_advisory_xact_lock`, a temporary
+    # table ON COMMIT DROP); no prepared statements, LISTEN or session-level temporary tables.
+    # Tested through a real PgBouncer in tests/ops/test_pgbouncer.py.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
         "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
     )
