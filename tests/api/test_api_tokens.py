@@ -229,3 +229,36 @@ def test_a_token_request_reads_the_user_and_role_in_the_tokens_query(
         assert signed_in.get(url).status_code == 200
     with django_assert_num_queries(len(session_queries) + 1):
         assert bearer(key).get(url).status_code == 200
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_a_token_and_its_user_load_as_the_orm_loads_them_and_the_query_is_compiled_once(table):
+    """On PostgreSQL the token's query is compiled once and its rows made into instances by hand
+    (accounts.services._token_query): every field must be what the ORM itself loads."""
+    person = UserFactory(username="twice", role=Role.CONTRIBUTOR, organization=table["client_a"])
+    person.groups.add(Group.objects.get(name=Role.CLIENT_VIEWER))
+    issued, key = issue_token(person, name="compiled", expires_in_days=3)
+    loaded = token_for_key(key, user_lookups=access.PRINCIPAL_LOOKUPS)
+    expected = ApiToken.objects.select_related("user").get(pk=issued.pk)
+    assert _fields(loaded) == _fields(expected)
+    assert _fields(loaded.user) == _fields(expected.user)
+    assert loaded.expires_at.tzinfo is not None and loaded.last_used_at == expected.last_used_at
+    assert (loaded._state.adding, loaded.user._state.adding) == (False, False)
+    assert loaded.user_values == {
+        "group_names": {Role.CONTRIBUTOR.value, Role.CLIENT_VIEWER.value},
+        "organization_ids": {table["client_a"].pk},
+    }
+    # Another key, another user, no lookups: the same compiled text serves every key.
+    _, other_key = issue_token(table["people"]["account_manager"], name="other")
+    assert token_for_key(other_key).user == table["people"]["account_manager"]
+    assert token_for_key(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    if connection.vendor == "postgresql":
+        from accounts.services import _token_query
+
+        before = _token_query.cache_info()
+        token_for_key(key, user_lookups=access.PRINCIPAL_LOOKUPS)
+        after = _token_query.cache_info()
+        assert (after.hits, after.misses) == (before.hits + 1, before.misses)
