@@ -14,6 +14,7 @@ write transactions are serialised anyway (settings: BEGIN IMMEDIATE).
 
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import hashlib
 import io
@@ -892,6 +893,12 @@ def _copy_text(value) -> str:
     return text
 
 
+def _written_fields() -> list:
+    """The score row's fields an upsert writes (computed_at aside), in the order it writes them."""
+    meta = RelationshipScore._meta
+    return [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS, *BOOKKEEPING_FIELDS)]
+
+
 def _upsert_statement(
     scores: list[ComputedScore],
     *,
@@ -902,7 +909,7 @@ def _upsert_statement(
     """The upsert of `_upsert` for these rows, built but not sent."""
     reasons, fingerprints = reasons or {}, fingerprints or {}
     meta = RelationshipScore._meta
-    fields = [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS, *BOOKKEEPING_FIELDS)]
+    fields = _written_fields()
     columns = [field.column for field in fields]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
@@ -986,13 +993,14 @@ def _upsert_statement(
     return _UpsertStatement(sql, params, computed_at, staged_rows)
 
 
+@functools.cache
 def _staging_table_sql() -> str:
-    meta = RelationshipScore._meta
-    fields = [meta.get_field(name) for name in ("relationship", "period", *SCORE_FIELDS, *BOOKKEEPING_FIELDS)]
+    """The staging table's DDL (PostgreSQL): the written columns, `components` as text. Fixed by the
+    model, so built once."""
     quote = connection.ops.quote_name
     columns = ", ".join(
         f"{quote(field.column)} {'text' if field.name == 'components' else field.db_type(connection)}"
-        for field in fields
+        for field in _written_fields()
     )
     return f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} ({columns}) ON COMMIT DROP"
 
